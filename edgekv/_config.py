@@ -1,0 +1,395 @@
+"""Loading and validating ``regions.yaml`` into an immutable :class:`Config`.
+
+Every mistake raises :class:`ConfigError` naming the field path and what is allowed; a config
+that loads is physically possible (no RTT below the fiber floor of the great-circle distance).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from ._distributions import Distribution, parse_distribution, parse_duration
+from ._errors import ConfigError
+
+__all__ = [
+    "FIBER_KM_PER_S",
+    "Config",
+    "PartitionWindow",
+    "Region",
+    "default_config",
+    "great_circle_km",
+    "load_config",
+]
+
+FIBER_KM_PER_S = 204_000.0
+"""Speed of light in optical fiber (about 2/3 c): the physical floor for any delay."""
+
+EARTH_RADIUS_KM = 6371.0
+GRANULARITIES = ("field", "item")
+CLOCKS = ("hlc", "wall")
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance in km between two points given in degrees."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """One region: where it is, its share of clients and its clock skew (seconds)."""
+
+    name: str
+    index: int
+    city: str
+    lat: float
+    lon: float
+    weight: float
+    clock_skew: float
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionWindow:
+    """Regions ``a`` and ``b`` cannot exchange messages during ``[start, end)`` seconds."""
+
+    a: str
+    b: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated, immutable topology and model configuration.
+
+    Times are seconds. ``rtt`` holds every ordered pair: measured where the YAML gives it,
+    otherwise great-circle distance x ``route_inflation`` over the fiber speed.
+    """
+
+    regions: tuple[Region, ...]
+    rtt: Mapping[tuple[str, str], float]
+    rtt_measured: frozenset[tuple[str, str]]
+    route_inflation: float
+    jitter: Distribution
+    client_delay: Distribution
+    service_time: float
+    lag: Distribution
+    link_lag: Mapping[tuple[str, str], Distribution]
+    batch_window: float
+    loss: float
+    duplicate: float
+    anti_entropy: float | None
+    partitions: tuple[PartitionWindow, ...]
+    granularity: str
+    clock: str
+    tombstone_grace: float | None
+    source: str = ""
+    _by_name: Mapping[str, Region] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", MappingProxyType({r.name: r for r in self.regions}))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Region names in config order."""
+        return tuple(r.name for r in self.regions)
+
+    def region(self, name: str) -> Region:
+        """The region called ``name``; ``KeyError`` naming the known regions otherwise."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"unknown region {name!r}; known: {', '.join(self.names)}") from None
+
+    def link_lag_for(self, src: str, dst: str) -> Distribution:
+        """The replication lag distribution from ``src`` to ``dst``."""
+        return self.link_lag.get((src, dst), self.lag)
+
+    def floor(self, a: str, b: str) -> float:
+        """Physical minimum one-way delay between two regions (seconds)."""
+        ra, rb = self.region(a), self.region(b)
+        return great_circle_km(ra.lat, ra.lon, rb.lat, rb.lon) / FIBER_KM_PER_S
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with fields replaced; distributions may be given as specs, e.g.
+        ``cfg.replace(lag="exp:100ms")``. Values are validated like the YAML."""
+        for key in ("lag", "jitter", "client_delay"):
+            if key in changes:
+                changes[key] = parse_distribution(changes[key], key)
+        for key in ("loss", "duplicate"):
+            if key in changes:
+                changes[key] = _fraction(changes[key], key)
+        if "granularity" in changes:
+            _choice(changes["granularity"], "store.granularity", GRANULARITIES)
+        if "clock" in changes:
+            _choice(changes["clock"], "store.clock", CLOCKS)
+        for key in ("batch_window", "service_time"):
+            if key in changes:
+                changes[key] = parse_duration(changes[key], key)
+        return dataclasses.replace(self, **changes)
+
+
+def _fraction(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(path, f"expected a probability in 0..1, got {value!r}")
+    return float(value)
+
+
+def _choice(value: Any, path: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise ConfigError(path, f"got {value!r}; allowed: {', '.join(allowed)}")
+    return str(value)
+
+
+def _mapping(value: Any, path: str, allowed: Sequence[str]) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(path, f"expected a mapping, got {type(value).__name__}")
+    for key in value:
+        if key not in allowed:
+            raise ConfigError(f"{path}.{key}", f"unknown field; allowed: {', '.join(allowed)}")
+    return value
+
+
+def _list(value: Any, path: str) -> Sequence[Any]:
+    if value is None:
+        return ()
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise ConfigError(path, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _coordinate(value: Any, path: str, limit: float) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not -limit <= value <= limit
+    ):
+        raise ConfigError(path, f"expected a number in -{limit:g}..{limit:g}, got {value!r}")
+    return float(value)
+
+
+def _signed_duration(value: Any, path: str) -> float:
+    if isinstance(value, str) and value.strip().startswith("-"):
+        return -parse_duration(value.strip()[1:], path)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        return -parse_duration(-value, path)
+    return parse_duration(value, path)
+
+
+def _regions(raw: Any) -> tuple[Region, ...]:
+    items = _list(raw, "regions")
+    if not items:
+        raise ConfigError("regions", "expected a non-empty list of regions")
+    regions: list[Region] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        path = f"regions[{i}]"
+        spec = _mapping(item, path, ("name", "city", "lat", "lon", "weight", "clock_skew"))
+        name = spec.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{path}.name", "expected a non-empty string")
+        if name in seen:
+            raise ConfigError(f"{path}.name", f"duplicate region {name!r}")
+        seen.add(name)
+        weight = spec.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            raise ConfigError(f"{path}.weight", f"expected a non-negative number, got {weight!r}")
+        regions.append(
+            Region(
+                name=name,
+                index=i,
+                city=str(spec.get("city", name)),
+                lat=_coordinate(spec.get("lat"), f"{path}.lat", 90),
+                lon=_coordinate(spec.get("lon"), f"{path}.lon", 180),
+                weight=float(weight),
+                clock_skew=_signed_duration(spec.get("clock_skew", 0), f"{path}.clock_skew"),
+            )
+        )
+    if len(regions) > 255:
+        raise ConfigError("regions", "at most 255 regions are supported")
+    if sum(r.weight for r in regions) <= 0:
+        raise ConfigError("regions[].weight", "at least one region needs a positive weight")
+    return tuple(regions)
+
+
+def _rtt_matrix(
+    raw: Any, regions: tuple[Region, ...], inflation: float
+) -> tuple[dict[tuple[str, str], float], frozenset[tuple[str, str]]]:
+    names = {r.name for r in regions}
+    matrix = _mapping(raw, "rtt_ms", sorted(names)) if raw is not None else {}
+    rtt: dict[tuple[str, str], float] = {}
+    measured: set[tuple[str, str]] = set()
+    for src, row in matrix.items():
+        rpath = f"rtt_ms.{src}"
+        if not isinstance(row, Mapping):
+            raise ConfigError(rpath, "expected a mapping of destination region to RTT in ms")
+        for dst, value in row.items():
+            path = f"{rpath}.{dst}"
+            if dst not in names:
+                raise ConfigError(
+                    path, f"unknown region {dst!r}; known: {', '.join(sorted(names))}"
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(path, f"expected a non-negative number of ms, got {value!r}")
+            if dst == src:
+                if value != 0:
+                    raise ConfigError(path, "a region's RTT to itself must be 0")
+                continue
+            rtt[(src, dst)] = float(value) * 1e-3
+            measured.add((src, dst))
+    sources = {s for s, _ in measured}
+    for src in sources:
+        missing = sorted(d for d in names - {src} if (src, d) not in measured)
+        if missing:
+            raise ConfigError(
+                f"rtt_ms.{src}", f"row lists some regions but not {', '.join(missing)}"
+            )
+    for a in regions:
+        for b in regions:
+            if a.name == b.name:
+                continue
+            if (a.name, b.name) in measured and (b.name, a.name) not in measured:
+                raise ConfigError(
+                    f"rtt_ms.{b.name}",
+                    f"asymmetric region list: {a.name} -> {b.name} is given but not the reverse",
+                )
+            km = great_circle_km(a.lat, a.lon, b.lat, b.lon)
+            floor = 2 * km / FIBER_KM_PER_S
+            if (a.name, b.name) in rtt:
+                if rtt[(a.name, b.name)] + 1e-9 < floor:
+                    raise ConfigError(
+                        f"rtt_ms.{a.name}.{b.name}",
+                        f"{rtt[(a.name, b.name)] * 1e3:g} ms is below the fiber floor of "
+                        f"{floor * 1e3:.1f} ms for {km:.0f} km great-circle distance",
+                    )
+            else:
+                rtt[(a.name, b.name)] = floor * inflation
+        rtt[(a.name, a.name)] = 0.0
+    return rtt, frozenset(measured)
+
+
+def _partitions(raw: Any, names: set[str]) -> tuple[PartitionWindow, ...]:
+    out: list[PartitionWindow] = []
+    for i, item in enumerate(_list(raw, "replication.partitions")):
+        path = f"replication.partitions[{i}]"
+        spec = _mapping(item, path, ("between", "start", "end"))
+        pair = spec.get("between")
+        if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
+            raise ConfigError(f"{path}.between", "expected a list of two region names")
+        for j, name in enumerate(pair):
+            if name not in names:
+                raise ConfigError(
+                    f"{path}.between[{j}]",
+                    f"unknown region {name!r}; known: {', '.join(sorted(names))}",
+                )
+        start = parse_duration(spec.get("start", 0), f"{path}.start")
+        end = parse_duration(spec.get("end"), f"{path}.end")
+        if end <= start:
+            raise ConfigError(f"{path}.end", "must be after start")
+        out.append(PartitionWindow(pair[0], pair[1], start, end))
+    return tuple(out)
+
+
+def _build(raw: Any, source: str) -> Config:
+    top = _mapping(raw, "", ("regions", "rtt_ms", "network", "replication", "store"))
+    regions = _regions(top.get("regions"))
+    names = {r.name for r in regions}
+    net = _mapping(
+        top.get("network"),
+        "network",
+        ("route_inflation", "jitter", "client_delay", "service_time"),
+    )
+    inflation = net.get("route_inflation", 2.0)
+    if isinstance(inflation, bool) or not isinstance(inflation, int | float) or inflation < 1:
+        raise ConfigError("network.route_inflation", f"expected a number >= 1, got {inflation!r}")
+    rtt, measured = _rtt_matrix(top.get("rtt_ms"), regions, float(inflation))
+    rep = _mapping(
+        top.get("replication"),
+        "replication",
+        ("lag", "links", "batch_window", "loss", "duplicate", "anti_entropy", "partitions"),
+    )
+    links: dict[tuple[str, str], Distribution] = {}
+    for i, item in enumerate(_list(rep.get("links"), "replication.links")):
+        path = f"replication.links[{i}]"
+        spec = _mapping(item, path, ("from", "to", "lag"))
+        for end in ("from", "to"):
+            if spec.get(end) not in names:
+                raise ConfigError(
+                    f"{path}.{end}",
+                    f"unknown region {spec.get(end)!r}; known: {', '.join(sorted(names))}",
+                )
+        links[(spec["from"], spec["to"])] = parse_distribution(spec.get("lag"), f"{path}.lag")
+    anti_entropy = rep.get("anti_entropy", "1s")
+    store = _mapping(top.get("store"), "store", ("granularity", "clock", "tombstone_grace"))
+    grace = store.get("tombstone_grace")
+    return Config(
+        regions=regions,
+        rtt=MappingProxyType(rtt),
+        rtt_measured=measured,
+        route_inflation=float(inflation),
+        jitter=parse_distribution(net.get("jitter", 0), "network.jitter"),
+        client_delay=parse_distribution(net.get("client_delay", 0), "network.client_delay"),
+        service_time=parse_duration(net.get("service_time", "1ms"), "network.service_time"),
+        lag=parse_distribution(rep.get("lag", "lognormal:300ms,0.5"), "replication.lag"),
+        link_lag=MappingProxyType(links),
+        batch_window=parse_duration(rep.get("batch_window", 0), "replication.batch_window"),
+        loss=_fraction(rep.get("loss", 0.0), "replication.loss"),
+        duplicate=_fraction(rep.get("duplicate", 0.0), "replication.duplicate"),
+        anti_entropy=None
+        if anti_entropy is None
+        else parse_duration(anti_entropy, "replication.anti_entropy", allow_zero=False),
+        partitions=_partitions(rep.get("partitions"), names),
+        granularity=_choice(store.get("granularity", "field"), "store.granularity", GRANULARITIES),
+        clock=_choice(store.get("clock", "hlc"), "store.clock", CLOCKS),
+        tombstone_grace=None
+        if grace is None
+        else parse_duration(grace, "store.tombstone_grace", allow_zero=False),
+        source=source,
+    )
+
+
+def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> Config:
+    """Load and validate a config from a YAML path or an already-parsed mapping.
+
+    Raises :class:`ConfigError` naming the field and the allowed values for any mistake,
+    including a missing file or a YAML syntax error.
+    """
+    if isinstance(source, Config):
+        return source
+    if isinstance(source, Mapping):
+        return _build(source, "<mapping>")
+    path = os.fspath(source)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh)
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read config file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(path, f"invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if raw is None:
+        raise ConfigError(path, "the file is empty; expected a mapping with regions")
+    try:
+        return _build(raw, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.path}" if exc.path else path, exc.reason) from None
+
+
+def default_config() -> Config:
+    """The packaged default topology (the nine regions of ``regions.yaml``)."""
+    with resources.as_file(resources.files("edgekv") / "data" / "regions.yaml") as path:
+        return load_config(path)

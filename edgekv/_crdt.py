@@ -1,0 +1,173 @@
+"""Last-writer-wins document CRDTs at two granularities.
+
+A record is both a replica's state for one key and the delta a write ships, so replication,
+anti-entropy and tests all use one operation, :meth:`join`, which is commutative, associative
+and idempotent. Records are tuples whose first element is the visible document (``None`` for a
+tombstone) and whose second is the newest version merged into them, so a local read is one
+dict lookup and one index.
+
+* ``item``: ``(doc | None, version)``; the whole document is one register (DynamoDB global
+  tables): a patch is a read-modify-write, so concurrent patches of different fields lose one.
+* ``field``: ``(doc | None, version, floor, field_versions)``; each top-level field is its own
+  register (Cassandra cells). ``version`` is the existence register (the newest put, patch or
+  delete decides whether the document exists) and ``floor`` the newest put or delete, below
+  which field values are gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+__all__ = ["CRDT", "FieldLWW", "ItemLWW", "Record", "crdt_for"]
+
+Record = tuple[Any, ...]
+"""``(doc | None, version, ...)``: a replica's state for a key, or a write's delta."""
+
+
+class CRDT(Protocol):
+    """The merge semantics a region node is parameterised with."""
+
+    name: str
+
+    def put(self, current: Record | None, doc: Mapping[str, Any], version: int) -> Record:
+        """Delta of replacing the document."""
+        ...
+
+    def patch(self, current: Record | None, fields: Mapping[str, Any], version: int) -> Record:
+        """Delta of merging ``fields`` into the document."""
+        ...
+
+    def delete(self, version: int) -> Record:
+        """Delta of deleting the document (a tombstone)."""
+        ...
+
+    def join(self, a: Record | None, b: Record) -> Record:
+        """Least upper bound of two states; returns ``a`` itself when ``b`` adds nothing."""
+        ...
+
+    def conflicts(self, a: Record | None, b: Record) -> int:
+        """How many registers of ``a`` and ``b`` hold different versions (LWW had to choose)."""
+        ...
+
+    def to_wire(self, record: Record) -> list[Any]:
+        """A msgpack-able form of a record."""
+        ...
+
+    def from_wire(self, data: list[Any]) -> Record:
+        """Inverse of :meth:`to_wire`."""
+        ...
+
+
+class ItemLWW:
+    """Whole-document LWW register. Join is O(1)."""
+
+    name = "item"
+
+    def put(self, current: Record | None, doc: Mapping[str, Any], version: int) -> Record:
+        return (dict(doc), version)
+
+    def patch(self, current: Record | None, fields: Mapping[str, Any], version: int) -> Record:
+        base = current[0] if current is not None and current[0] is not None else {}
+        return ({**base, **fields}, version)
+
+    def delete(self, version: int) -> Record:
+        return (None, version)
+
+    def join(self, a: Record | None, b: Record) -> Record:
+        if a is None or b[1] > a[1]:
+            return b
+        return a
+
+    def conflicts(self, a: Record | None, b: Record) -> int:
+        return int(a is not None and a[1] != b[1])
+
+    def to_wire(self, record: Record) -> list[Any]:
+        return [record[0], record[1]]
+
+    def from_wire(self, data: list[Any]) -> Record:
+        return (data[0], data[1])
+
+
+class FieldLWW:
+    """Per-field LWW registers with an existence register and a put/delete floor.
+
+    Join is O(f) in the number of fields of the two records.
+    """
+
+    name = "field"
+
+    def put(self, current: Record | None, doc: Mapping[str, Any], version: int) -> Record:
+        return (dict(doc), version, version, dict.fromkeys(doc, version))
+
+    def patch(self, current: Record | None, fields: Mapping[str, Any], version: int) -> Record:
+        return (dict(fields), version, 0, dict.fromkeys(fields, version))
+
+    def delete(self, version: int) -> Record:
+        return (None, version, version, {})
+
+    def join(self, a: Record | None, b: Record) -> Record:
+        if a is None:
+            return b
+        a_doc, a_ver, a_floor, a_fv = a
+        b_doc, b_ver, b_floor, b_fv = b
+        floor = a_floor if a_floor >= b_floor else b_floor
+        version = a_ver if a_ver >= b_ver else b_ver
+        if (a_doc if a_ver >= b_ver else b_doc) is None:
+            if a_doc is None and a_ver >= b_ver and a_floor >= b_floor:
+                return a
+            return (None, version, floor, {})
+        doc: dict[str, Any] = {}
+        fv: dict[str, int] = {}
+        changed = False
+        for name, ver in a_fv.items():
+            other = b_fv.get(name, -1)
+            if other > ver:
+                changed = True
+                if other >= floor:
+                    doc[name] = b_doc[name]
+                    fv[name] = other
+            elif ver >= floor:
+                doc[name] = a_doc[name]
+                fv[name] = ver
+            else:
+                changed = True
+        for name, ver in b_fv.items():
+            if name not in a_fv and ver >= floor:
+                changed = True
+                doc[name] = b_doc[name]
+                fv[name] = ver
+        if not changed and a_doc is not None and version == a_ver and floor == a_floor:
+            return a
+        return (doc, version, floor, fv)
+
+    def conflicts(self, a: Record | None, b: Record) -> int:
+        if a is None:
+            return 0
+        a_fv = a[3]
+        return sum(1 for name, ver in b[3].items() if name in a_fv and a_fv[name] != ver) + int(
+            a[1] != b[1]
+        )
+
+    def to_wire(self, record: Record) -> list[Any]:
+        doc, version, floor, fv = record
+        # Most records come from one put or patch: send the shared field version once.
+        if doc and all(v == version for v in fv.values()):
+            return [doc, version, floor]
+        return [doc, version, floor, fv]
+
+    def from_wire(self, data: list[Any]) -> Record:
+        if len(data) == 3:
+            doc, version, floor = data
+            return (doc, version, floor, dict.fromkeys(doc, version))
+        doc, version, floor, fv = data
+        return (doc, version, floor, fv)
+
+
+def crdt_for(granularity: str) -> CRDT:
+    """The CRDT for a config's ``store.granularity``."""
+    if granularity == "field":
+        return FieldLWW()
+    if granularity == "item":
+        return ItemLWW()
+    raise ValueError(f"unknown granularity {granularity!r}; allowed: field, item")

@@ -1,0 +1,163 @@
+"""Regions plus the network between them, wired to any scheduler that offers ``time()`` and
+``call_at(when, fn, *args)``: the discrete-event :class:`~edgekv._kernel.Kernel` or an asyncio
+loop (virtual or real time). The one place where node outputs become scheduled deliveries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import numpy as np
+
+from ._config import Config
+from ._crdt import crdt_for
+from ._network import Network
+from ._node import RegionNode
+from ._oracle import Oracle
+from ._replication import OpsBatch, Send, decode
+
+__all__ = ["Mesh", "Scheduler"]
+
+_INF = float("inf")
+
+
+class Scheduler(Protocol):
+    """What a driver must offer: a clock and callbacks at a time."""
+
+    def time(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> Any: ...
+
+
+class Mesh:
+    """All regions of a config, replicating through a seeded :class:`Network`, with an
+    :class:`Oracle` of every committed write."""
+
+    def __init__(self, cfg: Config, seed: int, scheduler: Scheduler) -> None:
+        self.cfg = cfg
+        self.seed = seed
+        self.scheduler = scheduler
+        self._t0 = scheduler.time()
+        n = len(cfg.regions)
+        crdt = crdt_for(cfg.granularity)
+        self.nodes = [
+            RegionNode(
+                r.index,
+                n,
+                crdt,
+                clock=cfg.clock,
+                clock_skew=r.clock_skew,
+                batch_window=cfg.batch_window,
+                anti_entropy=cfg.anti_entropy,
+                tombstone_grace=cfg.tombstone_grace,
+            )
+            for r in cfg.regions
+        ]
+        self.network = Network(cfg, np.random.default_rng([seed, 0]))
+        self.oracle = Oracle()
+        self.in_flight = 0
+        self.closed = False
+        self._armed = [_INF] * n
+        self._listeners: list[Callable[[int, str, int], None]] = []
+        for i in range(n):
+            self._arm(i)
+
+    def now(self) -> float:
+        """Seconds since the mesh started."""
+        return self.scheduler.time() - self._t0
+
+    def index(self, region: str) -> int:
+        """Index of a region name (``KeyError`` listing the known names otherwise)."""
+        return self.network.index(region)
+
+    def write(self, region: int, kind: str, key: str, value: Mapping[str, Any] | None) -> int:
+        """Commit ``put``/``patch``/``delete`` at a region now; returns the version."""
+        node = self.nodes[region]
+        now = self.now()
+        if kind == "put":
+            version, sends = node.put(now, key, value or {})
+        elif kind == "patch":
+            version, sends = node.patch(now, key, value or {})
+        elif kind == "delete":
+            version, sends = node.delete(now, key)
+        else:
+            raise ValueError(f"unknown write kind {kind!r}; allowed: put, patch, delete")
+        self.oracle.commit(key, version, now)
+        if sends:
+            self._dispatch(region, sends, now)
+        self._arm(region)
+        return version
+
+    def on_apply(self, listener: Callable[[int, str, int], None]) -> None:
+        """Call ``listener(region, key, version)`` whenever a region's version of a key
+        changes through replication (used to record visibility histories)."""
+        self._listeners.append(listener)
+
+    def _dispatch(self, src: int, sends: list[Send], now: float) -> None:
+        route = self.network.route
+        call_at = self.scheduler.call_at
+        at = self._t0 + now
+        deliver = self._deliver
+        for dst, payload in sends:
+            for delay in route(src, dst, now):
+                self.in_flight += 1
+                call_at(at + delay, deliver, src, dst, payload)
+
+    def _deliver(self, src: int, dst: int, payload: bytes) -> None:
+        self.in_flight -= 1
+        if self.closed:
+            return
+        self.network.stats.delivered += 1
+        node = self.nodes[dst]
+        now = self.now()
+        if self._listeners:
+            before = {op[2]: node.version_of(op[2]) for op in _ops_of(payload)}
+            replies = node.receive(now, payload)
+            for key, old in before.items():
+                new = node.version_of(key)
+                if new != old:
+                    for listener in self._listeners:
+                        listener(dst, key, new)
+        else:
+            replies = node.receive(now, payload)
+        if replies:
+            self._dispatch(dst, replies, now)
+        self._arm(dst)
+
+    def _arm(self, i: int) -> None:
+        deadline = self.nodes[i].deadline
+        if deadline < self._armed[i]:
+            self._armed[i] = deadline
+            self.scheduler.call_at(self._t0 + deadline, self._tick, i, deadline)
+
+    def _tick(self, i: int, deadline: float) -> None:
+        if self.closed or deadline != self._armed[i]:
+            return
+        self._armed[i] = _INF
+        now = self.now()
+        sends = self.nodes[i].tick(now)
+        if sends:
+            self._dispatch(i, sends, now)
+        self._arm(i)
+
+    def quiet(self) -> bool:
+        """True when nothing is in flight or buffered and, unless a partition makes it
+        impossible or anti-entropy is off, every region has applied the same ops."""
+        if self.in_flight or any(node.pending for node in self.nodes):
+            return False
+        if self.cfg.anti_entropy is None or self.network.any_partition(self.now()):
+            return True
+        first = self.nodes[0].repl
+        return all(node.repl.in_sync(first) for node in self.nodes[1:])
+
+    def close(self) -> None:
+        """Stop all timers and deliveries (scheduled callbacks become no-ops)."""
+        self.closed = True
+
+
+def _ops_of(payload: bytes) -> list[list[Any]]:
+    try:
+        msg = decode(payload)
+    except ValueError:
+        return []
+    return msg.ops if isinstance(msg, OpsBatch) else []

@@ -1,0 +1,257 @@
+"""A region as a sans-IO state machine: client operations and arriving messages go in,
+messages to send come out; timers are a deadline the driver reads. No clock, no loop: every
+input carries ``now`` (seconds of the driver's time)."""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._crdt import CRDT, Record
+from ._replication import Digest, ReplicationLog, Send, decode, encode_digest, encode_ops
+from ._versions import EPOCH_MS, HybridClock, WallClock
+
+__all__ = ["NodeStats", "RegionNode"]
+
+_INF = float("inf")
+
+
+@dataclass(slots=True)
+class NodeStats:
+    """Counters of one region (all monotone)."""
+
+    puts: int = 0
+    patches: int = 0
+    deletes: int = 0
+    reads: int = 0
+    messages_sent: int = 0
+    bytes_sent: int = 0
+    messages_received: int = 0
+    bytes_received: int = 0
+    ops_received: int = 0
+    merges: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    tombstones_collected: int = 0
+    rejected_messages: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a plain dict."""
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class _Timers:
+    flush: float = _INF
+    anti_entropy: float = _INF
+    grace: deque[tuple[float, str, int]] = field(default_factory=deque)
+
+
+class RegionNode:
+    """One region's replica: local store, local commit, replication out and merge in.
+
+    Reads are O(1) dict lookups; a local write is O(fields) plus one message per peer (or
+    one per batch window); merging a batch is O(ops x fields).
+    """
+
+    def __init__(
+        self,
+        index: int,
+        n_regions: int,
+        crdt: CRDT,
+        *,
+        clock: str = "hlc",
+        clock_skew: float = 0.0,
+        batch_window: float = 0.0,
+        anti_entropy: float | None = 1.0,
+        tombstone_grace: float | None = None,
+    ) -> None:
+        self.index = index
+        self.crdt = crdt
+        self.store: dict[str, Record] = {}
+        self.stats = NodeStats()
+        self.repl = ReplicationLog(index, n_regions)
+        clock_cls = HybridClock if clock == "hlc" else WallClock
+        self.clock = clock_cls(index, clock_skew * 1000.0)
+        self.peers = [i for i in range(n_regions) if i != index]
+        self.batch_window = batch_window
+        self.anti_entropy = anti_entropy if n_regions > 1 else None
+        self.tombstone_grace = tombstone_grace
+        self._batch: list[list[Any]] = []
+        self._timers = _Timers()
+        self._tombstones: list[tuple[int, str]] = []
+        if self.anti_entropy is not None:
+            self._timers.anti_entropy = self.anti_entropy
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def peek(self, key: str) -> dict[str, Any] | None:
+        """The local document (shared, do not mutate) or None. O(1), no counters."""
+        rec = self.store.get(key)
+        return None if rec is None else rec[0]
+
+    def read(self, key: str) -> tuple[dict[str, Any] | None, int]:
+        """A counted local read: a copy of the document and its version (0 if never written)."""
+        self.stats.reads += 1
+        rec = self.store.get(key)
+        if rec is None:
+            return None, 0
+        doc = rec[0]
+        return (None if doc is None else dict(doc)), rec[1]
+
+    def version_of(self, key: str) -> int:
+        """Newest version merged for ``key`` here (0 if none). O(1)."""
+        rec = self.store.get(key)
+        return 0 if rec is None else rec[1]
+
+    # -- local writes --------------------------------------------------------------------
+
+    def put(self, now: float, key: str, doc: Mapping[str, Any]) -> tuple[int, list[Send]]:
+        """Replace ``key``'s document; returns its version and the messages to send."""
+        self.stats.puts += 1
+        version = self.clock.now(EPOCH_MS + now * 1000.0)
+        return version, self._commit(now, key, self.crdt.put(self.store.get(key), doc, version))
+
+    def patch(self, now: float, key: str, fields: Mapping[str, Any]) -> tuple[int, list[Send]]:
+        """Merge top-level ``fields`` into ``key``'s document (creating it if absent)."""
+        self.stats.patches += 1
+        version = self.clock.now(EPOCH_MS + now * 1000.0)
+        return version, self._commit(
+            now, key, self.crdt.patch(self.store.get(key), fields, version)
+        )
+
+    def delete(self, now: float, key: str) -> tuple[int, list[Send]]:
+        """Tombstone ``key``."""
+        self.stats.deletes += 1
+        version = self.clock.now(EPOCH_MS + now * 1000.0)
+        return version, self._commit(now, key, self.crdt.delete(version))
+
+    def _commit(self, now: float, key: str, delta: Record) -> list[Send]:
+        store = self.store
+        store[key] = rec = self.crdt.join(store.get(key), delta)
+        if rec[0] is None:
+            self._note_tombstone(now, key, rec[1])
+        wire = self.crdt.to_wire(delta)
+        seq = self.repl.next_local(key, wire)
+        if not self.peers:
+            return []
+        op = [self.index, seq, key, wire]
+        if self.batch_window > 0:
+            if not self._batch:
+                self._timers.flush = now + self.batch_window
+            self._batch.append(op)
+            return []
+        return self._broadcast(encode_ops(self.index, [op]))
+
+    def _broadcast(self, payload: bytes) -> list[Send]:
+        stats = self.stats
+        stats.messages_sent += len(self.peers)
+        stats.bytes_sent += len(payload) * len(self.peers)
+        return [Send(dst, payload) for dst in self.peers]
+
+    def _send(self, dst: int, payload: bytes) -> Send:
+        self.stats.messages_sent += 1
+        self.stats.bytes_sent += len(payload)
+        return Send(dst, payload)
+
+    # -- incoming ------------------------------------------------------------------------
+
+    def receive(self, now: float, payload: bytes) -> list[Send]:
+        """Merge an arriving message; returns replies (anti-entropy repairs). Idempotent."""
+        stats = self.stats
+        stats.messages_received += 1
+        stats.bytes_received += len(payload)
+        try:
+            msg = decode(payload)
+        except ValueError:
+            stats.rejected_messages += 1
+            return []
+        if isinstance(msg, Digest):
+            return self._on_digest(now, msg)
+        crdt = self.crdt
+        store = self.store
+        accept = self.repl.accept
+        observe = self.clock.observe
+        for origin, seq, key, wire in msg.ops:
+            stats.ops_received += 1
+            if not accept(origin, seq, key, wire):
+                stats.duplicates += 1
+                continue
+            delta = crdt.from_wire(wire)
+            observe(delta[1])
+            old = store.get(key)
+            new = crdt.join(old, delta)
+            if new is not old:
+                stats.merges += 1
+                store[key] = new
+                if new[0] is None and (old is None or old[0] is not None):
+                    self._note_tombstone(now, key, new[1])
+            if old is not None:
+                stats.conflicts += crdt.conflicts(old, delta)
+        return []
+
+    def _on_digest(self, now: float, msg: Digest) -> list[Send]:
+        self.repl.on_digest(msg.sender, msg.vv, msg.clock)
+        self._collect_stable()
+        missing = self.repl.missing_for(msg.vv)
+        if not missing:
+            return []
+        return [self._send(msg.sender, encode_ops(self.index, missing))]
+
+    # -- tombstones ----------------------------------------------------------------------
+
+    def _note_tombstone(self, now: float, key: str, version: int) -> None:
+        heapq.heappush(self._tombstones, (version, key))
+        if self.tombstone_grace is not None:
+            self._timers.grace.append((now + self.tombstone_grace, key, version))
+
+    def _drop_tombstone(self, key: str, version: int) -> None:
+        rec = self.store.get(key)
+        if rec is not None and rec[0] is None and rec[1] == version:
+            del self.store[key]
+            self.stats.tombstones_collected += 1
+
+    def _collect_stable(self) -> None:
+        stable = self.repl.stable_clock
+        heap = self._tombstones
+        while heap and heap[0][0] < stable:
+            version, key = heapq.heappop(heap)
+            self._drop_tombstone(key, version)
+
+    # -- timers --------------------------------------------------------------------------
+
+    @property
+    def deadline(self) -> float:
+        """When :meth:`tick` next has work (``inf`` if never)."""
+        t = self._timers
+        grace = t.grace[0][0] if t.grace else _INF
+        return min(t.flush, t.anti_entropy, grace)
+
+    def tick(self, now: float) -> list[Send]:
+        """Run whatever timers are due at ``now``: flush the batch, broadcast a digest,
+        collect tombstones whose grace period is over."""
+        t = self._timers
+        out: list[Send] = []
+        if t.flush <= now:
+            t.flush = _INF
+            batch, self._batch = self._batch, []
+            out.extend(self._broadcast(encode_ops(self.index, batch)))
+        if t.anti_entropy <= now:
+            assert self.anti_entropy is not None
+            t.anti_entropy = now + self.anti_entropy
+            clock = self.clock.peek(EPOCH_MS + now * 1000.0)
+            self.repl.report(clock)
+            out.extend(self._broadcast(encode_digest(self.index, self.repl.applied, clock)))
+        grace = t.grace
+        while grace and grace[0][0] <= now:
+            _, key, version = grace.popleft()
+            self._drop_tombstone(key, version)
+        return out
+
+    @property
+    def pending(self) -> int:
+        """Writes buffered for the next batch."""
+        return len(self._batch)

@@ -1,0 +1,163 @@
+"""Replication bookkeeping of one region: sequence numbers, version vectors, the op log that
+anti-entropy repairs from, and causal stability for tombstone collection. No I/O.
+
+Every write gets ``(origin, seq)``. A region applies each ``(origin, seq)`` at most once
+(so duplicates and late copies are harmless), keeps each op in its log until every region is
+known to hold it, and periodically broadcasts a digest (its version vector plus a clock
+report) so peers can resend what it misses: that repairs loss and partitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import msgpack
+
+__all__ = ["Digest", "OpsBatch", "ReplicationLog", "Send", "decode", "encode_digest", "encode_ops"]
+
+_OPS = 0
+_DIGEST = 1
+
+
+class Send(NamedTuple):
+    """Output event: deliver ``payload`` (msgpack bytes) to region index ``dst``."""
+
+    dst: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OpsBatch:
+    """Decoded replication batch: ``ops`` is a list of ``[origin, seq, key, wire_record]``."""
+
+    sender: int
+    ops: list[list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Decoded digest: the sender's version vector and its HLC lower bound for future writes."""
+
+    sender: int
+    vv: list[int]
+    clock: int
+
+
+_packb = msgpack.Packer(use_bin_type=True).pack
+
+
+def encode_ops(sender: int, ops: list[list[Any]]) -> bytes:
+    """Wire form of a replication batch."""
+    return _packb([_OPS, sender, ops])
+
+
+def encode_digest(sender: int, vv: list[int], clock: int) -> bytes:
+    """Wire form of an anti-entropy digest."""
+    return _packb([_DIGEST, sender, vv, clock])
+
+
+def decode(payload: bytes) -> OpsBatch | Digest:
+    """Parse a message; raises ``ValueError`` for anything that is not one."""
+    try:
+        msg = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+        kind, sender = msg[0], msg[1]
+    except Exception as exc:
+        raise ValueError(f"malformed replication message: {exc}") from None
+    if kind == _OPS:
+        return OpsBatch(sender, msg[2])
+    if kind == _DIGEST:
+        return Digest(sender, msg[2], msg[3])
+    raise ValueError(f"unknown replication message kind {kind!r}")
+
+
+class ReplicationLog:
+    """Which ops a region holds, which its peers hold, and which are stable everywhere.
+
+    ``applied[p]`` is the contiguous prefix of origin ``p``'s ops applied here; ``known[q]``
+    the last version vector heard from region ``q``. An op is dropped from the log, and a
+    tombstone may be collected, once every region's vector covers it.
+    """
+
+    __slots__ = ("me", "n", "applied", "_extra", "known", "log", "_reports", "stable_clock")
+
+    def __init__(self, me: int, n: int) -> None:
+        self.me = me
+        self.n = n
+        self.applied = [0] * n
+        self._extra: list[set[int]] = [set() for _ in range(n)]
+        self.known: list[list[int]] = [[0] * n for _ in range(n)]
+        self.log: list[dict[int, tuple[str, list[Any]]]] = [{} for _ in range(n)]
+        self._reports: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+        self.stable_clock = 0
+        """Every op with a version below this has been applied by every region."""
+
+    def next_local(self, key: str, wire: list[Any]) -> int:
+        """Assign the next local sequence number to a write and log it. O(1)."""
+        seq = self.applied[self.me] + 1
+        self.applied[self.me] = seq
+        if self.n > 1:
+            self.log[self.me][seq] = (key, wire)
+        return seq
+
+    def accept(self, origin: int, seq: int, key: str, wire: list[Any]) -> bool:
+        """Record a remote op; False if it was already applied (a duplicate). O(1) amortised."""
+        applied = self.applied[origin]
+        extra = self._extra[origin]
+        if seq <= applied or seq in extra:
+            return False
+        if seq == applied + 1:
+            applied = seq
+            while applied + 1 in extra:
+                applied += 1
+                extra.remove(applied)
+            self.applied[origin] = applied
+        else:
+            extra.add(seq)
+        self.log[origin][seq] = (key, wire)
+        return True
+
+    def missing_for(self, vv: list[int]) -> list[list[Any]]:
+        """Ops in this log that a region with version vector ``vv`` lacks. O(log size)."""
+        out: list[list[Any]] = []
+        for origin, entries in enumerate(self.log):
+            have = vv[origin]
+            for seq, (key, wire) in entries.items():
+                if seq > have:
+                    out.append([origin, seq, key, wire])
+        return out
+
+    def report(self, clock: int) -> None:
+        """Note this region's own clock bound at digest time (see :meth:`on_digest`)."""
+        self._reports[self.me].append((self.applied[self.me], clock))
+
+    def on_digest(self, sender: int, vv: list[int], clock: int) -> None:
+        """Take a peer's digest: its vector, and the bound that its future writes will all
+        have versions >= ``clock`` once it has issued ``vv[sender]`` writes."""
+        known = self.known[sender]
+        for i, seq in enumerate(vv):
+            if seq > known[i]:
+                known[i] = seq
+        self._reports[sender].append((vv[sender], clock))
+        self._advance()
+
+    def _advance(self) -> None:
+        self.known[self.me] = self.applied
+        bounds: list[int] = []
+        for origin in range(self.n):
+            covered = min(k[origin] for k in self.known)
+            log = self.log[origin]
+            if log and covered:
+                for seq in [s for s in log if s <= covered]:
+                    del log[seq]
+            reports = self._reports[origin]
+            usable = [i for i, (count, _) in enumerate(reports) if count <= covered]
+            if usable:
+                del reports[: usable[-1]]
+                bounds.append(reports[0][1])
+        if len(bounds) == self.n:
+            self.stable_clock = max(self.stable_clock, min(bounds))
+
+    def in_sync(self, other: ReplicationLog) -> bool:
+        """True when both regions have applied exactly the same ops."""
+        return self.applied == other.applied and not any(self._extra) and not any(other._extra)

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``edgekv`` CLI, one module each (see :mod:`edgekv.cli`)."""

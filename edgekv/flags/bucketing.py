@@ -1,0 +1,107 @@
+"""DevCycle's bucketing: murmur3 hashes, rollout percentages, variation choice.
+
+As `lib/shared/bucketing-assembly-script/assembly/bucketing/bucketing.ts` (DevCycleHQ/js-sdks):
+the target hash is murmur3_x86_32(target `_id`, seed 1); a user's bucketing hash is
+murmur3(bucketing value, seed target hash) / (2**32 - 1) and their rollout hash the same of
+bucketing value + "_rollout". A user passes a rollout when its current percentage is non-zero
+and the rollout hash is at most that percentage; the variation is the first, in variation-id
+descending order, whose cumulative percentage exceeds the bucketing hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import mmh3
+
+from .config import Rollout, Target
+from .user import CustomValue
+
+__all__ = [
+    "MAX_HASH",
+    "bounded_hash",
+    "bucketing_value",
+    "decide_variation",
+    "passes_rollout",
+    "rollout_percentage",
+]
+
+#: Largest murmur3 x86 32-bit value, the divisor that bounds hashes to [0, 1].
+MAX_HASH = 4294967295.0
+_DEFAULT_BUCKETING_VALUE = "null"
+
+
+def bounded_hash(value: str, seed: int) -> float:
+    """murmur3_x86_32(value, seed) / (2**32 - 1), in [0, 1] (O(len(value)))."""
+    return mmh3.hash(value, seed, signed=False) / MAX_HASH
+
+
+def bucketing_value(target: Target, user_id: str, custom: Mapping[str, CustomValue]) -> str:
+    """The string a target buckets on: user_id, or the customData value its bucketingKey names.
+
+    A missing or null value buckets as "null"; numbers and booleans as their JSON text, with
+    integral floats keeping their ".0" as in AssemblyScript ("2.0").
+    """
+    key = target.bucketing_key
+    if key == "user_id":
+        return user_id
+    value = custom.get(key)
+    if value is None:
+        return _DEFAULT_BUCKETING_VALUE
+    if value.__class__ is str:
+        return value  # type: ignore[return-value]
+    if value.__class__ is bool:
+        return "true" if value else "false"
+    if value.__class__ is float and value.is_integer():  # type: ignore[union-attr]
+        return f"{int(value)}.0"
+    return repr(value)
+
+
+def rollout_percentage(rollout: Rollout, now_ms: float) -> float:
+    """The share of users a rollout admits at `now_ms` (O(stages)).
+
+    `schedule` admits everyone from its start date. Otherwise the current stage is the last
+    stage dated at or before now (or the start, once passed); before a `linear` next stage the
+    percentage interpolates between the two, else it holds.
+    """
+    start_ms = rollout.start_date_ms
+    if rollout.type == "schedule":
+        return 1.0 if now_ms >= start_ms else 0.0
+    current = None
+    following = None
+    for stage in rollout.stages:
+        if stage.date_ms <= now_ms:
+            current = stage
+        elif following is None:
+            following = stage
+    if current is not None:
+        current_pct, current_ms = current.percentage, current.date_ms
+    elif start_ms < now_ms:
+        current_pct, current_ms = rollout.start_percentage, start_ms
+    else:
+        return 0.0
+    if following is None or following.type == "discrete":
+        return current_pct
+    progress = (now_ms - current_ms) / (following.date_ms - current_ms)
+    if progress == 0:
+        return 0.0
+    return current_pct + (following.percentage - current_pct) * progress
+
+
+def passes_rollout(rollout: Rollout, rollout_hash: float, now_ms: float) -> bool:
+    """Whether a user with this rollout hash is inside the rollout at `now_ms`."""
+    percentage = rollout_percentage(rollout, now_ms)
+    return percentage != 0 and rollout_hash <= percentage
+
+
+def decide_variation(target: Target, bucketing_hash: float) -> str:
+    """The variation id a bucketing hash falls into (O(distribution)).
+
+    parse_config admits only distributions summing to 1 within 1e-6, so the float residue of
+    that sum is the only way to fall past the end; the last variation takes it.
+    """
+    thresholds = target.thresholds
+    for cumulative, variation in thresholds:
+        if bucketing_hash < cumulative or (cumulative == 1.0 and bucketing_hash == 1.0):
+            return variation
+    return thresholds[-1][1]
