@@ -1,0 +1,77 @@
+"""Pure DevCycle flag evaluation: config v2 model, targeting, exact bucketing, EdgeDB merge.
+
+Evaluating the same config and user here gives the variation DevCycle's own SDKs give.
+"""
+
+from .bucketing import (
+    MAX_HASH,
+    bounded_hash,
+    bucketing_value,
+    decide_variation,
+    passes_rollout,
+    rollout_percentage,
+)
+from .config import (
+    Audience,
+    Distribution,
+    Environment,
+    Feature,
+    Filter,
+    FilterGroup,
+    FlagConfig,
+    FlagConfigError,
+    Project,
+    Rollout,
+    RolloutStage,
+    Target,
+    Variable,
+    Variation,
+    parse_config,
+)
+from .evaluate import (
+    DEFAULT,
+    DISABLED,
+    SPLIT,
+    TARGETING_MATCH,
+    EvaluatedFeature,
+    EvaluatedVariable,
+    Evaluator,
+)
+from .targeting import compare_versions, compile_group
+from .user import User, UserError, merge_user
+
+__all__ = [
+    "DEFAULT",
+    "DISABLED",
+    "MAX_HASH",
+    "SPLIT",
+    "TARGETING_MATCH",
+    "Audience",
+    "Distribution",
+    "Environment",
+    "EvaluatedFeature",
+    "EvaluatedVariable",
+    "Evaluator",
+    "Feature",
+    "Filter",
+    "FilterGroup",
+    "FlagConfig",
+    "FlagConfigError",
+    "Project",
+    "Rollout",
+    "RolloutStage",
+    "Target",
+    "User",
+    "UserError",
+    "Variable",
+    "Variation",
+    "bounded_hash",
+    "bucketing_value",
+    "compare_versions",
+    "compile_group",
+    "decide_variation",
+    "merge_user",
+    "parse_config",
+    "passes_rollout",
+    "rollout_percentage",
+]
