@@ -46,10 +46,6 @@ class CRDT(Protocol):
         """Least upper bound of two states; returns ``a`` itself when ``b`` adds nothing."""
         ...
 
-    def conflicts(self, a: Record | None, b: Record) -> int:
-        """How many registers of ``a`` and ``b`` hold different versions (LWW had to choose)."""
-        ...
-
     def to_wire(self, record: Record) -> list[Any]:
         """A msgpack-able form of a record."""
         ...
@@ -78,9 +74,6 @@ class ItemLWW:
         if a is None or b[1] > a[1]:
             return b
         return a
-
-    def conflicts(self, a: Record | None, b: Record) -> int:
-        return int(a is not None and a[1] != b[1])
 
     def to_wire(self, record: Record) -> list[Any]:
         return [record[0], record[1]]
@@ -140,14 +133,6 @@ class FieldLWW:
         if not changed and a_doc is not None and version == a_ver and floor == a_floor:
             return a
         return (doc, version, floor, fv)
-
-    def conflicts(self, a: Record | None, b: Record) -> int:
-        if a is None:
-            return 0
-        a_fv = a[3]
-        return sum(1 for name, ver in b[3].items() if name in a_fv and a_fv[name] != ver) + int(
-            a[1] != b[1]
-        )
 
     def to_wire(self, record: Record) -> list[Any]:
         doc, version, floor, fv = record

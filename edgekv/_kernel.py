@@ -33,7 +33,9 @@ class Kernel:
     def call_at(self, when: float, fn: Callable[..., Any], *args: Any, priority: int = 1) -> None:
         """Run ``fn(*args)`` at virtual time ``when`` (never before now). O(log n)."""
         self._seq += 1
-        heapq.heappush(self._heap, (max(when, self.now), priority, self._seq, fn, args))
+        if when < self.now:
+            when = self.now
+        heapq.heappush(self._heap, (when, priority, self._seq, fn, args))
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` after ``delay`` seconds of virtual time."""

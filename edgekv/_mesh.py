@@ -14,7 +14,7 @@ from ._crdt import crdt_for
 from ._network import Network
 from ._node import RegionNode
 from ._oracle import Oracle
-from ._replication import OpsBatch, Send, decode
+from ._replication import Digest, OpsBatch, Send, decode
 
 __all__ = ["Mesh", "Scheduler"]
 
@@ -98,28 +98,33 @@ class Mesh:
         call_at = self.scheduler.call_at
         at = self._t0 + now
         deliver = self._deliver
+        decoded: dict[int, OpsBatch | Digest] = {}
         for dst, payload in sends:
+            message = decoded.get(id(payload))
+            if message is None:
+                message = decoded[id(payload)] = decode(payload)
             for delay in route(src, dst, now):
                 self.in_flight += 1
-                call_at(at + delay, deliver, src, dst, payload)
+                call_at(at + delay, deliver, dst, payload, message)
 
-    def _deliver(self, src: int, dst: int, payload: bytes) -> None:
+    def _deliver(self, dst: int, payload: bytes, message: OpsBatch | Digest) -> None:
         self.in_flight -= 1
         if self.closed:
             return
         self.network.stats.delivered += 1
         node = self.nodes[dst]
-        now = self.now()
+        now = self.scheduler.time() - self._t0
         if self._listeners:
-            before = {op[2]: node.version_of(op[2]) for op in _ops_of(payload)}
-            replies = node.receive(now, payload)
+            ops = message.ops if isinstance(message, OpsBatch) else []
+            before = {op[2]: node.version_of(op[2]) for op in ops}
+            replies = node.receive(now, payload, message)
             for key, old in before.items():
                 new = node.version_of(key)
                 if new != old:
                     for listener in self._listeners:
                         listener(dst, key, new)
         else:
-            replies = node.receive(now, payload)
+            replies = node.receive(now, payload, message)
         if replies:
             self._dispatch(dst, replies, now)
         self._arm(dst)
@@ -153,11 +158,3 @@ class Mesh:
     def close(self) -> None:
         """Stop all timers and deliveries (scheduled callbacks become no-ops)."""
         self.closed = True
-
-
-def _ops_of(payload: bytes) -> list[list[Any]]:
-    try:
-        msg = decode(payload)
-    except ValueError:
-        return []
-    return msg.ops if isinstance(msg, OpsBatch) else []

@@ -58,6 +58,8 @@ class Network:
         self._drop_next = 0
         self._dup_next = 0
         self.stats = NetworkStats()
+        # No loss, duplication, jitter or scheduled partition: route() takes a short path.
+        self._plain = not (self.loss or self.duplicate or self._has_jitter or self._scheduled)
 
     def index(self, region: str) -> int:
         """Index of a region name; ``KeyError`` listing the known names otherwise."""
@@ -111,6 +113,10 @@ class Network:
         """Delays (seconds) after which copies of a message sent now arrive; empty if lost."""
         stats = self.stats
         stats.sent += 1
+        if self._plain and not (self._cut or self._drop_next or self._dup_next):
+            delay = self._lag[src][dst]()
+            floor = self._floor[src][dst]
+            return (delay if delay > floor else floor,)
         if (self._cut or self._scheduled) and self.partitioned(src, dst, now):
             stats.partitioned += 1
             return ()

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._crdt import CRDT, Record
-from ._replication import Digest, ReplicationLog, Send, decode, encode_digest, encode_ops
+from ._replication import (
+    Digest,
+    OpsBatch,
+    ReplicationLog,
+    Send,
+    decode,
+    encode_digest,
+    encode_ops,
+)
 from ._versions import EPOCH_MS, HybridClock, WallClock
 
 __all__ = ["NodeStats", "RegionNode"]
@@ -35,6 +43,7 @@ class NodeStats:
     merges: int = 0
     duplicates: int = 0
     conflicts: int = 0
+    """Incoming writes older than the version already held (LWW kept the newer)."""
     tombstones_collected: int = 0
     rejected_messages: int = 0
 
@@ -135,7 +144,7 @@ class RegionNode:
         if rec[0] is None:
             self._note_tombstone(now, key, rec[1])
         wire = self.crdt.to_wire(delta)
-        seq = self.repl.next_local(key, wire)
+        seq = self.repl.next_local(now, key, wire)
         if not self.peers:
             return []
         op = [self.index, seq, key, wire]
@@ -159,16 +168,24 @@ class RegionNode:
 
     # -- incoming ------------------------------------------------------------------------
 
-    def receive(self, now: float, payload: bytes) -> list[Send]:
-        """Merge an arriving message; returns replies (anti-entropy repairs). Idempotent."""
+    def receive(
+        self, now: float, payload: bytes, message: OpsBatch | Digest | None = None
+    ) -> list[Send]:
+        """Merge an arriving message; returns replies (anti-entropy repairs). Idempotent.
+
+        A driver delivering one payload to many regions may pass ``message``, the payload
+        already decoded, so it is parsed once; decoded messages are never mutated.
+        """
         stats = self.stats
         stats.messages_received += 1
         stats.bytes_received += len(payload)
-        try:
-            msg = decode(payload)
-        except ValueError:
-            stats.rejected_messages += 1
-            return []
+        if message is None:
+            try:
+                message = decode(payload)
+            except ValueError:
+                stats.rejected_messages += 1
+                return []
+        msg = message
         if isinstance(msg, Digest):
             return self._on_digest(now, msg)
         crdt = self.crdt
@@ -177,7 +194,7 @@ class RegionNode:
         observe = self.clock.observe
         for origin, seq, key, wire in msg.ops:
             stats.ops_received += 1
-            if not accept(origin, seq, key, wire):
+            if not accept(now, origin, seq, key, wire):
                 stats.duplicates += 1
                 continue
             delta = crdt.from_wire(wire)
@@ -189,14 +206,15 @@ class RegionNode:
                 store[key] = new
                 if new[0] is None and (old is None or old[0] is not None):
                     self._note_tombstone(now, key, new[1])
-            if old is not None:
-                stats.conflicts += crdt.conflicts(old, delta)
+            if old is not None and delta[1] < old[1]:
+                stats.conflicts += 1
         return []
 
     def _on_digest(self, now: float, msg: Digest) -> list[Send]:
         self.repl.on_digest(msg.sender, msg.vv, msg.clock)
         self._collect_stable()
-        missing = self.repl.missing_for(msg.vv)
+        assert self.anti_entropy is not None
+        missing = self.repl.missing_for(msg.vv, now - self.anti_entropy)
         if not missing:
             return []
         return [self._send(msg.sender, encode_ops(self.index, missing))]

@@ -87,20 +87,20 @@ class ReplicationLog:
         self.applied = [0] * n
         self._extra: list[set[int]] = [set() for _ in range(n)]
         self.known: list[list[int]] = [[0] * n for _ in range(n)]
-        self.log: list[dict[int, tuple[str, list[Any]]]] = [{} for _ in range(n)]
+        self.log: list[dict[int, tuple[str, list[Any], float]]] = [{} for _ in range(n)]
         self._reports: list[list[tuple[int, int]]] = [[] for _ in range(n)]
         self.stable_clock = 0
         """Every op with a version below this has been applied by every region."""
 
-    def next_local(self, key: str, wire: list[Any]) -> int:
+    def next_local(self, now: float, key: str, wire: list[Any]) -> int:
         """Assign the next local sequence number to a write and log it. O(1)."""
         seq = self.applied[self.me] + 1
         self.applied[self.me] = seq
         if self.n > 1:
-            self.log[self.me][seq] = (key, wire)
+            self.log[self.me][seq] = (key, wire, now)
         return seq
 
-    def accept(self, origin: int, seq: int, key: str, wire: list[Any]) -> bool:
+    def accept(self, now: float, origin: int, seq: int, key: str, wire: list[Any]) -> bool:
         """Record a remote op; False if it was already applied (a duplicate). O(1) amortised."""
         applied = self.applied[origin]
         extra = self._extra[origin]
@@ -114,15 +114,19 @@ class ReplicationLog:
             self.applied[origin] = applied
         else:
             extra.add(seq)
-        self.log[origin][seq] = (key, wire)
+        self.log[origin][seq] = (key, wire, now)
         return True
 
-    def missing_for(self, vv: list[int]) -> list[list[Any]]:
-        """Ops in this log that a region with version vector ``vv`` lacks. O(log size)."""
+    def missing_for(self, vv: list[int], logged_before: float) -> list[list[Any]]:
+        """Ops logged here before ``logged_before`` that a region with version vector ``vv``
+        lacks. Younger ops are probably still in flight to it, so they are not resent.
+        O(ops old enough)."""
         out: list[list[Any]] = []
         for origin, entries in enumerate(self.log):
             have = vv[origin]
-            for seq, (key, wire) in entries.items():
+            for seq, (key, wire, logged) in entries.items():
+                if logged >= logged_before:
+                    break
                 if seq > have:
                     out.append([origin, seq, key, wire])
         return out
@@ -147,9 +151,12 @@ class ReplicationLog:
         for origin in range(self.n):
             covered = min(k[origin] for k in self.known)
             log = self.log[origin]
-            if log and covered:
-                for seq in [s for s in log if s <= covered]:
-                    del log[seq]
+            # Entries are in arrival order, nearly seq order: drop the covered prefix.
+            while log:
+                first = next(iter(log))
+                if first > covered:
+                    break
+                del log[first]
             reports = self._reports[origin]
             usable = [i for i, (count, _) in enumerate(reports) if count <= covered]
             if usable:
