@@ -59,6 +59,11 @@ class Mesh:
         self.closed = False
         self._armed = [_INF] * n
         self._listeners: list[Callable[[int, str, int], None]] = []
+        self._write_listeners: list[Callable[[int, str, int], None]] = []
+        self.heard: list[list[float]] | None = None
+        """With :meth:`track_heard`: ``heard[dst][src]`` is the send time of the newest
+        message from ``src`` after whose delivery ``dst`` held every write ``src`` had issued
+        when sending it, so ``dst`` misses no write committed at ``src`` before that time."""
         for i in range(n):
             self._arm(i)
 
@@ -83,10 +88,29 @@ class Mesh:
         else:
             raise ValueError(f"unknown write kind {kind!r}; allowed: put, patch, delete")
         self.oracle.commit(key, version, now)
+        for listener in self._write_listeners:
+            listener(region, key, version)
         if sends:
             self._dispatch(region, sends, now)
         self._arm(region)
         return version
+
+    def on_write(self, listener: Callable[[int, str, int], None]) -> None:
+        """Call ``listener(region, key, version)`` after every write committed at a region."""
+        self._write_listeners.append(listener)
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> None:
+        """Run ``callback(*args)`` ``delay`` seconds from now on the mesh's scheduler."""
+        self.scheduler.call_at(self.scheduler.time() + delay, callback, *args)
+
+    def track_heard(self) -> None:
+        """Start maintaining :attr:`heard` (bounded-staleness reads need it). Costs one list
+        lookup per message. Before any write every region is complete; otherwise a pair is
+        unknown (``-inf``) until the next message on it."""
+        if self.heard is None:
+            start = self.now() if not self.oracle.keys() else -_INF
+            n = len(self.nodes)
+            self.heard = [[start] * n for _ in range(n)]
 
     def on_apply(self, listener: Callable[[int, str, int], None]) -> None:
         """Call ``listener(region, key, version)`` whenever a region's version of a key
@@ -99,15 +123,26 @@ class Mesh:
         at = self._t0 + now
         deliver = self._deliver
         decoded: dict[int, OpsBatch | Digest] = {}
+        issued = self.nodes[src].repl.applied[src] if self.heard is not None else -1
         for dst, payload in sends:
             message = decoded.get(id(payload))
             if message is None:
                 message = decoded[id(payload)] = decode(payload)
             for delay in route(src, dst, now):
                 self.in_flight += 1
-                call_at(at + delay, deliver, dst, payload, message)
+                if issued < 0:
+                    call_at(at + delay, deliver, dst, payload, message)
+                else:
+                    call_at(at + delay, deliver, dst, payload, message, now, issued)
 
-    def _deliver(self, dst: int, payload: bytes, message: OpsBatch | Digest) -> None:
+    def _deliver(
+        self,
+        dst: int,
+        payload: bytes,
+        message: OpsBatch | Digest,
+        sent: float = -_INF,
+        issued: int = -1,
+    ) -> None:
         self.in_flight -= 1
         if self.closed:
             return
@@ -125,6 +160,11 @@ class Mesh:
                         listener(dst, key, new)
         else:
             replies = node.receive(now, payload, message)
+        if issued >= 0 and self.heard is not None:
+            src = message.sender
+            row = self.heard[dst]
+            if sent > row[src] and node.repl.applied[src] >= issued:
+                row[src] = sent
         if replies:
             self._dispatch(dst, replies, now)
         self._arm(dst)
