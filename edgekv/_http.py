@@ -1,0 +1,432 @@
+"""DevCycle-compatible HTTP API, one aiohttp application per region of a running cluster.
+
+Each region serves DevCycle's bucketing API (``/v1/variables``, ``/v1/features``,
+``/v1/track``, ``PATCH /v1/edgedb/{user_id}``) from its own replica, and the config CDN path
+its local-bucketing SDKs poll (``/config/v2/server/{sdk_key}.json``), so an official SDK works
+when pointed at a region's base URL. Bad input gets a 4xx ``{"statusCode", "message"}`` and
+stores nothing; any unexpected exception becomes a logged 500 of the same shape.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from ._edgedb import EdgeDB, RegionStore
+from ._keys import SERVER, Keys, Project
+from .flags import User, UserError
+
+__all__ = ["MAX_BODY", "EdgeServer", "RegionMetrics", "make_app"]
+
+MAX_BODY = 64 * 1024
+"""Largest accepted request body in bytes (larger ones get 413)."""
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+log = logging.getLogger("edgekv.http")
+
+
+class ApiError(Exception):
+    """A client mistake answered with ``{"statusCode": status, "message": message}``."""
+
+    def __init__(self, status: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.data = data
+
+
+class Histogram:
+    """A Prometheus histogram with fixed bounds; ``observe`` is O(log buckets)."""
+
+    __slots__ = ("bounds", "counts", "total", "count")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        """Count one observation (seconds)."""
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+        self.count += 1
+
+    def render(self, name: str, labels: str) -> Iterable[str]:
+        """Exposition lines: cumulative buckets, ``+Inf``, sum and count."""
+        cumulative = 0
+        for bound, n in zip(self.bounds, self.counts, strict=False):
+            cumulative += n
+            yield f'{name}_bucket{{{labels},le="{bound:g}"}} {cumulative}'
+        yield f'{name}_bucket{{{labels},le="+Inf"}} {self.count}'
+        yield f"{name}_sum{{{labels}}} {self.total:.6f}"
+        yield f"{name}_count{{{labels}}} {self.count}"
+
+
+class RegionMetrics:
+    """Counters of one region's API: requests by route and status, latency per route,
+    replication lag of writes applied here, tracked events."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.requests: dict[tuple[str, str, int], int] = {}
+        self.latency: dict[str, Histogram] = {}
+        self.lag = Histogram(_LAG_BUCKETS)
+        self.events = 0
+
+    def record(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request. O(1) amortised."""
+        key = (route, method, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        hist = self.latency.get(route)
+        if hist is None:
+            hist = self.latency[route] = Histogram(_LATENCY_BUCKETS)
+        hist.observe(seconds)
+
+    def render(self, node_counters: Mapping[str, Any]) -> str:
+        """The Prometheus text exposition (format 0.0.4)."""
+        region = f'region="{_escape(self.region)}"'
+        lines = [
+            "# HELP edgekv_http_requests_total HTTP requests answered, by route and status.",
+            "# TYPE edgekv_http_requests_total counter",
+        ]
+        for (route, method, status), n in sorted(self.requests.items()):
+            lines.append(
+                f'edgekv_http_requests_total{{{region},route="{_escape(route)}",'
+                f'method="{method}",status="{status}"}} {n}'
+            )
+        lines += [
+            "# HELP edgekv_http_request_duration_seconds Time to answer a request.",
+            "# TYPE edgekv_http_request_duration_seconds histogram",
+        ]
+        for route, hist in sorted(self.latency.items()):
+            labels = f'{region},route="{_escape(route)}"'
+            lines.extend(hist.render("edgekv_http_request_duration_seconds", labels))
+        lines += [
+            "# HELP edgekv_replication_lag_seconds From a write's commit to its apply here.",
+            "# TYPE edgekv_replication_lag_seconds histogram",
+            *self.lag.render("edgekv_replication_lag_seconds", region),
+            "# HELP edgekv_track_events_total Events accepted by /v1/track.",
+            "# TYPE edgekv_track_events_total counter",
+            f"edgekv_track_events_total{{{region}}} {self.events}",
+        ]
+        for name, value in sorted(node_counters.items()):
+            if isinstance(value, int):
+                metric = f"edgekv_node_{name}_total"
+                lines += [f"# TYPE {metric} counter", f"{metric}{{{region}}} {value}"]
+        return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _error(status: int, message: str, data: Any = None) -> web.Response:
+    body: dict[str, Any] = {"statusCode": status, "message": message}
+    if data is not None:
+        body["data"] = data
+    return web.Response(status=status, text=json.dumps(body), headers=_JSON_HEADERS)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class _RegionApi:
+    """The handlers of one region: each project's :class:`EdgeDB` bound to this region."""
+
+    def __init__(
+        self,
+        name: str,
+        store: RegionStore,
+        keys: Keys,
+        metrics: RegionMetrics,
+        node_counters: Callable[[], Mapping[str, Any]],
+    ) -> None:
+        self.name = name
+        self.keys = keys
+        self.metrics = metrics
+        self.node_counters = node_counters
+        self.edgedb = {p.name: EdgeDB(store, p.evaluator, namespace=p.name) for p in keys.projects}
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @web.middleware
+    async def middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Turn every error into JSON and record each request's route, status and latency."""
+        start = time.perf_counter()
+        try:
+            response = await handler(request)
+        except ApiError as exc:
+            response = _error(exc.status, exc.message, exc.data)
+        except web.HTTPException as exc:
+            text = exc.text or ""
+            generic = not text or text.startswith(f"{exc.status}:")
+            response = _error(exc.status, exc.reason if generic else text)
+        except Exception:
+            log.exception("unexpected error answering %s %s", request.method, request.path)
+            response = _error(500, "Internal server error")
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        self.metrics.record(route, request.method, response.status, time.perf_counter() - start)
+        return response
+
+    def _project(self, request: web.Request) -> Project:
+        key = request.headers.get("Authorization") or request.query.get("sdkKey")
+        if not key:
+            raise ApiError(401, "Missing SDK key: set the Authorization header or sdkKey query")
+        if key.startswith("Bearer "):
+            key = key[7:]
+        hit = self.keys.lookup(key)
+        if hit is None:
+            raise ApiError(401, "Invalid SDK key")
+        return hit[0]
+
+    def _edgedb_flag(self, request: web.Request, project: Project) -> bool:
+        raw = request.query.get("enableEdgeDB", "false").lower()
+        if raw not in ("true", "false"):
+            raise ApiError(400, f"enableEdgeDB must be true or false, got {raw!r}")
+        if raw == "true" and not project.edgedb_enabled:
+            raise ApiError(403, f"EdgeDB is not enabled for project {project.name!r}")
+        return raw == "true"
+
+    @staticmethod
+    async def _body(request: web.Request) -> dict[str, Any]:
+        length = request.content_length
+        if length is not None and length > MAX_BODY:
+            raise ApiError(413, f"request body of {length} bytes exceeds {MAX_BODY} bytes")
+        raw = await request.read()
+        try:
+            body = json.loads(raw, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            raise ApiError(400, f"malformed JSON body: {exc}") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, f"the body must be a JSON object, got {type(body).__name__}")
+        return body
+
+    # -- bucketing API -------------------------------------------------------------------
+
+    async def variables(self, request: web.Request) -> web.Response:
+        """``POST /v1/variables``: every variable the user gets, by key."""
+        project = self._project(request)
+        enable = self._edgedb_flag(request, project)
+        body = await self._body(request)
+        try:
+            result = await self.edgedb[project.name].variables(body, enable_edgedb=enable)
+        except UserError as exc:
+            raise ApiError(400, str(exc)) from None
+        return web.json_response({k: v.to_dict() for k, v in result.items()})
+
+    async def variable(self, request: web.Request) -> web.Response:
+        """``POST /v1/variables/{key}``: one variable; 404 when unknown or not served."""
+        project = self._project(request)
+        enable = self._edgedb_flag(request, project)
+        body = await self._body(request)
+        key = request.match_info["key"]
+        try:
+            result = await self.edgedb[project.name].variable(body, key, enable_edgedb=enable)
+        except UserError as exc:
+            raise ApiError(400, str(exc)) from None
+        if result is None:
+            raise ApiError(404, f"Variable not found for key: {key}")
+        if result.is_defaulted:
+            raise ApiError(404, f"Variable not served to this user: {key}", result.to_dict())
+        return web.json_response(result.to_dict())
+
+    async def features(self, request: web.Request) -> web.Response:
+        """``POST /v1/features``: every feature the user is bucketed into, by key."""
+        project = self._project(request)
+        enable = self._edgedb_flag(request, project)
+        body = await self._body(request)
+        try:
+            result = await self.edgedb[project.name].features(body, enable_edgedb=enable)
+        except UserError as exc:
+            raise ApiError(400, str(exc)) from None
+        return web.json_response({k: v.to_dict() for k, v in result.items()})
+
+    async def track(self, request: web.Request) -> web.Response:
+        """``POST /v1/track``: validate ``{"user", "events"}`` and count the events."""
+        self._project(request)
+        body = await self._body(request)
+        try:
+            User.from_dict(body.get("user"))
+        except UserError as exc:
+            raise ApiError(400, str(exc)) from None
+        events = body.get("events")
+        if not isinstance(events, list) or not events:
+            raise ApiError(400, "events: expected a non-empty list of events")
+        for i, event in enumerate(events):
+            if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+                raise ApiError(400, f"events[{i}]: expected an object with a string 'type'")
+        self.metrics.events += len(events)
+        return web.json_response(
+            {"message": f"Successfully received {len(events)} events."}, status=201
+        )
+
+    async def edgedb_patch(self, request: web.Request) -> web.Response:
+        """``PATCH /v1/edgedb/{user_id}``: merge the body into the user stored here."""
+        project = self._project(request)
+        if not project.edgedb_enabled:
+            raise ApiError(403, f"EdgeDB is not enabled for project {project.name!r}")
+        body = await self._body(request)
+        user_id = request.match_info["user_id"]
+        if "user_id" in body and body["user_id"] != user_id:
+            raise ApiError(
+                400, f"user_id {body['user_id']!r} in the body differs from {user_id!r} in the path"
+            )
+        try:
+            await self.edgedb[project.name].save(body)
+        except UserError as exc:
+            raise ApiError(400, str(exc)) from None
+        return web.json_response({"message": "Successfully updated user data"})
+
+    # -- config CDN and operations -------------------------------------------------------
+
+    async def config(self, request: web.Request) -> web.Response:
+        """``GET /config/v2/server/{sdk_key}.json`` with ETag / If-None-Match (304)."""
+        hit = self.keys.lookup(request.match_info["sdk_key"])
+        if hit is None:
+            raise ApiError(401, "Invalid SDK key")
+        project, kind = hit
+        if kind != SERVER:
+            raise ApiError(403, "only server SDK keys can download the server config")
+        headers = {"ETag": project.etag, "Last-Modified": project.last_modified}
+        match = request.headers.get("If-None-Match")
+        if match and (match.strip() == "*" or project.etag in _etags(match)):
+            return web.Response(status=304, headers=headers)
+        return web.Response(
+            body=project.config_body, headers={**headers, "Content-Type": "application/json"}
+        )
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        """``GET /healthz``: liveness, naming the region."""
+        return web.json_response({"status": "ok", "region": self.name})
+
+    async def metrics_text(self, request: web.Request) -> web.Response:
+        """``GET /metrics``: Prometheus text."""
+        return web.Response(
+            text=self.metrics.render(self.node_counters()),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
+
+
+def make_app(
+    name: str,
+    store: RegionStore,
+    keys: Keys,
+    *,
+    metrics: RegionMetrics | None = None,
+    node_counters: Callable[[], Mapping[str, Any]] = dict,
+) -> web.Application:
+    """The aiohttp application of one region serving every project of ``keys``."""
+    api = _RegionApi(name, store, keys, metrics or RegionMetrics(name), node_counters)
+    app = web.Application(middlewares=[api.middleware], client_max_size=MAX_BODY)
+    app.add_routes(
+        [
+            web.patch("/v1/edgedb/{user_id}", api.edgedb_patch),
+            web.post("/v1/variables", api.variables),
+            web.post("/v1/variables/{key}", api.variable),
+            web.post("/v1/features", api.features),
+            web.post("/v1/track", api.track),
+            web.get("/config/v2/server/{sdk_key}.json", api.config),
+            web.get("/healthz", api.healthz),
+            web.get("/metrics", api.metrics_text),
+        ]
+    )
+    return app
+
+
+class EdgeServer:
+    """Serves every region of a running cluster on its own loopback port.
+
+    ``port_base`` + region index is each region's port (0 picks free ports). Use inside the
+    loop the cluster runs on: ``async with EdgeServer(cluster, keys) as server:``; then
+    ``server.urls`` maps region names to base URLs.
+    """
+
+    def __init__(
+        self, cluster: Any, keys: Keys, *, host: str = "127.0.0.1", port_base: int = 8600
+    ) -> None:
+        self.cluster = cluster
+        self.keys = keys
+        self.host = host
+        self.port_base = port_base
+        self.metrics = {name: RegionMetrics(name) for name in cluster.regions}
+        self.urls: dict[str, str] = {}
+        self._runners: list[web.AppRunner] = []
+
+    async def start(self) -> dict[str, str]:
+        """Bind every region's port; returns region name -> base URL."""
+        self._watch_replication()
+        try:
+            for i, name in enumerate(self.cluster.regions):
+                app = make_app(
+                    name,
+                    self.cluster[name],
+                    self.keys,
+                    metrics=self.metrics[name],
+                    node_counters=lambda n=name: self._node_counters(n),
+                )
+                runner = web.AppRunner(app, access_log=None, handle_signals=False)
+                await runner.setup()
+                self._runners.append(runner)
+                port = self.port_base + i if self.port_base else 0
+                site = web.TCPSite(runner, self.host, port)
+                await site.start()
+                bound = runner.addresses[0][1]
+                self.urls[name] = f"http://{self.host}:{bound}"
+        except BaseException:
+            await self.stop()
+            raise
+        return dict(self.urls)
+
+    async def stop(self) -> None:
+        """Close every region's listener and open connection."""
+        runners, self._runners = self._runners, []
+        for runner in runners:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> EdgeServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _node_counters(self, region: str) -> Mapping[str, Any]:
+        stats = getattr(self.cluster, "stats", None)
+        if stats is None:
+            return {}
+        regions = stats().get("regions", {})
+        return regions.get(region, {}) if isinstance(regions, Mapping) else {}
+
+    def _watch_replication(self) -> None:
+        """Feed each region's lag histogram from the mesh's apply events, when it has one."""
+        mesh = getattr(self.cluster, "mesh", None)
+        if mesh is None or not hasattr(mesh, "on_apply") or not hasattr(mesh, "oracle"):
+            return
+        by_index = [self.metrics[name] for name in self.cluster.regions]
+
+        def on_apply(region: int, key: str, version: int) -> None:
+            # staleness() of a read that saw the version just before: time since it committed
+            lag = mesh.oracle.staleness(key, version - 1, mesh.now())[1]
+            by_index[region].lag.observe(lag)
+
+        mesh.on_apply(on_apply)

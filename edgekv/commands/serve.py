@@ -1,0 +1,103 @@
+"""``edgekv serve``: the DevCycle-compatible HTTP API, one loopback port per region, in real
+time (replication lag really elapses between regions)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+from .._cluster import Cluster
+from .._config import default_config, load_config
+from .._http import EdgeServer
+from .._keys import Keys, load_keys
+from ..cli import UsageError
+
+__all__ = ["register", "run"]
+
+EXAMPLE = """example:
+  edgekv serve --keys examples/keys.yaml --lag 300ms
+  curl -X PATCH localhost:8600/v1/edgedb/ana -H 'Authorization: dvc_server_acme_shop_1' \\
+       -H 'Content-Type: application/json' -d '{"user_id": "ana", "customData": {"stars": 150}}'
+  curl -X POST 'localhost:8602/v1/variables?enableEdgeDB=true' \\
+       -H 'Authorization: dvc_server_acme_shop_1' -d '{"user_id": "ana"}'
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``serve`` sub-command."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the DevCycle-compatible HTTP API, one port per region, in real time",
+        description=__doc__,
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", help="regions.yaml (default: the packaged 9 regions)")
+    parser.add_argument(
+        "--flags", help="DevCycle config v2 JSON for projects whose keys entry names none"
+    )
+    parser.add_argument("--keys", required=True, help="keys file: projects, SDK keys, flags")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    parser.add_argument(
+        "--port-base", type=int, default=8600, help="region i listens on PORT_BASE+i (0: any)"
+    )
+    parser.add_argument(
+        "--single-home", action="store_true", help="serve the single-home baseline instead"
+    )
+    parser.add_argument("--lag", help="replication lag distribution, e.g. 300ms or exp:100ms")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random draw")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load everything (errors exit 2 before any port opens), then serve until Ctrl-C."""
+    if not 0 <= args.port_base <= 65535:
+        raise UsageError(f"--port-base must be in 0..65535, got {args.port_base}")
+    cfg = load_config(args.config) if args.config else default_config()
+    if args.lag is not None:
+        cfg = cfg.replace(lag=args.lag)
+    if args.port_base and args.port_base + len(cfg.regions) - 1 > 65535:
+        raise UsageError(f"--port-base {args.port_base} leaves no room for {len(cfg.regions)}")
+    keys = load_keys(args.keys, flags=args.flags)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(cfg, keys, args))
+    print("edgekv serve: stopped", file=sys.stderr)
+    return 0
+
+
+def _cluster(cfg: Any, args: argparse.Namespace) -> Any:
+    if not args.single_home:
+        return Cluster(cfg, seed=args.seed)
+    try:
+        from .._singlehome import SingleHomeCluster
+    except ImportError as exc:
+        raise UsageError(f"--single-home is unavailable: {exc}") from None
+    return SingleHomeCluster(cfg, seed=args.seed)
+
+
+async def _serve(cfg: Any, keys: Keys, args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    cluster = _cluster(cfg, args)
+    async with cluster:
+        server = EdgeServer(cluster, keys, host=args.host, port_base=args.port_base)
+        try:
+            urls = await server.start()
+        except OSError as exc:
+            raise UsageError(f"cannot listen: {exc.strerror or exc}") from None
+        try:
+            kind = "single-home" if args.single_home else "replicated"
+            projects = ", ".join(p.name for p in keys.projects)
+            print(f"edgekv serve: {kind} cluster, projects: {projects}", flush=True)
+            width = max(map(len, urls))
+            for name, url in urls.items():
+                print(f"  {name:<{width}}  {url}", flush=True)
+            print("Ctrl-C to stop", flush=True)
+            await stop.wait()
+        finally:
+            await server.stop()
