@@ -7,15 +7,22 @@ ordinary asyncio loop in real time (replication lag then really elapses).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._config import Config, default_config, load_config
+from ._consistency import EVENTUAL, Coordinator, OpResult, Session
+from ._history import History, Message, messages_in_flight
 from ._mesh import Mesh
+from ._sync import SyncCluster
 from ._vloop import current_seed
 
 __all__ = ["Cluster", "Region"]
+
+_HISTORY = 10_000
+"""Read records a cluster keeps (the newest)."""
 
 ConfigSource = Config | Mapping[str, Any] | str | os.PathLike[str] | None
 
@@ -38,21 +45,57 @@ class Region:
     def __repr__(self) -> str:
         return f"<Region {self.name!r} of {self._cluster!r}>"
 
-    async def put(self, key: str, doc: Mapping[str, Any]) -> int:
-        """Replace ``key``'s document here; returns its version."""
-        return self._cluster._write(self.index, "put", key, _document(doc, "doc"))
+    async def put(self, key: str, doc: Mapping[str, Any], *, session: Session | None = None) -> int:
+        """Replace ``key``'s document here; returns its version (noted in ``session``)."""
+        return _noted(
+            session, key, self._cluster._write(self.index, "put", key, _document(doc, "doc"))
+        )
 
-    async def patch(self, key: str, fields: Mapping[str, Any]) -> int:
+    async def patch(
+        self, key: str, fields: Mapping[str, Any], *, session: Session | None = None
+    ) -> int:
         """Merge top-level ``fields`` into ``key``'s document here; returns the version."""
-        return self._cluster._write(self.index, "patch", key, _document(fields, "fields"))
+        version = self._cluster._write(self.index, "patch", key, _document(fields, "fields"))
+        return _noted(session, key, version)
 
-    async def delete(self, key: str) -> int:
+    async def delete(self, key: str, *, session: Session | None = None) -> int:
         """Delete ``key`` here (a tombstone that replicates); returns its version."""
-        return self._cluster._write(self.index, "delete", key, None)
+        return _noted(session, key, self._cluster._write(self.index, "delete", key, None))
 
-    async def get(self, key: str) -> dict[str, Any] | None:
-        """The local replica's document (a copy), or None if absent or deleted here."""
-        return self._cluster._mesh_or_start().nodes[self.index].read(_key(key))[0]
+    async def get(
+        self,
+        key: str,
+        consistency: str = EVENTUAL,
+        *,
+        session: Session | None = None,
+        max_staleness: float | None = None,
+    ) -> dict[str, Any] | None:
+        """``key``'s document (a copy), or None if absent or deleted, read at a consistency
+        level: ``eventual`` (local replica), ``session``, ``bounded`` or ``strong`` (see
+        :mod:`edgekv._consistency`). Takes the config's service time, plus any wait or
+        forwarding the level needs."""
+        return (await self.read(key, consistency, session=session, max_staleness=max_staleness)).doc
+
+    async def read(
+        self,
+        key: str,
+        consistency: str = EVENTUAL,
+        *,
+        session: Session | None = None,
+        max_staleness: float | None = None,
+    ) -> OpResult:
+        """Like :meth:`get`, returning ``(doc, version, record)`` where the
+        :class:`OpRecord` tells latency, serving region, wait/forward and staleness."""
+        future: asyncio.Future[OpResult] = asyncio.get_running_loop().create_future()
+        self._cluster.coordinator.read(
+            self.index,
+            _key(key),
+            consistency,
+            lambda result: future.done() or future.set_result(result),
+            session=session,
+            max_staleness=max_staleness,
+        )
+        return await future
 
     def peek(self, key: str) -> dict[str, Any] | None:
         """Synchronous local read without counters; the returned dict must not be mutated."""
@@ -73,6 +116,12 @@ class Region:
         return {k: dict(rec[0]) for k, rec in sorted(store.items()) if rec[0] is not None}
 
 
+def _noted(session: Session | None, key: str, version: int) -> int:
+    if session is not None:
+        session.observe(key, version)
+    return version
+
+
 def _key(key: Any) -> str:
     if not isinstance(key, str):
         raise TypeError(f"keys are strings, got {type(key).__name__}")
@@ -83,6 +132,12 @@ def _document(value: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise TypeError(f"{what} must be a mapping with string keys, got {type(value).__name__}")
     return value
+
+
+def _count(count: Any) -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"expected a message count >= 0, got {count!r}")
+    return count
 
 
 class Cluster:
@@ -96,6 +151,7 @@ class Cluster:
         self.config = _resolve_config(config, overrides)
         self.seed = current_seed() if seed is None else seed
         self._mesh: Mesh | None = None
+        self._coordinator: Coordinator | None = None
 
     def __repr__(self) -> str:
         return f"<Cluster {len(self.config.regions)} regions seed={self.seed}>"
@@ -105,7 +161,16 @@ class Cluster:
     def _mesh_or_start(self) -> Mesh:
         if self._mesh is None:
             self._mesh = Mesh(self.config, self.seed, asyncio.get_running_loop())
+            self._coordinator = Coordinator(self._mesh, history=_HISTORY)
         return self._mesh
+
+    @property
+    def coordinator(self) -> Coordinator:
+        """Routes reads by consistency level; its ``records`` keep the last reads'
+        :class:`OpRecord` and ``counts`` tally outcomes."""
+        self._mesh_or_start()
+        assert self._coordinator is not None
+        return self._coordinator
 
     @property
     def mesh(self) -> Mesh:
@@ -194,3 +259,77 @@ class Cluster:
         first, *rest = self
         snap = first.snapshot()
         return all(r.snapshot() == snap for r in rest)
+
+    # -- embedding in test suites (edgekv.pytest_plugin, cluster.sync) ------------------------
+    # Controls and inspection a test author needs; they work in async code and, through
+    # ``cluster.sync``, in plain synchronous code.
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> Mesh:
+        """Start the cluster on ``loop`` (which need not be running yet) unless started."""
+        if self._mesh is None:
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                return self._mesh_or_start()
+
+            async def start() -> Mesh:
+                return self._mesh_or_start()
+
+            return loop.run_until_complete(start())
+        return self._mesh
+
+    def _started(self) -> Mesh:
+        """The mesh, started on the running loop or, outside async code, on
+        :attr:`sync`'s private virtual-time loop."""
+        if self._mesh is None:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                self.sync.start()
+        return self._mesh_or_start()
+
+    @functools.cached_property
+    def sync(self) -> SyncCluster:
+        """Blocking facade for non-async code: ``cluster.sync["East US"].get("user:1")``;
+        each ``cluster.sync[name]`` is also a ``MutableMapping`` to hand to application code."""
+        return SyncCluster(self)
+
+    @functools.cached_property
+    def history(self) -> History:
+        """Every write from the first access on (who wrote what, when, and when it became
+        visible where). The pytest fixture touches it before the test starts."""
+        return History(self._started(), self.config.names)
+
+    def pause(self, a: str, b: str) -> None:
+        """Hold every replication message between two regions (both ways, in flight or
+        sent later) until :meth:`resume`; unlike :meth:`partition` nothing is lost."""
+        self._started().network.pause(a, b)
+
+    def resume(self, a: str | None = None, b: str | None = None) -> int:
+        """Release one paused link, or all of them when called bare; held messages arrive
+        now, in order. Returns how many were released."""
+        if (a is None) != (b is None):
+            raise TypeError("resume() takes two region names, or none to resume every link")
+        mesh = self._started()
+        mesh.network.resume(a, b)
+        return mesh.release()
+
+    def drop_next(self, count: int = 1) -> None:
+        """Lose the next ``count`` replication messages (any link, digests included)."""
+        self._started().network.drop_next(_count(count))
+
+    def duplicate_next(self, count: int = 1) -> None:
+        """Deliver the next ``count`` replication messages twice."""
+        self._started().network.duplicate_next(_count(count))
+
+    def in_flight(self) -> list[Message]:
+        """Replication messages on their way, soonest first, then those held on paused
+        links (``arrives`` None)."""
+        return messages_in_flight(self._started(), self.config.names)
+
+    def snapshot(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """What every region holds: ``{region: {key: document}}``, copied."""
+        self._started()
+        return {region.name: region.snapshot() for region in self}

@@ -1,0 +1,460 @@
+"""Consistency levels for reads of a replicated :class:`~edgekv._mesh.Mesh`, written as
+callbacks on the mesh's scheduler so the same logic runs on the discrete-event
+:class:`~edgekv._kernel.Kernel` (benchmarks) and on asyncio (:class:`~edgekv.Cluster`).
+
+Levels (``LEVELS``):
+
+* ``eventual``: the local replica, whatever it holds.
+* ``session``: read-your-writes and monotonic reads. A :class:`Session` token carries, per
+  key, the newest version the client wrote or read. If the local replica is behind it, the read
+  waits for replication up to ``session_wait`` (default: the RTT to the token version's origin,
+  the ski-rental bound, so a read never costs more than twice forwarding at once), then is
+  forwarded to that origin, which committed the version and so holds it.
+* ``bounded``: staleness at most ``max_staleness`` seconds. Served locally when, for every
+  other region, the local replica is known to hold every write that region issued up to
+  ``max_staleness`` ago (:attr:`Mesh.heard`, fed by replication and anti-entropy messages);
+  otherwise served like ``strong``.
+* ``strong``: the read goes to every region that has ever written the key (normally just its
+  origin) and joins their records, so it misses no write committed before it started.
+
+Forwarded requests pay the geographic delays of :class:`~edgekv._latency.LatencyModel` and
+are not subject to replication partitions. Every read pays ``service_time`` at each region
+that serves it. Latencies are measured at the client's edge region: add
+:meth:`LatencyModel.client_delay` twice for the client's own hops.
+
+Staleness is judged against the :class:`~edgekv._oracle.Oracle` as of the read's start: how
+many versions committed before the read began are newer than what it returned, and for how
+long the first of them had been committed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from ._crdt import Record
+from ._latency import LatencyModel
+from ._mesh import Mesh
+
+__all__ = [
+    "BOUNDED",
+    "EVENTUAL",
+    "LEVELS",
+    "SESSION",
+    "STRONG",
+    "Coordinator",
+    "OpRecord",
+    "OpResult",
+    "Session",
+]
+
+EVENTUAL = "eventual"
+SESSION = "session"
+BOUNDED = "bounded"
+STRONG = "strong"
+LEVELS = (EVENTUAL, SESSION, BOUNDED, STRONG)
+"""Consistency levels accepted by :meth:`Coordinator.read` and ``Region.get``."""
+
+STREAM_COORDINATOR = 101
+"""Generator stream of the coordinator's request delays (the network uses 0)."""
+
+_REGION_MASK = 0xFF
+
+
+class OpRecord(NamedTuple):
+    """What one operation cost and what it saw. Times in seconds of the driver's clock."""
+
+    kind: str
+    """``get``, ``put``, ``patch`` or ``delete``."""
+    key: str
+    region: int
+    """Index of the client's edge region."""
+    served_by: int
+    """Region that served it; for a read gathered from several regions, the origin of the
+    version returned."""
+    start: float
+    latency: float
+    """From issue to answer at the client's edge region."""
+    consistency: str
+    """A level of ``LEVELS``, or ``single-home``."""
+    outcome: str
+    """``local`` (served where issued), ``waited`` (local, after waiting for replication) or
+    ``forwarded`` (served by at least one other region)."""
+    waited: float
+    """Seconds spent waiting: for replication (session) or in the key's queue (single-home)."""
+    version: int
+    """Version read or written (0: never written)."""
+    stale_versions: int
+    """Versions committed before the read started and newer than the one it returned."""
+    stale_seconds: float
+    """How long the first of those had been committed when the read started (0 if fresh)."""
+
+    @property
+    def forwarded(self) -> bool:
+        """True when another region served (part of) the operation."""
+        return self.outcome == "forwarded"
+
+    @property
+    def stale(self) -> bool:
+        """True when the read missed a version committed before it started."""
+        return self.stale_versions > 0
+
+    @property
+    def stale_ms(self) -> float:
+        """:attr:`stale_seconds` in milliseconds."""
+        return self.stale_seconds * 1e3
+
+
+class OpResult(NamedTuple):
+    """The answer of an operation: the document (a private copy; ``None`` if absent or
+    deleted), its version and the :class:`OpRecord`."""
+
+    doc: dict[str, Any] | None
+    version: int
+    record: OpRecord
+
+
+OnDone = Callable[[OpResult], None]
+"""Completion callback: called exactly once, from the scheduler, never from inside the call
+that started the operation."""
+
+
+class Session:
+    """A client's session token: per key, the newest version it has written or read.
+
+    Carry it across regions (``Region.get(key, "session", session=s)``, ``put(..., session=s)``)
+    to get read-your-writes and monotonic reads. :meth:`token` is plain data a client could
+    keep in a cookie; ``Session(token)`` restores it.
+    """
+
+    __slots__ = ("_floor",)
+
+    def __init__(self, token: Mapping[str, int] | None = None) -> None:
+        self._floor: dict[str, int] = {}
+        for key, version in (token or {}).items():
+            if not isinstance(key, str):
+                raise TypeError(f"session token keys are strings, got {type(key).__name__}")
+            if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+                raise ValueError(f"session token version of {key!r} must be an int >= 0")
+            self._floor[key] = version
+
+    def __repr__(self) -> str:
+        return f"<Session {len(self._floor)} keys>"
+
+    def observe(self, key: str, version: int) -> None:
+        """Note that this client wrote or read ``version`` of ``key``. O(1)."""
+        if version > self._floor.get(key, 0):
+            self._floor[key] = version
+
+    def required(self, key: str) -> int:
+        """The oldest version of ``key`` this session may still read (0: any)."""
+        return self._floor.get(key, 0)
+
+    def token(self) -> dict[str, int]:
+        """A copy of the token."""
+        return dict(self._floor)
+
+
+class _Read:
+    """One read in progress (slotted: no per-read closures on the hot path)."""
+
+    __slots__ = (
+        "region",
+        "key",
+        "level",
+        "on_done",
+        "session",
+        "start",
+        "latest",
+        "need",
+        "rec",
+        "pending",
+        "outcome",
+        "waited",
+    )
+
+    def __init__(
+        self,
+        region: int,
+        key: str,
+        level: str,
+        on_done: OnDone,
+        session: Session | None,
+        start: float,
+        latest: int,
+    ) -> None:
+        self.region = region
+        self.key = key
+        self.level = level
+        self.on_done = on_done
+        self.session = session
+        self.start = start
+        self.latest = latest
+        self.need = 0
+        self.rec: Record | None = None
+        self.pending = 0
+        self.outcome = "local"
+        self.waited = 0.0
+
+
+class Coordinator:
+    """Serves reads and writes of a :class:`Mesh` at a consistency level, by callbacks.
+
+    Contract for drivers (Kernel or asyncio): build it right after the mesh, before any
+    write (it learns which regions write each key and tracks :attr:`Mesh.heard`); call
+    :meth:`read` / :meth:`write` at the current scheduler time; ``on_done(OpResult)`` is
+    called once, later, from the scheduler. ``history`` > 0 keeps the last ``history``
+    :class:`OpRecord` in :attr:`records`. A local read costs O(1) plus one event; a waiting
+    or forwarded one a few events; a strong read one round trip per writer region.
+    """
+
+    def __init__(
+        self,
+        mesh: Mesh,
+        *,
+        session_wait: float | None = None,
+        max_staleness: float = 2.0,
+        history: int = 0,
+        stream: int = STREAM_COORDINATOR,
+    ) -> None:
+        if session_wait is not None and not (
+            isinstance(session_wait, int | float) and 0 <= session_wait < math.inf
+        ):
+            raise ValueError(f"session_wait must be None or seconds >= 0, got {session_wait!r}")
+        self.mesh = mesh
+        self.session_wait = session_wait
+        """Longest wait for replication before a session read is forwarded (None: the RTT
+        to the origin)."""
+        self.max_staleness = _positive(max_staleness, "max_staleness")
+        """Default bound of ``bounded`` reads, seconds (2 s: one anti-entropy period plus a
+        typical lag)."""
+        self.latency = LatencyModel(mesh.cfg, mesh.seed, stream=stream)
+        self.service = mesh.cfg.service_time
+        self.records: deque[OpRecord] = deque(maxlen=max(history, 1))
+        self._keep = history > 0
+        self._nodes = mesh.nodes
+        self._crdt = mesh.nodes[0].crdt
+        self._writers: dict[str, int] = {}
+        self._waiting: dict[tuple[int, str], list[_Read]] = {}
+        self._listening = False
+        self.counts: dict[str, int] = {}
+        """Reads per ``"level/outcome"`` and ``"level/stale"``; writes per kind."""
+        mesh.track_heard()
+        mesh.on_write(self._note_write)
+
+    # -- writes --------------------------------------------------------------------------
+
+    def _note_write(self, region: int, key: str, version: int) -> None:
+        writers = self._writers
+        writers[key] = writers.get(key, 0) | (1 << region)
+
+    def write(
+        self,
+        region: int,
+        kind: str,
+        key: str,
+        value: Mapping[str, Any] | None,
+        on_done: OnDone,
+        *,
+        session: Session | None = None,
+    ) -> int:
+        """Commit a write at ``region`` now (returns its version); ``on_done`` follows after
+        the service time with the write's record."""
+        start = self.mesh.now()
+        version = self.mesh.write(region, kind, key, value)
+        if session is not None:
+            session.observe(key, version)
+        record = OpRecord(
+            kind, key, region, region, start, self.service, EVENTUAL, "local", 0.0, version, 0, 0.0
+        )
+        self.mesh.call_later(self.service, self._write_done, on_done, record)
+        return version
+
+    def _write_done(self, on_done: OnDone, record: OpRecord) -> None:
+        self._count(record)
+        on_done(OpResult(None, record.version, record))
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def read(
+        self,
+        region: int,
+        key: str,
+        level: str,
+        on_done: OnDone,
+        *,
+        session: Session | None = None,
+        max_staleness: float | None = None,
+    ) -> None:
+        """Read ``key`` at ``region`` with consistency ``level``; ``on_done(OpResult)`` later.
+
+        Raises ``ValueError`` (unknown level, bad bound) or ``TypeError`` (session) before
+        anything is scheduled.
+        """
+        if session is not None and not isinstance(session, Session):
+            raise TypeError(f"session must be an edgekv Session, got {type(session).__name__}")
+        mesh = self.mesh
+        now = mesh.now()
+        op = _Read(region, key, level, on_done, session, now, mesh.oracle.latest(key))
+        if level == EVENTUAL:
+            self._local(op)
+        elif level == SESSION:
+            op.need = 0 if session is None else session.required(key)
+            if self._nodes[region].version_of(key) >= op.need:
+                self._local(op)
+            else:
+                self._wait(op)
+        elif level == BOUNDED:
+            bound = (
+                self.max_staleness
+                if max_staleness is None
+                else _positive(max_staleness, "max_staleness")
+            )
+            heard = mesh.heard
+            assert heard is not None
+            row = heard[region]
+            oldest = now - bound
+            if all(row[o] >= oldest for o in range(len(row)) if o != region):
+                self._local(op)
+            else:
+                self._strong(op)
+        elif level == STRONG:
+            self._strong(op)
+        else:
+            raise ValueError(f"unknown consistency {level!r}; allowed: {', '.join(LEVELS)}")
+
+    def _local(self, op: _Read) -> None:
+        node = self._nodes[op.region]
+        node.stats.reads += 1
+        self.mesh.call_later(self.service, self._finish, op, node.store.get(op.key), op.region)
+
+    def _wait(self, op: _Read) -> None:
+        origin = op.need & _REGION_MASK
+        bound = (
+            self.latency.rtt[op.region][origin]
+            if self.session_wait is None
+            else (self.session_wait)
+        )
+        if bound <= 0:
+            self._forward(op, origin)
+            return
+        if not self._listening:
+            self._listening = True
+            self.mesh.on_apply(self._applied)
+        op.outcome = "waiting"
+        self._waiting.setdefault((op.region, op.key), []).append(op)
+        self.mesh.call_later(bound, self._wait_over, op, origin)
+
+    def _applied(self, region: int, key: str, version: int) -> None:
+        waiters = self._waiting.get((region, key))
+        if not waiters:
+            return
+        ready = [op for op in waiters if version >= op.need]
+        if not ready:
+            return
+        now = self.mesh.now()
+        for op in ready:
+            waiters.remove(op)
+            op.outcome = "waited"
+            op.waited = now - op.start
+            self._local(op)
+        if not waiters:
+            del self._waiting[(region, key)]
+
+    def _wait_over(self, op: _Read, origin: int) -> None:
+        if op.outcome != "waiting":
+            return
+        waiters = self._waiting[(op.region, op.key)]
+        waiters.remove(op)
+        if not waiters:
+            del self._waiting[(op.region, op.key)]
+        op.waited = self.mesh.now() - op.start
+        self._forward(op, origin)
+
+    def _forward(self, op: _Read, target: int) -> None:
+        op.outcome = "forwarded"
+        op.pending = 1
+        self.mesh.call_later(self.latency.one_way(op.region, target), self._remote, op, target)
+
+    def _strong(self, op: _Read) -> None:
+        writers = self._writers.get(op.key, 0) & ~(1 << op.region)
+        if not writers:
+            self._local(op)
+            return
+        op.outcome = "forwarded"
+        op.rec = self._nodes[op.region].store.get(op.key)
+        one_way = self.latency.one_way
+        call_later = self.mesh.call_later
+        target = 0
+        while writers:
+            if writers & 1:
+                op.pending += 1
+                call_later(one_way(op.region, target), self._remote, op, target)
+            writers >>= 1
+            target += 1
+
+    def _remote(self, op: _Read, target: int) -> None:
+        node = self._nodes[target]
+        node.stats.reads += 1
+        delay = self.service + self.latency.one_way(target, op.region)
+        self.mesh.call_later(delay, self._gathered, op, node.store.get(op.key), target)
+
+    def _gathered(self, op: _Read, rec: Record | None, source: int) -> None:
+        if rec is not None:
+            op.rec = rec if op.rec is None else self._crdt.join(op.rec, rec)
+        op.pending -= 1
+        if op.pending == 0:
+            served = source if op.rec is None else op.rec[1] & _REGION_MASK
+            self._finish(op, op.rec, served)
+
+    def _finish(self, op: _Read, rec: Record | None, served: int) -> None:
+        now = self.mesh.now()
+        key = op.key
+        if rec is None:
+            doc, version = None, 0
+        else:
+            doc = None if rec[0] is None else dict(rec[0])
+            version = rec[1]
+        behind, seconds = 0, 0.0
+        if version < op.latest:
+            staleness = self.mesh.oracle.staleness
+            seen = staleness(key, version, now)
+            newer = staleness(key, op.latest, now)
+            behind = seen[0] - newer[0]
+            seconds = seen[1] - (now - op.start)
+        if op.session is not None:
+            op.session.observe(key, version)
+        record = OpRecord(
+            "get",
+            key,
+            op.region,
+            served,
+            op.start,
+            now - op.start,
+            op.level,
+            op.outcome,
+            op.waited,
+            version,
+            behind,
+            seconds,
+        )
+        self._count(record)
+        op.on_done(OpResult(doc, version, record))
+
+    def _count(self, record: OpRecord) -> None:
+        counts = self.counts
+        name = f"{record.consistency}/{record.outcome}" if record.kind == "get" else record.kind
+        counts[name] = counts.get(name, 0) + 1
+        if record.stale_versions:
+            name = f"{record.consistency}/stale"
+            counts[name] = counts.get(name, 0) + 1
+        if self._keep:
+            self.records.append(record)
+
+
+def _positive(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
