@@ -52,6 +52,10 @@ class EdgeDB:
         self._prefix = f"{namespace}:" if namespace else ""
         self._clock = clock or _wall_ms
 
+    def now_ms(self) -> float:
+        """The evaluation clock, in epoch milliseconds."""
+        return self._clock()
+
     def key(self, user_id: str) -> str:
         """The store key of a user of this project."""
         return self._prefix + user_id

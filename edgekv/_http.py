@@ -112,7 +112,8 @@ class RegionMetrics:
             labels = f'{region},route="{_escape(route)}"'
             lines.extend(hist.render("edgekv_http_request_duration_seconds", labels))
         lines += [
-            "# HELP edgekv_replication_lag_seconds From a write's commit to its apply here.",
+            "# HELP edgekv_replication_lag_seconds Commit to apply here, for replicated writes"
+            " that became a key's newest version here.",
             "# TYPE edgekv_replication_lag_seconds histogram",
             *self.lag.render("edgekv_replication_lag_seconds", region),
             "# HELP edgekv_track_events_total Events accepted by /v1/track.",
