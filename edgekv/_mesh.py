@@ -4,6 +4,7 @@ loop (virtual or real time). The one place where node outputs become scheduled d
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -60,6 +61,9 @@ class Mesh:
         self._armed = [_INF] * n
         self._listeners: list[Callable[[int, str, int], None]] = []
         self._write_listeners: list[Callable[[int, str, int], None]] = []
+        self.held: list[tuple[Any, ...]] = []
+        """Deliveries held back on a paused link (see :meth:`Network.pause`), in arrival
+        order, as the arguments of ``_deliver``; :meth:`release` sends them on."""
         self.heard: list[list[float]] | None = None
         """With :meth:`track_heard`: ``heard[dst][src]`` is the send time of the newest
         message from ``src`` after whose delivery ``dst`` held every write ``src`` had issued
@@ -146,6 +150,10 @@ class Mesh:
         self.in_flight -= 1
         if self.closed:
             return
+        paused = self.network.paused
+        if paused and (message.sender, dst) in paused:
+            self.held.append((dst, payload, message, sent, issued))
+            return
         self.network.stats.delivered += 1
         node = self.nodes[dst]
         now = self.scheduler.time() - self._t0
@@ -190,7 +198,11 @@ class Mesh:
         impossible or anti-entropy is off, every region has applied the same ops."""
         if self.in_flight or any(node.pending for node in self.nodes):
             return False
-        if self.cfg.anti_entropy is None or self.network.any_partition(self.now()):
+        if (
+            self.cfg.anti_entropy is None
+            or self.network.paused
+            or self.network.any_partition(self.now())
+        ):
             return True
         first = self.nodes[0].repl
         return all(node.repl.in_sync(first) for node in self.nodes[1:])
@@ -198,3 +210,41 @@ class Mesh:
     def close(self) -> None:
         """Stop all timers and deliveries (scheduled callbacks become no-ops)."""
         self.closed = True
+
+    def release(self) -> int:
+        """Deliver at once, in the order they arrived, the held messages whose link is no
+        longer paused; returns how many. O(held)."""
+        held, self.held = self.held, []
+        for args in held:
+            self.in_flight += 1
+            self._deliver(*args)
+        return len(held) - len(self.held)
+
+    def messages_in_flight(self) -> list[tuple[int, int, float, OpsBatch | Digest]]:
+        """``(src, dst, arrival time, message)`` of every scheduled delivery, soonest first,
+        times in mesh seconds. Reads the scheduler's queue (an asyncio loop's or the
+        :class:`Kernel`'s), so tracking costs nothing on the hot path; O(queue)."""
+        handles: list[tuple[float, Callable[..., Any], tuple[Any, ...]]]
+        sched: Any = self.scheduler
+        if hasattr(sched, "_scheduled") and hasattr(sched, "_ready"):
+            handles = [
+                (
+                    h.when() if isinstance(h, asyncio.TimerHandle) else sched.time(),
+                    h._callback,
+                    h._args,
+                )
+                for h in (*sched._scheduled, *sched._ready)
+                if not h.cancelled()
+            ]
+        elif hasattr(sched, "_heap"):
+            handles = [(when, fn, args) for when, _, _, fn, args in sched._heap]
+        else:
+            raise TypeError(f"cannot list the queue of a {type(sched).__name__} scheduler")
+        deliver = self._deliver
+        out = [
+            (args[2].sender, args[0], when - self._t0, args[2])
+            for when, fn, args in handles
+            if fn == deliver
+        ]
+        out.sort(key=lambda m: m[2])
+        return out

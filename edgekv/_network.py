@@ -55,6 +55,8 @@ class Network:
             (self._index[p.a], self._index[p.b], p.start, p.end) for p in cfg.partitions
         ]
         self._cut: set[tuple[int, int]] = set()
+        self.paused: set[tuple[int, int]] = set()
+        """Directed links whose deliveries the driver holds back until :meth:`resume`."""
         self._drop_next = 0
         self._dup_next = 0
         self.stats = NetworkStats()
@@ -100,6 +102,22 @@ class Network:
     def any_partition(self, now: float) -> bool:
         """True while any link is cut."""
         return bool(self._cut) or any(s <= now < e for _, _, s, e in self._scheduled)
+
+    def pause(self, a: str, b: str) -> None:
+        """Hold back every delivery between ``a`` and ``b`` (both ways) until :meth:`resume`.
+        Unlike a partition nothing is lost: messages wait and arrive on resume."""
+        i, j = self.index(a), self.index(b)
+        if i == j:
+            raise ValueError(f"cannot pause a region's link to itself ({a!r})")
+        self.paused |= {(i, j), (j, i)}
+
+    def resume(self, a: str | None = None, b: str | None = None) -> None:
+        """Release the link between ``a`` and ``b``, or every paused link when called bare."""
+        if a is None or b is None:
+            self.paused.clear()
+        else:
+            i, j = self.index(a), self.index(b)
+            self.paused -= {(i, j), (j, i)}
 
     def drop_next(self, count: int) -> None:
         """Lose the next ``count`` messages, whatever their link."""
