@@ -299,7 +299,10 @@ class QuorumModel:
             "remote_delay": profile.remote_delay,
         }
         fields.update(overrides)
-        return cls(n, r, w, profile=profile.name, **fields)
+        label = profile.name
+        if overrides:
+            label += f" with custom {', '.join(sorted(overrides))}"
+        return cls(n, r, w, profile=label, **fields)
 
     def describe(self) -> dict[str, str]:
         """Human spelling of each message's delay distribution."""
