@@ -5,7 +5,7 @@ lag; concurrent writes merge last-writer-wins on hybrid-logical-clock versions.
 """
 
 from ._cluster import Cluster, Region
-from ._config import Config, PartitionWindow, default_config, load_config
+from ._config import Config, PartitionWindow, default_config, great_circle_km, load_config
 from ._crdt import FieldLWW, ItemLWW, crdt_for
 from ._distributions import (
     Constant,
@@ -57,6 +57,7 @@ __all__ = [
     "__version__",
     "crdt_for",
     "default_config",
+    "great_circle_km",
     "load_config",
     "make_version",
     "parse_distribution",

@@ -159,7 +159,8 @@ def _mapping(value: Any, path: str, allowed: Sequence[str]) -> Mapping[str, Any]
         raise ConfigError(path, f"expected a mapping, got {type(value).__name__}")
     for key in value:
         if key not in allowed:
-            raise ConfigError(f"{path}.{key}", f"unknown field; allowed: {', '.join(allowed)}")
+            where = f"{path}.{key}" if path else str(key)
+            raise ConfigError(where, f"unknown field; allowed: {', '.join(allowed)}")
     return value
 
 

@@ -1,0 +1,82 @@
+"""Distribution specs parse in both spellings, sample with the right moments, and reject nonsense."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgekv import ConfigError, parse_distribution, parse_duration
+from edgekv._distributions import DelayStream
+
+SPECS = [
+    ("const:50ms", 0.05),
+    ("uniform:10ms,30ms", 0.02),
+    ("exp:100ms", 0.1),
+    ("normal:100ms,20ms", 0.1),
+    ("lognormal:300ms,0.5", 0.3 * np.exp(0.125)),
+    ("pareto:10ms,3", 0.015),
+    (
+        {
+            "dist": "mixture",
+            "components": [
+                {"weight": 3, "dist": "constant", "value": "10ms"},
+                {"weight": 1, "dist": "exponential", "mean": "50ms"},
+            ],
+        },
+        0.75 * 0.01 + 0.25 * 0.05,
+    ),
+    ({"dist": "empirical", "samples": [10, 20, "30ms"]}, 0.02),
+]
+
+
+@pytest.mark.parametrize(("spec", "mean"), SPECS, ids=[str(s)[:30] for s, _ in SPECS])
+def test_sample_mean_matches_the_declared_mean(spec: object, mean: float) -> None:
+    dist = parse_distribution(spec, "lag")
+    assert dist.mean == pytest.approx(mean, rel=1e-6)
+    draws = dist.sample(np.random.default_rng(1), 200_000)
+    assert (draws >= 0).all()
+    # 200k draws: the sample mean is within 2% for all of these (the Pareto has finite variance).
+    assert draws.mean() == pytest.approx(mean, rel=0.02), f"n=200000, {dist.describe()}"
+
+
+def test_normal_is_truncated_not_clipped() -> None:
+    draws = parse_distribution("normal:0ms,10ms", "x").sample(np.random.default_rng(2), 50_000)
+    assert (draws > 0).all(), "redrawn, so no mass piles up at exactly 0"
+
+
+def test_stream_gives_the_same_draws_as_the_vector() -> None:
+    dist = parse_distribution("exp:5ms", "x")
+    stream = DelayStream(dist, np.random.default_rng(3), block=64)
+    drawn = [stream() for _ in range(200)]
+    rng = np.random.default_rng(3)
+    expected = np.concatenate([dist.sample(rng, 64) for _ in range(4)])[:200]
+    assert drawn == expected.tolist()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("300ms", 0.3), ("0.3s", 0.3), ("2m", 120.0), (250, 0.25), ("15us", 15e-6)],
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text, "x") == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["fast", "-1ms", None, True, "1h", "nanms"])
+def test_bad_durations_name_the_field(bad: object) -> None:
+    with pytest.raises(ConfigError, match="^lag.median"):
+        parse_duration(bad, "lag.median")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "lognormal:300ms",
+        "exp:0ms",
+        "uniform:30ms,10ms",
+        {"dist": "pareto", "scale": "1ms", "alpha": 0},
+        7j,
+    ],
+)
+def test_bad_specs_raise_config_error(spec: object) -> None:
+    with pytest.raises(ConfigError):
+        parse_distribution(spec, "replication.lag")
