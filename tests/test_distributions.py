@@ -1,4 +1,4 @@
-"""Distribution specs parse in both spellings, sample with the right moments, and reject nonsense."""
+"""Distribution specs parse in both spellings, sample with the right moments, reject nonsense."""
 
 from __future__ import annotations
 
