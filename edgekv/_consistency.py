@@ -398,7 +398,7 @@ class Coordinator:
     def _remote(self, op: _Read, target: int) -> None:
         node = self._nodes[target]
         node.stats.reads += 1
-        delay = self.service + self.latency.one_way(target, op.region)
+        delay = self.service + self.latency.one_way(op.region, target)
         self.mesh.call_later(delay, self._gathered, op, node.store.get(op.key), target)
 
     def _gathered(self, op: _Read, rec: Record | None, source: int) -> None:

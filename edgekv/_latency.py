@@ -38,9 +38,11 @@ class ClientGroup:
 class LatencyModel:
     """Seeded request delays between regions and from clients to their edge region.
 
-    ``round_trip(a, b)`` is ``rtt[a][b]`` (the config row is the source, so this is the round
-    trip as measured from ``a``) plus two jitter draws; ``one_way(a, b)`` is half of
-    ``rtt[a][b]`` plus one jitter draw. Both are 0 within a region. Draws are O(1) amortised.
+    The config row is the source, so ``rtt[a][b]`` is the round trip as measured from ``a``:
+    a request from ``a`` to ``b`` and its reply each take ``one_way(a, b)`` = ``rtt[a][b] / 2``
+    plus a jitter draw (price both legs from the requester's side), and
+    ``round_trip(a, b)`` is ``rtt[a][b]`` plus two draws. Both are 0 within a region. Draws
+    are O(1) amortised.
     """
 
     __slots__ = ("rtt", "groups", "_jitter", "_has_jitter", "_client", "_who", "_cum")
@@ -63,7 +65,7 @@ class LatencyModel:
         self._cum[-1] = 1.0
 
     def one_way(self, src: int, dst: int) -> float:
-        """Seconds for a request from region ``src`` to reach region ``dst``."""
+        """Seconds for one leg of a request from region ``src`` to ``dst`` (either way)."""
         if src == dst:
             return 0.0
         delay = self.rtt[src][dst] / 2

@@ -161,7 +161,10 @@ class SingleHome:
         target = region if obj is None else obj.home
         self.in_flight += 1
         op = _Op(region, kind, key, value, on_done, self.now())
-        self._later(self.latency.one_way(region, target), self._arrive, op, target)
+        if target == region:
+            self._arrive(op, target)
+        else:
+            self._later(self.latency.one_way(region, target), self._arrive, op, target)
 
     def _arrive(self, op: _Op, at: int) -> None:
         obj = self.objects.get(op.key)
@@ -195,7 +198,7 @@ class SingleHome:
         if self.migrate_after is not None:
             self._streak(obj, op.region, at, finish)
         self.scheduler.call_at(
-            self._t0 + finish + self.latency.one_way(at, op.region),
+            self._t0 + finish + self.latency.one_way(op.region, at),
             self._done,
             op,
             doc,

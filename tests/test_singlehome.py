@@ -1,0 +1,164 @@
+"""The Durable-Object-style single-home baseline."""
+
+from __future__ import annotations
+
+import pytest
+
+import edgekv
+from edgekv._config import default_config
+from edgekv._consistency import OpResult
+from edgekv._kernel import Kernel
+from edgekv._singlehome import SingleHome, SingleHomeCluster
+
+CFG = default_config()
+PAIRS = [("Japan East", "East US"), ("East US", "Japan East"), ("Brazil South", "Southeast Asia")]
+
+
+@pytest.mark.parametrize(("reader", "home"), PAIRS)
+def test_remote_read_costs_exactly_rtt_plus_service(reader: str, home: str) -> None:
+    async def main() -> tuple[float, float]:
+        async with SingleHomeCluster(CFG, seed=1) as cluster:
+            await cluster[home].put("k", {"v": 1})
+            t0 = cluster.now()
+            result = await cluster[reader].read("k")
+            assert result.doc == {"v": 1}
+            assert result.record.served_by == CFG.region(home).index
+            assert result.record.forwarded
+            return cluster.now() - t0, result.record.latency
+
+    elapsed, latency = edgekv.run(main(), seed=1)
+    expected = CFG.rtt[(reader, home)] + CFG.service_time
+    assert latency == pytest.approx(expected, abs=1e-9)
+    assert elapsed == pytest.approx(expected, abs=1e-9)
+
+
+def test_writes_pay_the_round_trip_and_the_home_never_moves() -> None:
+    async def main() -> None:
+        async with SingleHomeCluster(CFG, seed=1) as cluster:
+            us, uk = cluster["East US"], cluster["UK South"]
+            await uk.put("k", {"a": 1})
+            t0 = cluster.now()
+            await us.patch("k", {"b": 2})
+            assert cluster.now() - t0 == pytest.approx(CFG.rtt[("East US", "UK South")] + 0.001)
+            for _ in range(10):
+                await us.get("k")
+            assert cluster.home_of("k") == "UK South"
+            assert await us.get("k") == {"a": 1, "b": 2}
+            await us.delete("k")
+            assert await uk.get("k") is None
+            assert cluster.stats()["regions"]["UK South"]["homes"] == 1
+
+    edgekv.run(main(), seed=1)
+
+
+def test_migrate_after_moves_the_object_and_latency_drops_to_local() -> None:
+    async def main() -> list[float]:
+        async with SingleHomeCluster(CFG, seed=1, migrate_after=3) as cluster:
+            await cluster["East US"].put("k", {"v": 1})
+            jp = cluster["Japan East"]
+            latencies = [(await jp.read("k")).record.latency for _ in range(5)]
+            assert cluster.home_of("k") == "Japan East"
+            assert cluster.stats()["migrations"] == 1
+            return latencies
+
+    latencies = edgekv.run(main(), seed=1)
+    remote = CFG.rtt[("Japan East", "East US")] + CFG.service_time
+    assert latencies == pytest.approx([remote] * 3 + [CFG.service_time] * 2, abs=1e-9)
+
+
+def test_location_hint_places_the_first_write() -> None:
+    async def main() -> None:
+        async with SingleHomeCluster(CFG, seed=1) as cluster:
+            result = await cluster["East US"].put("k", {"v": 1}, location_hint="Japan East")
+            assert cluster.home_of("k") == "Japan East"
+            assert result > 0
+            assert (await cluster["Japan East"].read("k")).record.outcome == "local"
+
+    edgekv.run(main(), seed=1)
+
+
+def test_operations_on_a_key_are_serialized_at_the_home() -> None:
+    async def main() -> None:
+        async with SingleHomeCluster(CFG, seed=1) as cluster:
+            store = cluster.store
+            results: list[OpResult] = []
+            await cluster["UK South"].put("k", {"n": 0})
+            for i in range(1, 6):
+                store.submit(2, "patch", "k", {"n": i}, results.append)
+            store.submit(2, "get", "k", None, results.append)
+            await cluster.settle()
+            waits = [r.record.waited for r in results]
+            assert waits == pytest.approx([0.001 * i for i in range(6)])
+            versions = [r.version for r in results]
+            assert versions == sorted(versions)
+            assert results[-1].doc == {"n": 5}
+            assert results[-1].version == store.oracle.latest("k")
+
+    edgekv.run(main(), seed=1)
+
+
+def test_reads_are_linearizable_under_concurrent_writers() -> None:
+    async def main() -> None:
+        async with SingleHomeCluster(CFG.replace(jitter="exp:20ms"), seed=4) as cluster:
+            store = cluster.store
+            done: list[OpResult] = []
+            for step in range(60):
+                region = step % 9
+                if step % 3:
+                    store.submit(region, "patch", "k", {"r": region, "s": step}, done.append)
+                else:
+                    store.submit(region, "get", "k", None, done.append)
+                await cluster.advance(0.013)
+            await cluster.settle()
+            for result in done:
+                rec = result.record
+                if rec.kind != "get":
+                    continue
+                # every write acknowledged before the read started is visible to it
+                acked = [
+                    r.version
+                    for r in done
+                    if r.record.kind == "patch" and r.record.start + r.record.latency < rec.start
+                ]
+                assert result.version >= max(acked, default=0)
+                assert rec.stale_versions == 0
+
+    edgekv.run(main(), seed=4)
+
+
+def test_kernel_and_asyncio_drivers_agree() -> None:
+    kernel = Kernel()
+    store = SingleHome(CFG, 7, kernel, migrate_after=2)
+    out: list[OpResult] = []
+    for i, region in enumerate([0, 4, 4, 4, 8, 0]):
+        kernel.call_at(i * 0.5, store.submit, region, "patch", "k", {"i": i}, out.append)
+    kernel.run()
+
+    async def main() -> list[float]:
+        async with SingleHomeCluster(CFG, seed=7, migrate_after=2) as cluster:
+            latencies = []
+            for i, region in enumerate([0, 4, 4, 4, 8, 0]):
+                await cluster.advance(i * 0.5 - cluster.now())
+                name = CFG.names[region]
+                await cluster[name].patch("k", {"i": i})
+                latencies.append(cluster.records[-1].latency)
+            return latencies
+
+    assert [r.record.latency for r in out] == edgekv.run(main(), seed=7)
+
+
+def test_bad_arguments_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="migrate_after"):
+        SingleHomeCluster(migrate_after=0)
+    with pytest.raises(ValueError, match="allowed: get, put, patch, delete"):
+        SingleHome(CFG, 1, Kernel()).submit(0, "upsert", "k", None, print)
+
+    async def main() -> None:
+        async with SingleHomeCluster(CFG) as cluster:
+            with pytest.raises(KeyError, match="unknown region"):
+                await cluster["East US"].put("k", {}, location_hint="Mars")
+            with pytest.raises(TypeError, match="keys are strings"):
+                await cluster["East US"].get(3)  # type: ignore[arg-type]
+            assert cluster.home_of("k") is None
+
+    edgekv.run(main())
