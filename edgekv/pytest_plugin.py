@@ -1,0 +1,296 @@
+"""pytest plugin: the ``edgekv_cluster`` fixture, the ``edgekv`` marker and ``--edgekv-seed``.
+
+Registered through the ``pytest11`` entry point, so it loads in every session of a project
+that has edgekv installed: this module imports nothing but pytest at import time (edgekv,
+numpy and asyncio load only when a test asks for the fixture).
+
+```python
+@pytest.mark.edgekv(regions=["East US", "UK South"], lag="300ms", seed=1)
+async def test_login_sees_stars(edgekv_cluster):       # async: pytest-asyncio >= 1.4
+    ...
+def test_sync(edgekv_cluster):                          # sync: use edgekv_cluster.sync
+    ...
+```
+Async tests run on a virtual-time loop handed to pytest-asyncio through its
+``pytest_asyncio_loop_factories`` hook (auto or strict mode; in strict mode mark the test
+``@pytest.mark.asyncio`` as usual). A failing test's report names the seed and shows the
+recorded write history.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from edgekv._cluster import Cluster
+    from edgekv._config import Config
+
+__all__ = [
+    "edgekv_cluster",
+    "pytest_addoption",
+    "pytest_asyncio_loop_factories",
+    "pytest_configure",
+    "pytest_runtest_makereport",
+]
+
+FIXTURE = "edgekv_cluster"
+MARKER_HELP = (
+    "edgekv(regions=None, config=None, seed=None, **overrides): configure the "
+    "edgekv_cluster fixture: a subset of the default regions, a config path or mapping, a "
+    "seed, and config overrides such as lag='300ms', granularity='item', loss=0.1"
+)
+# Config fields a marker may override (each validated by Config.replace).
+OVERRIDES = (
+    "lag",
+    "jitter",
+    "client_delay",
+    "service_time",
+    "batch_window",
+    "loss",
+    "duplicate",
+    "granularity",
+    "clock",
+)
+
+_CLUSTER = pytest.StashKey["Cluster"]()
+_SEED_FROM_MARKER = pytest.StashKey[bool]()
+
+
+class _LoopBroker:
+    """Hands one virtual-time loop to both the fixture (which starts the cluster on it
+    before the test) and pytest-asyncio's runner (which then runs the test on it)."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.adopted = False
+        """Whether pytest-asyncio took the current loop (and so will close it)."""
+
+    def _current(self) -> asyncio.AbstractEventLoop:
+        if self.loop is None or self.loop.is_closed():
+            from edgekv._vloop import VirtualTimeLoop
+
+            self.loop = VirtualTimeLoop()
+            self.adopted = False
+        return self.loop
+
+    def for_fixture(self) -> asyncio.AbstractEventLoop:
+        """The loop the next edgekv async test will run on."""
+        return self._current()
+
+    def factory(self) -> asyncio.AbstractEventLoop:
+        """pytest-asyncio's loop factory for edgekv tests."""
+        loop = self._current()
+        self.adopted = True
+        return loop
+
+
+_BROKER = pytest.StashKey[_LoopBroker]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--edgekv-seed``: the seed of every ``edgekv_cluster`` whose marker sets none."""
+    group = parser.getgroup("edgekv")
+    group.addoption(
+        "--edgekv-seed",
+        type=int,
+        default=None,
+        help="seed for edgekv_cluster fixtures without an explicit seed (default 0)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker (so ``--strict-markers`` accepts it)."""
+    config.addinivalue_line("markers", MARKER_HELP)
+    config.stash[_BROKER] = _LoopBroker()
+
+
+def _uses_edgekv(item: pytest.Item) -> bool:
+    return FIXTURE in getattr(item, "fixturenames", ()) or bool(item.get_closest_marker("edgekv"))
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]] | None:
+    """Virtual time for async tests using edgekv; other tests keep pytest-asyncio's default
+    (left to any other implementation of this hook, else the policy's new loop)."""
+    if _uses_edgekv(item):
+        return {"edgekv": config.stash[_BROKER].factory}
+    if len(config.hook.pytest_asyncio_loop_factories.get_hookimpls()) > 1:
+        return None
+    import asyncio
+
+    return {"asyncio": asyncio.new_event_loop}
+
+
+@pytest.fixture
+def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """A replicated edgekv cluster in virtual time, configured by ``@pytest.mark.edgekv``.
+
+    In an async test it runs on the test's (virtual-time) loop; in a sync test use
+    ``edgekv_cluster.sync``. Its ``history`` records every write from the start.
+    """
+    item = request.node
+    cluster = _cluster_for(item, request.config)
+    if inspect.iscoroutinefunction(getattr(request, "function", None)):
+        if not hasattr(request.config.hook, "pytest_asyncio_loop_factories"):
+            pytest.fail(
+                f"{item.nodeid}: async tests with {FIXTURE} need pytest-asyncio >= 1.4 "
+                "(loop factories give them virtual time); upgrade it, or write a sync test "
+                f"that uses {FIXTURE}.sync",
+                pytrace=False,
+            )
+        broker = request.config.stash[_BROKER]
+        loop = broker.for_fixture()
+    else:
+        from edgekv._vloop import VirtualTimeLoop
+
+        broker = None
+        loop = VirtualTimeLoop()
+    cluster.bind(loop)
+    cluster.history  # noqa: B018 - start recording before the test's first write
+    item.stash[_CLUSTER] = cluster
+    item.user_properties.append(("edgekv_seed", cluster.seed))
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+        if broker is None or not broker.adopted:
+            loop.close()
+
+
+def _cluster_for(item: pytest.Item, config: pytest.Config) -> Cluster:
+    """The cluster the item's marker describes; a marker mistake fails the test with a
+    one-line message, never a traceback."""
+    from edgekv._cluster import Cluster
+    from edgekv._errors import ConfigError
+
+    marker = item.get_closest_marker("edgekv")
+    options = dict(marker.kwargs) if marker is not None else {}
+    try:
+        if marker is not None and marker.args:
+            raise TypeError("takes keyword arguments only")
+        seed = options.pop("seed", None)
+        item.stash[_SEED_FROM_MARKER] = seed is not None
+        if seed is None:
+            seed = config.getoption("edgekv_seed")
+        seed = 0 if seed is None else seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        regions = options.pop("regions", None)
+        source = options.pop("config", None)
+        unknown = sorted(set(options) - set(OVERRIDES))
+        if unknown:
+            raise TypeError(
+                f"unknown argument {', '.join(unknown)}; allowed: regions, config, seed, "
+                + ", ".join(OVERRIDES)
+            )
+        return Cluster(_config(source, regions), seed=seed, **options)
+    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+        reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        pytest.fail(f"{item.nodeid}: @pytest.mark.edgekv: {reason}", pytrace=False)
+
+
+def _config(source: Any, regions: Any) -> Config:
+    """The base config (default topology, a YAML path or a mapping), restricted to
+    ``regions`` when given: a validated config of just those regions, in that order."""
+    from edgekv._config import Config, default_config, load_config
+
+    if regions is None:
+        return default_config() if source is None else load_config(source)
+    if isinstance(regions, str) or not isinstance(regions, Sequence) or not regions:
+        raise TypeError(f"regions must be a non-empty list of region names, got {regions!r}")
+    if isinstance(source, Config):
+        raise TypeError("regions= needs config= as a YAML path or mapping, not a Config")
+    return load_config(_restricted(_raw(source), list(regions)))
+
+
+def _raw(source: Any) -> Mapping[str, Any]:
+    import yaml
+
+    from edgekv._config import load_config
+
+    if isinstance(source, Mapping):
+        return source
+    if source is None:
+        from importlib import resources
+
+        text = (resources.files("edgekv") / "data" / "regions.yaml").read_text("utf-8")
+        return yaml.safe_load(text)
+    load_config(source)  # validates the file and reports any mistake in it
+    with open(os.fspath(source), encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _restricted(raw: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    """A copy of a raw config mapping keeping only ``names``: their regions (in that order),
+    RTT rows and columns, link lags and scheduled partitions."""
+    by_name = {r.get("name"): r for r in raw.get("regions") or () if isinstance(r, Mapping)}
+    for name in names:
+        if name not in by_name:
+            raise KeyError(f"unknown region {name!r}; known: {', '.join(map(str, by_name))}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"regions lists a region twice: {names!r}")
+    keep = set(names)
+    out = {k: v for k, v in raw.items() if k not in ("regions", "rtt_ms", "replication")}
+    out["regions"] = [by_name[name] for name in names]
+    if raw.get("rtt_ms") is not None:
+        out["rtt_ms"] = {
+            src: {dst: ms for dst, ms in row.items() if dst in keep}
+            for src, row in raw["rtt_ms"].items()
+            if src in keep
+        }
+    replication = raw.get("replication")
+    if isinstance(replication, Mapping):
+        rep = dict(replication)
+        rep["links"] = [
+            link
+            for link in replication.get("links") or ()
+            if link.get("from") in keep and link.get("to") in keep
+        ]
+        rep["partitions"] = [
+            window
+            for window in replication.get("partitions") or ()
+            if set(window.get("between") or ()) <= keep
+        ]
+        out["replication"] = rep
+    elif replication is not None:
+        out["replication"] = replication
+    return out
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """On failure, add the seed (and how to rerun with it) and the write history."""
+    report = yield
+    cluster = item.stash.get(_CLUSTER, None)
+    if cluster is not None and report.failed:
+        text = _failure_text(item, cluster)
+        if hasattr(report.longrepr, "addsection"):
+            report.longrepr.addsection("edgekv", text)
+        else:
+            report.sections.append(("edgekv", text))
+    return report
+
+
+def _failure_text(item: pytest.Item, cluster: Cluster) -> str:
+    rerun = f"pytest '{item.nodeid}'"
+    if not item.stash.get(_SEED_FROM_MARKER, False):
+        rerun += f" --edgekv-seed={cluster.seed}"
+    lines = [
+        f"seed={cluster.seed} (reproduce: {rerun})",
+        f"virtual time at failure: {cluster.mesh.now():.3f}s; "
+        f"messages in flight: {len(cluster.in_flight())}",
+        "writes:",
+        cluster.history.describe(),
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,170 @@
+"""The pytest plugin, run in-process with ``pytester``: fixture, marker, virtual time under
+pytest-asyncio (strict and auto), seed in failure reports, marker mistakes, lazy import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import edgekv.pytest_plugin as plugin
+
+pytest_plugins = ["pytester"]
+
+ASYNC_TESTS = """
+import asyncio
+import time
+
+import pytest
+
+from edgekv import VirtualTimeLoop
+
+
+@pytest.mark.asyncio
+@pytest.mark.edgekv(regions=["UK South", "East US"], lag="300ms", seed=3, granularity="item")
+async def test_virtual_time(edgekv_cluster):
+    assert edgekv_cluster.regions == ("UK South", "East US")
+    assert edgekv_cluster.seed == 3 and edgekv_cluster.config.granularity == "item"
+    assert isinstance(asyncio.get_running_loop(), VirtualTimeLoop)
+    started = time.perf_counter()
+    await edgekv_cluster["East US"].put("k", {"v": 1})
+    await asyncio.sleep(3600)
+    assert edgekv_cluster.now() == pytest.approx(3600, abs=0.01)
+    assert time.perf_counter() - started < 5
+    assert edgekv_cluster.snapshot()["UK South"] == {"k": {"v": 1}}
+
+
+@pytest.mark.asyncio
+async def test_plain_async_test_keeps_a_real_loop():
+    assert not isinstance(asyncio.get_running_loop(), VirtualTimeLoop)
+"""
+
+
+@pytest.fixture(autouse=True)
+def _ini(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_async_tests_run_in_virtual_time(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(ASYNC_TESTS)
+    result = pytester.runpytest_inprocess(
+        "-o",
+        f"asyncio_mode={mode}",
+        "--strict-markers",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_sync_test_uses_the_sync_facade(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.edgekv(regions=["East US", "UK South"], lag="300ms")
+        def test_sync(edgekv_cluster):
+            us, uk = edgekv_cluster.sync["East US"], edgekv_cluster.sync["UK South"]
+            us["user:1"] = {"stars": 3}
+            edgekv_cluster.sync.advance(0.2)
+            assert "user:1" not in uk
+            edgekv_cluster.sync.settle()
+            assert uk["user:1"] == {"stars": 3}
+            assert edgekv_cluster.history.last("user:1").lag("UK South") == pytest.approx(0.3)
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_failure_report_names_the_seed_and_the_history(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.edgekv(regions=["East US", "UK South"])
+        def test_fails(edgekv_cluster):
+            edgekv_cluster.sync["East US"].put("user:9", {"stars": 1})
+            assert edgekv_cluster.seed == -1
+
+        @pytest.mark.edgekv(seed=5)
+        def test_fixed_seed_fails(edgekv_cluster):
+            assert edgekv_cluster.seed == -1
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--edgekv-seed=7")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*seed=7 (reproduce: pytest 'test_failure_report*::test_fails' --edgekv-seed=7)",
+            "*East US: user:9 = {'stars': 1}*",
+            "*seed=5 (reproduce: pytest 'test_failure_report*::test_fixed_seed_fails')",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        ('regions=["East US", "Mars"]', "unknown region 'Mars'; known: East US,*"),
+        ("regions=[]", "regions must be a non-empty list*"),
+        ('lag="fast"', "*lag*"),
+        ("colour=1", "unknown argument colour; allowed: regions, config, seed,*"),
+        ("seed=-2", "seed must be an integer >= 0, got -2"),
+        ('"East US"', "takes keyword arguments only"),
+    ],
+)
+def test_marker_mistakes_fail_with_one_line(
+    pytester: pytest.Pytester, marker: str, message: str
+) -> None:
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.edgekv({marker})
+        def test_x(edgekv_cluster):
+            pass
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"*@pytest.mark.edgekv: {message}"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_region_subset_keeps_links_and_partitions_of_those_regions() -> None:
+    raw = {
+        "regions": [
+            {"name": "A", "lat": 0, "lon": 0},
+            {"name": "B", "lat": 0, "lon": 10},
+            {"name": "C", "lat": 0, "lon": 20},
+        ],
+        "replication": {
+            "links": [{"from": "A", "to": "B", "lag": "10ms"}, {"from": "A", "to": "C", "lag": 1}],
+            "partitions": [{"between": ["C", "B"], "start": 0, "end": "1s"}],
+        },
+    }
+    cfg = plugin._config(raw, ["C", "B"])
+    assert cfg.names == ("C", "B")
+    assert cfg.partitions[0].a == "C" and not cfg.link_lag
+    assert plugin._config(raw, ["A", "B"]).link_lag_for("A", "B").mean == pytest.approx(0.01)
+
+
+def test_plugin_module_imports_nothing_heavy() -> None:
+    """Loaded on its own (not through the package), the plugin imports only pytest."""
+    path = Path(plugin.__file__)
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('ekv_plugin_probe', {str(path)!r})\n"
+        "mod = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(mod)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('edgekv', 'numpy', 'yaml', 'msgpack', 'asyncio'))\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
