@@ -8,6 +8,7 @@ from .bucketing import (
     bounded_hash,
     bucketing_value,
     decide_variation,
+    murmur3,
     passes_rollout,
     rollout_percentage,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "compile_group",
     "decide_variation",
     "merge_user",
+    "murmur3",
     "parse_config",
     "passes_rollout",
     "rollout_percentage",

@@ -6,20 +6,26 @@ murmur3(bucketing value, seed target hash) / (2**32 - 1) and their rollout hash 
 bucketing value + "_rollout". A user passes a rollout when its current percentage is non-zero
 and the rollout hash is at most that percentage; the variation is the first, in variation-id
 descending order, whose cumulative percentage exceeds the bucketing hash.
+
+Hashed strings are ASCII bytes as usual, but, as DevCycle's WASM (`helpers/murmurhash.ts`)
+does, every UTF-16 code unit above 127 hashes as one backslash byte: "\u00f7" -> b"\\".
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import mmh3
 
-from .config import Rollout, Target
-from .user import CustomValue
+if TYPE_CHECKING:
+    from .config import Rollout, Target
+    from .user import CustomValue
 
 __all__ = [
     "MAX_HASH",
     "bounded_hash",
+    "murmur3",
     "bucketing_value",
     "decide_variation",
     "passes_rollout",
@@ -31,9 +37,20 @@ MAX_HASH = 4294967295.0
 _DEFAULT_BUCKETING_VALUE = "null"
 
 
+def murmur3(value: str, seed: int) -> int:
+    """DevCycle's murmur3_x86_32 of a string: unsigned, non-ASCII as above (O(len(value)))."""
+    if value.isascii():
+        return mmh3.hash(value, seed, signed=False)
+    units = value.encode("utf-16-le")
+    key = bytes(
+        lo if hi == 0 and lo < 128 else 0x5C for lo, hi in zip(units[::2], units[1::2], strict=True)
+    )
+    return mmh3.hash(key, seed, signed=False)
+
+
 def bounded_hash(value: str, seed: int) -> float:
-    """murmur3_x86_32(value, seed) / (2**32 - 1), in [0, 1] (O(len(value)))."""
-    return mmh3.hash(value, seed, signed=False) / MAX_HASH
+    """murmur3(value, seed) / (2**32 - 1), in [0, 1] (O(len(value)))."""
+    return murmur3(value, seed) / MAX_HASH
 
 
 def bucketing_value(target: Target, user_id: str, custom: Mapping[str, CustomValue]) -> str:

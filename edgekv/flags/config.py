@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import mmh3
+from .bucketing import murmur3
 
 __all__ = [
     "COMPARATORS",
-    "FILTER_TYPES",
     "SUB_TYPES",
     "VARIABLE_TYPES",
     "Audience",
@@ -40,8 +39,6 @@ __all__ = [
     "parse_config",
 ]
 
-#: Filter types of DevCycle's targeting (`targetV2.ts` validTypes).
-FILTER_TYPES = frozenset({"all", "user", "optIn", "audienceMatch"})
 #: User filter subTypes (`targetV2.ts` validSubTypes; `ip` is accepted and never matches).
 SUB_TYPES = frozenset(
     {
@@ -56,7 +53,7 @@ SUB_TYPES = frozenset(
         "customData",
     }
 )
-#: User filter comparators (`targetV2.ts` validComparators).
+#: User filter comparators (`targetV2.ts` validComparators); others never match.
 COMPARATORS = frozenset(
     {
         "=",
@@ -278,13 +275,11 @@ def parse_config(source: Mapping[str, Any] | str | bytes) -> FlagConfig:
     features: list[Feature] = []
     feature_by_var: dict[str, Feature] = {}
     for i, raw in enumerate(_list(root.get("features", []), "features")):
-        feature = _parse_feature(raw, f"features[{i}]", by_id, audiences)
+        feature = _parse_feature(raw, f"features[{i}]", by_id)
         features.append(feature)
         for variation in feature.variations:
             for var_id, _ in variation.variables:
                 feature_by_var.setdefault(var_id, feature)
-    for name, audience in audiences.items():
-        _check_audience_refs(audience.filters, audiences, f"audiences.{name}.filters")
     return FlagConfig(
         project,
         environment,
@@ -335,9 +330,7 @@ def _parse_audiences(raw: Any) -> dict[str, Audience]:
     return out
 
 
-def _parse_feature(
-    raw: Any, path: str, variables_by_id: Mapping[str, Variable], audiences: Mapping[str, Audience]
-) -> Feature:
+def _parse_feature(raw: Any, path: str, variables_by_id: Mapping[str, Variable]) -> Feature:
     obj = _obj(raw, path)
     feature_id = _str(obj.get("_id"), f"{path}._id")
     variations: list[Variation] = []
@@ -369,7 +362,7 @@ def _parse_feature(
         variation_ids.add(variation_id)
     config_obj = _obj(obj.get("configuration"), f"{path}.configuration")
     targets = tuple(
-        _parse_target(t, f"{path}.configuration.targets[{j}]", variation_ids, audiences)
+        _parse_target(t, f"{path}.configuration.targets[{j}]", variation_ids)
         for j, t in enumerate(_list(config_obj.get("targets"), f"{path}.configuration.targets"))
     )
     return Feature(
@@ -381,14 +374,11 @@ def _parse_feature(
     )
 
 
-def _parse_target(
-    raw: Any, path: str, variation_ids: set[str], audiences: Mapping[str, Audience]
-) -> Target:
+def _parse_target(raw: Any, path: str, variation_ids: set[str]) -> Target:
     obj = _obj(raw, path)
     target_id = _str(obj.get("_id"), f"{path}._id")
     audience_obj = _obj(obj.get("_audience"), f"{path}._audience")
     group = _parse_group(audience_obj.get("filters"), f"{path}._audience.filters")
-    _check_audience_refs(group, audiences, f"{path}._audience.filters")
     dist: list[Distribution] = []
     dlist = _list(obj.get("distribution"), f"{path}.distribution")
     if not dlist:
@@ -422,7 +412,7 @@ def _parse_target(
         tuple(dist),
         rollout,
         bucketing_key,
-        mmh3.hash(target_id, 1, signed=False),
+        murmur3(target_id, 1),
         tuple(thresholds),
     )
 
@@ -452,7 +442,7 @@ def _parse_rollout(raw: Any, path: str) -> Rollout:
 
 def _parse_group(raw: Any, path: str) -> FilterGroup:
     obj = _obj(raw, path)
-    operator = _choice(obj.get("operator"), frozenset({"and", "or"}), f"{path}.operator")
+    operator = _str(obj.get("operator"), f"{path}.operator")
     items: list[Filter | FilterGroup] = []
     for i, entry in enumerate(_list(obj.get("filters"), f"{path}.filters")):
         fpath = f"{path}.filters[{i}]"
@@ -464,18 +454,20 @@ def _parse_group(raw: Any, path: str) -> FilterGroup:
 
 
 def _parse_filter(obj: Mapping[str, Any], path: str) -> Filter:
-    kind = _choice(obj.get("type"), FILTER_TYPES, f"{path}.type")
-    if kind in ("all", "optIn"):
-        return Filter(kind)
+    """A filter; unknown types, subTypes and comparators parse (and never match, as in SDKs)."""
+    kind = _str(obj.get("type"), f"{path}.type")
     if kind == "audienceMatch":
-        comparator = _choice(obj.get("comparator"), frozenset({"=", "!="}), f"{path}.comparator")
         ids = tuple(
             _str(a, f"{path}._audiences[{k}]")
             for k, a in enumerate(_list(obj.get("_audiences"), f"{path}._audiences"))
         )
-        return Filter(kind, comparator=comparator, audiences=ids)
-    sub_type = _choice(obj.get("subType"), SUB_TYPES, f"{path}.subType")
-    comparator = _choice(obj.get("comparator"), COMPARATORS, f"{path}.comparator")
+        return Filter(
+            kind, comparator=_str(obj.get("comparator"), f"{path}.comparator"), audiences=ids
+        )
+    if kind != "user":
+        return Filter(kind)
+    sub_type = _str(obj.get("subType"), f"{path}.subType")
+    comparator = _str(obj.get("comparator"), f"{path}.comparator")
     values = _filter_values(obj.get("values", []), f"{path}.values")
     data_key = data_key_type = None
     if sub_type == "customData":
@@ -501,18 +493,6 @@ def _filter_values(raw: Any, path: str) -> tuple[Scalar, ...]:
     if isinstance(first, bool | str):
         return tuple(items)
     return tuple(float(v) for v in items)
-
-
-def _check_audience_refs(group: FilterGroup, audiences: Mapping[str, Audience], path: str) -> None:
-    for i, item in enumerate(group.filters):
-        if isinstance(item, FilterGroup):
-            _check_audience_refs(item, audiences, f"{path}.filters[{i}]")
-        else:
-            for k, ref in enumerate(item.audiences):
-                if ref not in audiences:
-                    raise FlagConfigError(
-                        f"{path}.filters[{i}]._audiences[{k}]", f"unknown audience id {ref!r}"
-                    )
 
 
 def _typed_value(value: Any, variable: Variable, path: str) -> Any:

@@ -17,9 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import mmh3
-
-from .bucketing import MAX_HASH, bucketing_value, decide_variation, passes_rollout
+from .bucketing import bounded_hash, bucketing_value, decide_variation, passes_rollout
 from .config import Feature, FlagConfig, Target, Variation, parse_config
 from .targeting import Matcher, compile_group
 from .user import User
@@ -177,9 +175,7 @@ class Evaluator:
             if (
                 rollout is not None
                 and passthrough
-                and not passes_rollout(
-                    rollout, mmh3.hash(value + "_rollout", ct.seed, signed=False) / MAX_HASH, now_ms
-                )
+                and not passes_rollout(rollout, bounded_hash(value + "_rollout", ct.seed), now_ms)
             ):
                 continue
             details = ct.match(user)
@@ -190,14 +186,10 @@ class Evaluator:
         if (
             rollout is not None
             and not passthrough
-            and not passes_rollout(
-                rollout, mmh3.hash(value + "_rollout", ct.seed, signed=False) / MAX_HASH, now_ms
-            )
+            and not passes_rollout(rollout, bounded_hash(value + "_rollout", ct.seed), now_ms)
         ):
             return None
-        variation_id = decide_variation(
-            ct.target, mmh3.hash(value, ct.seed, signed=False) / MAX_HASH
-        )
+        variation_id = decide_variation(ct.target, bounded_hash(value, ct.seed))
         return ct, compiled.variations[variation_id], ct.prefix + details
 
     def evaluate(

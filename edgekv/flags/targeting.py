@@ -7,12 +7,15 @@ segmentation.ts` and `versionCompare.ts` in DevCycleHQ/js-sdks, the code DevCycl
 run as WebAssembly, including its quirks (checked against that WASM):
 
 - an empty group matches nothing; `or` returns the first match's details, `and` joins them;
+- unknown operators, filter types, subTypes and comparators never match (forward
+  compatibility), nor does an audienceMatch reaching an audience the config lacks;
 - inside an `and`, a nested group decides the result alone once the filters before it passed;
 - `optIn` never matches (opt-in state is not part of a server-side user);
 - string comparators other than the listed ones (`>`, `<`...) always match a string field;
-- versions (appVersion, platformVersion) compare numerically by dot-separated parts, after
-  removing the first character that is not a digit, `.`, `-`, `(`, `)` or `|` and anything
-  from the first `-`; `exist`-like comparators never match a version;
+- versions (appVersion, platformVersion) compare numerically by dot-separated parts; for
+  orderings each is first cleaned of one character that is not a digit, `.`, `-`, `(`, `)`
+  or `|` and of what follows a `-`, by regexes whose state carries across the values (see
+  `_cleaned`); `exist`-like comparators never match a version;
 - privateCustomData keys override customData keys.
 """
 
@@ -23,7 +26,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from operator import attrgetter
 
-from .config import Audience, Filter, FilterGroup, FlagConfigError
+from .config import COMPARATORS, SUB_TYPES, Audience, Filter, FilterGroup, FlagConfigError
 from .user import CustomValue, User
 
 __all__ = ["DETAILS", "Matcher", "compare_versions", "compile_group"]
@@ -48,7 +51,8 @@ DETAILS: Mapping[str, str] = {
 
 _MISSING = object()
 _NUMBER = (int, float)
-_BAD_VERSION_CHAR = re.compile(r"[^(\d|.\-)]", re.ASCII)
+# segmentation.ts cleans versions with /[^(\d|.|\-)]/g then /-.*/g ("." stops at JS line ends).
+_CLEANERS = (re.compile(r"[^(\d|.\-)]", re.ASCII), re.compile("-[^\n\r\u2028\u2029]*"))
 _DIGITS = re.compile(r"\d+", re.ASCII)
 _ORDERING = frozenset({">", ">=", "<", "<="})
 
@@ -74,7 +78,7 @@ class _Compiler:
 
     def group(self, group: FilterGroup) -> Matcher:
         items = group.filters
-        if not items:
+        if not items or group.operator not in ("and", "or"):
             return _never
         if group.operator == "or":
             matchers = tuple(self.item(i) for i in items)
@@ -95,19 +99,22 @@ class _Compiler:
         if kind == "all":
             details = DETAILS["all"]
             return lambda user: details
-        if kind == "optIn":
-            return _never
-        if kind == "audienceMatch":
+        if kind == "audienceMatch" and item.comparator in ("=", "!="):
             return self.audience_match(item)
-        return _user_filter(item)
+        if kind == "user" and item.sub_type in SUB_TYPES and item.comparator in COMPARATORS:
+            return _user_filter(item)
+        return _never  # optIn, and anything this version does not know
 
     def audience_match(self, item: Filter) -> Matcher:
+        """Audiences in order; reaching an unknown audience id ends in no match."""
         matchers = tuple(self.audience(a) for a in item.audiences)
         prefix = DETAILS["audienceMatch"]
         if item.comparator == "=":
 
             def in_audience(user: User) -> str | None:
                 for match in matchers:
+                    if match is None:
+                        return None
                     details = match(user)
                     if details is not None:
                         return f"{prefix} -> {details}" if details else prefix
@@ -118,13 +125,15 @@ class _Compiler:
 
         def not_in_audience(user: User) -> str | None:
             for match in matchers:
-                if match(user) is not None:
+                if match is None or match(user) is not None:
                     return None
             return not_in
 
         return not_in_audience
 
-    def audience(self, audience_id: str) -> Matcher:
+    def audience(self, audience_id: str) -> Matcher | None:
+        if audience_id not in self._audiences:
+            return None
         matcher = self._compiled.get(audience_id)
         if matcher is None:
             if audience_id in self._busy:
@@ -209,14 +218,16 @@ def _string_check(comparator: str, values: tuple[str, ...]) -> Callable[[str | N
         return lambda s: bool(s) and any(v in s for v in values)
     if comparator == "!contain":
         return lambda s: not (s and any(v in s for v in values))
+    # An empty prefix or suffix matches nothing (as the WASM does).
+    affixes = tuple(v for v in values if v)
     if comparator == "startWith":
-        return lambda s: s is not None and s.startswith(values)
+        return lambda s: s is not None and s.startswith(affixes)
     if comparator == "!startWith":
-        return lambda s: s is None or not s.startswith(values)
+        return lambda s: s is None or not s.startswith(affixes)
     if comparator == "endWith":
-        return lambda s: s is not None and s.endswith(values)
+        return lambda s: s is not None and s.endswith(affixes)
     if comparator == "!endWith":
-        return lambda s: s is None or not s.endswith(values)
+        return lambda s: s is None or not s.endswith(affixes)
     return lambda s: True
 
 
@@ -313,21 +324,18 @@ def _version_check(comparator: str, values: tuple[str, ...]) -> Callable[[str | 
         def not_equal(version: str | None) -> bool:
             if not version:
                 return False
-            parts = _user_version(version, False)
+            parts = _version_parts(_semantic(version))
             return parts is None or all(compare_versions(parts, t) != 0 for t in targets)
 
         return not_equal
     if comparator not in _ORDERING:
         return lambda version: False
-    targets = tuple(
-        p for p in (_version_parts(c) for c in map(_clean_version, values) if c) if p is not None
-    )
     accept = frozenset(r for r, sym in ((0, "="), (1, ">"), (-1, "<")) if sym in comparator)
 
     def ordered(version: str | None) -> bool:
         if not version:
             return False
-        parts = _user_version(version, True)
+        parts, targets = _cleaned(version, values)
         return parts is not None and any(compare_versions(parts, t) in accept for t in targets)
 
     return ordered
@@ -342,12 +350,46 @@ def compare_versions(a: tuple[float, ...], b: tuple[float, ...]) -> int:
     return (a > b) - (a < b)
 
 
-def _clean_version(version: str) -> str:
-    """Drop the first disallowed character (once), then everything from the first `-`."""
-    bad = _BAD_VERSION_CHAR.search(version)
-    if bad is not None:
-        version = version.replace(bad.group(), "", 1)
-    return version.partition("-")[0]
+@lru_cache(maxsize=4096)
+def _cleaned(
+    version: str, values: tuple[str, ...]
+) -> tuple[tuple[float, ...] | None, tuple[tuple[float, ...], ...]]:
+    """The user's and the filter's versions as one ordering filter reads them (memoized).
+
+    DevCycle cleans the user's version, then each filter value, with the same two global
+    regexes, whose `lastIndex` carries from one string to the next (JS `exec` semantics), and
+    removes the first occurrence of each match's text. Filter values that end up empty or not
+    numeric are dropped; the user's version is padded to three parts.
+    """
+    state = [0, 0]
+    user = _version_parts(_semantic(_clean(version, state)))
+    targets = []
+    for value in values:
+        cleaned = _clean(value, state)
+        parts = _version_parts(cleaned) if cleaned else None
+        if parts is not None:
+            targets.append(parts)
+    return user, tuple(targets)
+
+
+def _clean(text: str, state: list[int]) -> str:
+    """Apply the two stateful cleaning regexes to `text`, updating their lastIndex in `state`."""
+    for k, pattern in enumerate(_CLEANERS):
+        start = state[k]
+        match = pattern.search(text, start) if start <= len(text) else None
+        if match is None:
+            state[k] = 0
+        else:
+            state[k] = match.end()
+            text = text.replace(match.group(), "", 1)
+    return text
+
+
+def _semantic(version: str) -> str:
+    """`convertToSemanticVersion`: at least three parts, empty parts as 0."""
+    parts = version.split(".")
+    parts += ["0"] * (3 - len(parts))
+    return ".".join(p or "0" for p in parts)
 
 
 def _version_parts(version: str) -> tuple[float, ...] | None:
@@ -356,13 +398,3 @@ def _version_parts(version: str) -> tuple[float, ...] | None:
     if not all(_DIGITS.fullmatch(p) for p in parts):
         return None
     return tuple(float(int(p)) for p in parts)
-
-
-@lru_cache(maxsize=4096)
-def _user_version(version: str, clean: bool) -> tuple[float, ...] | None:
-    """A user's version as DevCycle reads it: cleaned (for orderings), padded to 3 parts."""
-    if clean:
-        version = _clean_version(version)
-    parts = version.split(".")
-    parts += ["0"] * (3 - len(parts))
-    return _version_parts(".".join(p or "0" for p in parts))
