@@ -3,6 +3,7 @@ pytest-asyncio (strict and auto), seed in failure reports, marker mistakes, lazy
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +169,62 @@ def test_plugin_module_imports_nothing_heavy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+PROJECT_TEST = """
+import pytest
+
+
+@pytest.mark.asyncio
+@pytest.mark.edgekv(regions=["East US", "UK South"], lag="300ms", seed=1)
+async def test_stale_inside_the_lag_then_fresh(edgekv_cluster):
+    await edgekv_cluster["East US"].put("user:1", {"stars": 100})
+    await edgekv_cluster.advance(0.2)
+    assert await edgekv_cluster["UK South"].get("user:1") is None
+    await edgekv_cluster.advance(0.2)
+    assert await edgekv_cluster["UK South"].get("user:1") == {"stars": 100}
+
+
+@pytest.mark.edgekv(regions=["East US", "UK South"])
+def test_sync_mapping(edgekv_cluster):
+    edgekv_cluster.sync["East US"]["k"] = {"v": 1}
+    edgekv_cluster.sync.settle()
+    assert edgekv_cluster.sync["UK South"]["k"] == {"v": 1}
+"""
+
+
+@pytest.mark.slow
+def test_a_project_that_only_pip_installs_edgekv_can_use_the_fixture(tmp_path: Path) -> None:
+    """Acceptance: a fresh venv, ``pip install`` of edgekv (from a copy of this checkout, so
+    the build leaves the work tree alone) plus pytest, then a test with fixture and marker."""
+    repo = Path(plugin.__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    shutil.copytree(repo / "edgekv", src / "edgekv", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (repo / name).exists():
+            shutil.copy(repo / name, src / name)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "-q", str(src), "pytest", "pytest-asyncio>=1.4"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_app.py").write_text(PROJECT_TEST)
+    (project / "pytest.ini").write_text(
+        "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    result = subprocess.run(
+        [python, "-m", "pytest", "-q", "--strict-markers", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "2 passed" in result.stdout
