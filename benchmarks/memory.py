@@ -1,7 +1,9 @@
 """Bytes per key for 1,000,000 keys in one region (tracemalloc), and local read cost.
 
 Documents are small (``{"stars": n}``); everything the store allocates counts: key strings,
-records, versions, documents and the dict itself. Target: <= 250 bytes/key. A local read
+records, versions, documents and the dict itself. Target: <= 250 bytes/key. Both stores are
+measured: the default keeps each document as a Python dict (reads return it as is), the
+compact one (``store.compact: true``) keeps it msgpack-encoded (reads decode it). A local read
 (``RegionNode.peek``, no latency model) is timed side by side with a plain ``dict.get`` on the
 same keys; target: within 3x.
 
@@ -16,14 +18,15 @@ import time
 import tracemalloc
 
 from edgekv import RegionNode, crdt_for
+from edgekv._node import CompactRegionNode
 
 
-def fill(granularity: str, n: int) -> tuple[RegionNode, float]:
+def fill(granularity: str, compact: bool, n: int) -> tuple[RegionNode, float]:
     """A one-region node holding ``n`` keys; returns it and the bytes per key allocated."""
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    node = RegionNode(0, 1, crdt_for(granularity))
+    node = (CompactRegionNode if compact else RegionNode)(0, 1, crdt_for(granularity))
     patch = node.patch
     for i in range(n):
         patch(i * 1e-6, f"user:{i}", {"stars": i % 1000})
@@ -57,15 +60,19 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=1_000_000)
     args = parser.parse_args()
     print(f"{args.keys:,} keys in one region, documents {{'stars': n}}")
-    print(f"{'granularity':<12} {'bytes/key':>10} {'peek ns':>8} {'dict.get ns':>12} {'ratio':>6}")
-    for granularity in ("item", "field"):
-        node, per_key = fill(granularity, args.keys)
-        peek_ns, get_ns = read_ratio(node, args.keys)
-        print(
-            f"{granularity:<12} {per_key:10.0f} {peek_ns:8.1f} {get_ns:12.1f} "
-            f"{peek_ns / get_ns:6.2f}"
-        )
-        del node
+    print(
+        f"{'granularity':<12} {'compact':<8} {'bytes/key':>10} {'peek ns':>8} "
+        f"{'dict.get ns':>12} {'ratio':>6}"
+    )
+    for compact in (False, True):
+        for granularity in ("item", "field"):
+            node, per_key = fill(granularity, compact, args.keys)
+            peek_ns, get_ns = read_ratio(node, args.keys)
+            print(
+                f"{granularity:<12} {str(compact).lower():<8} {per_key:10.0f} {peek_ns:8.1f} "
+                f"{get_ns:12.1f} {peek_ns / get_ns:6.2f}"
+            )
+            del node
     print("targets: <= 250 bytes/key; peek within 3x of dict.get")
 
 

@@ -107,13 +107,12 @@ class Region:
 
     def keys(self) -> list[str]:
         """Keys with a live document here, sorted."""
-        store = self._cluster._mesh_or_start().nodes[self.index].store
-        return sorted(k for k, rec in store.items() if rec[0] is not None)
+        return sorted(self._cluster._mesh_or_start().nodes[self.index].documents())
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Every live document here, copied."""
-        store = self._cluster._mesh_or_start().nodes[self.index].store
-        return {k: dict(rec[0]) for k, rec in sorted(store.items()) if rec[0] is not None}
+        docs = self._cluster._mesh_or_start().nodes[self.index].documents()
+        return {k: dict(docs[k]) for k in sorted(docs)}
 
 
 def _noted(session: Session | None, key: str, version: int) -> int:

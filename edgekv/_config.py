@@ -94,6 +94,7 @@ class Config:
     granularity: str
     clock: str
     tombstone_grace: float | None
+    compact: bool = False
     source: str = ""
     _by_name: Mapping[str, Region] = field(init=False, repr=False, compare=False)
 
@@ -334,8 +335,13 @@ def _build(raw: Any, source: str) -> Config:
                 )
         links[(spec["from"], spec["to"])] = parse_distribution(spec.get("lag"), f"{path}.lag")
     anti_entropy = rep.get("anti_entropy", "1s")
-    store = _mapping(top.get("store"), "store", ("granularity", "clock", "tombstone_grace"))
+    store = _mapping(
+        top.get("store"), "store", ("granularity", "clock", "tombstone_grace", "compact")
+    )
     grace = store.get("tombstone_grace")
+    compact = store.get("compact", False)
+    if not isinstance(compact, bool):
+        raise ConfigError("store.compact", f"expected true or false, got {compact!r}")
     return Config(
         regions=regions,
         rtt=MappingProxyType(rtt),
@@ -358,6 +364,7 @@ def _build(raw: Any, source: str) -> Config:
         tombstone_grace=None
         if grace is None
         else parse_duration(grace, "store.tombstone_grace", allow_zero=False),
+        compact=compact,
         source=source,
     )
 

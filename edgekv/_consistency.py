@@ -328,7 +328,7 @@ class Coordinator:
     def _local(self, op: _Read) -> None:
         node = self._nodes[op.region]
         node.stats.reads += 1
-        self.mesh.call_later(self.service, self._finish, op, node.store.get(op.key), op.region)
+        self.mesh.call_later(self.service, self._finish, op, node.record(op.key), op.region)
 
     def _wait(self, op: _Read) -> None:
         origin = op.need & _REGION_MASK
@@ -384,7 +384,7 @@ class Coordinator:
             self._local(op)
             return
         op.outcome = "forwarded"
-        op.rec = self._nodes[op.region].store.get(op.key)
+        op.rec = self._nodes[op.region].record(op.key)
         one_way = self.latency.one_way
         call_later = self.mesh.call_later
         target = 0
@@ -399,7 +399,7 @@ class Coordinator:
         node = self._nodes[target]
         node.stats.reads += 1
         delay = self.service + self.latency.one_way(op.region, target)
-        self.mesh.call_later(delay, self._gathered, op, node.store.get(op.key), target)
+        self.mesh.call_later(delay, self._gathered, op, node.record(op.key), target)
 
     def _gathered(self, op: _Read, rec: Record | None, source: int) -> None:
         if rec is not None:

@@ -8,9 +8,9 @@ dict lookup and one index.
 
 * ``item``: ``(doc | None, version)``; the whole document is one register (DynamoDB global
   tables): a patch is a read-modify-write, so concurrent patches of different fields lose one.
-* ``field``: ``(doc | None, version, floor, field_versions)``; each top-level field is its own
-  register (Cassandra cells). ``version`` is the existence register (the newest put, patch or
-  delete decides whether the document exists) and ``floor`` the newest put or delete, below
+* ``field``: ``(doc | None, version[, floor[, field_versions]])``; each top-level field is its
+  own register (Cassandra cells). ``version`` is the existence register (the newest put, patch
+  or delete decides whether the document exists) and ``floor`` the newest put or delete, below
   which field values are gone.
 """
 
@@ -85,31 +85,52 @@ class ItemLWW:
 class FieldLWW:
     """Per-field LWW registers with an existence register and a put/delete floor.
 
-    Join is O(f) in the number of fields of the two records.
+    Records take the shortest of three forms, to keep memory per key small: ``(doc, version)``
+    when the floor is 0 and every field holds ``version`` (a patch), ``(doc, version, floor)``
+    when every field holds ``version`` (a put or delete), and ``(doc, version, floor,
+    field_versions)`` otherwise. Join is O(f) in the number of fields of the two records.
     """
 
     name = "field"
 
     def put(self, current: Record | None, doc: Mapping[str, Any], version: int) -> Record:
-        return (dict(doc), version, version, dict.fromkeys(doc, version))
+        return (dict(doc), version, version)
 
     def patch(self, current: Record | None, fields: Mapping[str, Any], version: int) -> Record:
-        return (dict(fields), version, 0, dict.fromkeys(fields, version))
+        return (dict(fields), version)
 
     def delete(self, version: int) -> Record:
-        return (None, version, version, {})
+        return (None, version, version)
+
+    @staticmethod
+    def expand(rec: Record) -> tuple[dict[str, Any] | None, int, int, dict[str, int]]:
+        """The long form ``(doc, version, floor, field_versions)`` of any record."""
+        if len(rec) == 4:
+            return rec  # type: ignore[return-value]
+        doc, version = rec[0], rec[1]
+        floor = rec[2] if len(rec) == 3 else 0
+        return doc, version, floor, dict.fromkeys(doc or (), version)
+
+    @staticmethod
+    def _compress(
+        doc: dict[str, Any] | None, version: int, floor: int, fv: dict[str, int]
+    ) -> Record:
+        for v in fv.values():
+            if v != version:
+                return (doc, version, floor, fv)
+        return (doc, version) if floor == 0 else (doc, version, floor)
 
     def join(self, a: Record | None, b: Record) -> Record:
         if a is None:
             return b
-        a_doc, a_ver, a_floor, a_fv = a
-        b_doc, b_ver, b_floor, b_fv = b
+        a_doc, a_ver, a_floor, a_fv = self.expand(a)
+        b_doc, b_ver, b_floor, b_fv = self.expand(b)
         floor = a_floor if a_floor >= b_floor else b_floor
         version = a_ver if a_ver >= b_ver else b_ver
         if (a_doc if a_ver >= b_ver else b_doc) is None:
             if a_doc is None and a_ver >= b_ver and a_floor >= b_floor:
                 return a
-            return (None, version, floor, {})
+            return (None, version, floor)
         doc: dict[str, Any] = {}
         fv: dict[str, int] = {}
         changed = False
@@ -118,35 +139,27 @@ class FieldLWW:
             if other > ver:
                 changed = True
                 if other >= floor:
-                    doc[name] = b_doc[name]
+                    doc[name] = b_doc[name]  # type: ignore[index]
                     fv[name] = other
             elif ver >= floor:
-                doc[name] = a_doc[name]
+                doc[name] = a_doc[name]  # type: ignore[index]
                 fv[name] = ver
             else:
                 changed = True
         for name, ver in b_fv.items():
             if name not in a_fv and ver >= floor:
                 changed = True
-                doc[name] = b_doc[name]
+                doc[name] = b_doc[name]  # type: ignore[index]
                 fv[name] = ver
         if not changed and a_doc is not None and version == a_ver and floor == a_floor:
             return a
-        return (doc, version, floor, fv)
+        return self._compress(doc, version, floor, fv)
 
     def to_wire(self, record: Record) -> list[Any]:
-        doc, version, floor, fv = record
-        # Most records come from one put or patch: send the shared field version once.
-        if doc and all(v == version for v in fv.values()):
-            return [doc, version, floor]
-        return [doc, version, floor, fv]
+        return list(record)
 
     def from_wire(self, data: list[Any]) -> Record:
-        if len(data) == 3:
-            doc, version, floor = data
-            return (doc, version, floor, dict.fromkeys(doc, version))
-        doc, version, floor, fv = data
-        return (doc, version, floor, fv)
+        return tuple(data)
 
 
 def crdt_for(granularity: str) -> CRDT:

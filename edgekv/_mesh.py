@@ -13,7 +13,7 @@ import numpy as np
 from ._config import Config
 from ._crdt import crdt_for
 from ._network import Network
-from ._node import RegionNode
+from ._node import CompactRegionNode, RegionNode
 from ._oracle import Oracle
 from ._replication import Digest, OpsBatch, Send, decode
 
@@ -41,8 +41,9 @@ class Mesh:
         self._t0 = scheduler.time()
         n = len(cfg.regions)
         crdt = crdt_for(cfg.granularity)
+        node_cls = CompactRegionNode if cfg.compact else RegionNode
         self.nodes = [
-            RegionNode(
+            node_cls(
                 r.index,
                 n,
                 crdt,

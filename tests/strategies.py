@@ -41,6 +41,7 @@ schedules = st.fixed_dictionaries(
         "duplicate": st.sampled_from((0.0, 0.2)),
         "granularity": st.sampled_from(("field", "item")),
         "batch_window": st.sampled_from(("0ms", "50ms")),
+        "compact": st.booleans(),
     }
 )
 """Network and store settings for convergence runs."""

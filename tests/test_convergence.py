@@ -24,12 +24,15 @@ FIELDS = ("x", "y", "z")
 
 
 def small_config(**replication: Any) -> Any:
-    granularity = replication.pop("granularity", "field")
+    store = {
+        "granularity": replication.pop("granularity", "field"),
+        "compact": replication.pop("compact", False),
+    }
     return load_config(
         {
             "regions": REGIONS,
             "replication": {"lag": "exp:150ms", "anti_entropy": "250ms", **replication},
-            "store": {"granularity": granularity},
+            "store": store,
         }
     )
 
@@ -41,11 +44,16 @@ def run_schedule(
     duplicate: float = 0.0,
     granularity: str = "field",
     batch_window: str = "0ms",
+    compact: bool = False,
     n_ops: int = 30,
 ) -> tuple[Mesh, dict[str, list[Op]]]:
     """Random writes at random regions and times, random partitions; heal at 4 s; settle."""
     cfg = small_config(
-        loss=loss, duplicate=duplicate, granularity=granularity, batch_window=batch_window
+        loss=loss,
+        duplicate=duplicate,
+        granularity=granularity,
+        batch_window=batch_window,
+        compact=compact,
     )
     kernel = Kernel()
     mesh = Mesh(cfg, seed, kernel)
@@ -98,7 +106,12 @@ def test_thousands_of_seeded_schedules_converge_to_the_lww_winner(granularity: s
         duplicate = (0.0, 0.2)[seed % 2]
         window = ("0ms", "40ms")[(seed // 2) % 2]
         mesh, history = run_schedule(
-            seed, loss=loss, duplicate=duplicate, granularity=granularity, batch_window=window
+            seed,
+            loss=loss,
+            duplicate=duplicate,
+            granularity=granularity,
+            batch_window=window,
+            compact=seed % 4 == 3,
         )
         assert_converged(mesh, history, granularity, seed)
 
@@ -113,6 +126,7 @@ def test_random_schedules_converge(schedule: dict[str, Any]) -> None:
         duplicate=schedule["duplicate"],
         granularity=granularity,
         batch_window=schedule["batch_window"],
+        compact=schedule["compact"],
     )
     assert_converged(mesh, history, granularity, schedule["seed"])
 
