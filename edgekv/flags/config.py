@@ -229,13 +229,6 @@ class FlagConfig:
     variables_by_id: Mapping[str, Variable]
     feature_by_variable_id: Mapping[str, Feature]
 
-    def variation(self, feature: Feature, variation_id: str) -> Variation:
-        """The variation of `feature` with this id (O(variations))."""
-        for variation in feature.variations:
-            if variation.id == variation_id:
-                return variation
-        raise KeyError(variation_id)
-
 
 def parse_config(source: Mapping[str, Any] | str | bytes) -> FlagConfig:
     """Validate a config v2 document (a mapping or its JSON text) into a `FlagConfig`.
