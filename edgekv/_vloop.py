@@ -16,10 +16,6 @@ T = TypeVar("T")
 
 _SEED: contextvars.ContextVar[int] = contextvars.ContextVar("edgekv_seed", default=0)
 
-# Real seconds to wait for I/O (a thread handing back a result) when no timer is scheduled,
-# before concluding that the program waits for something that can never happen.
-_IDLE_REAL_TIMEOUT = 10.0
-
 
 def current_seed() -> int:
     """The seed given to the innermost :func:`run` (0 outside one)."""
@@ -43,7 +39,7 @@ class _JumpingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-ty
         if scheduled:
             loop._vtime = max(loop._vtime, scheduled[0]._when)
             return events
-        events = super().select(_IDLE_REAL_TIMEOUT)
+        events = super().select(loop.idle_timeout)
         if not events:
             raise RuntimeError(
                 "virtual-time deadlock: nothing is scheduled and no I/O arrived; "
@@ -55,26 +51,30 @@ class _JumpingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-ty
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """A selector event loop whose clock is virtual and jumps to the next timer."""
 
-    def __init__(self) -> None:
+    def __init__(self, idle_timeout: float = 10.0) -> None:
         selector = _JumpingSelector()
         super().__init__(selector)
         selector.loop = self
         self._vtime = 0.0
+        self.idle_timeout = idle_timeout
+        """Real seconds to wait for I/O (say a thread handing back a result) when no timer is
+        scheduled, before concluding the program awaits something that never happens."""
 
     def time(self) -> float:
         """Virtual seconds since the loop was made."""
         return self._vtime
 
 
-def run(coro: Coroutine[Any, Any, T], *, seed: int = 0) -> T:
+def run(coro: Coroutine[Any, Any, T], *, seed: int = 0, idle_timeout: float = 10.0) -> T:
     """Run ``coro`` to completion in virtual time; clusters made inside default to ``seed``.
 
     ``await asyncio.sleep(0.3)`` inside costs no real time, and the result is a pure
-    function of the coroutine and the seed.
+    function of the coroutine and the seed. ``idle_timeout`` is how many real seconds to wait
+    for I/O when nothing is scheduled before raising a deadlock error.
     """
     token = _SEED.set(seed)
     try:
-        with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
+        with asyncio.Runner(loop_factory=lambda: VirtualTimeLoop(idle_timeout)) as runner:
             return runner.run(coro)
     finally:
         _SEED.reset(token)

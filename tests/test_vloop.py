@@ -49,7 +49,7 @@ def test_a_coroutine_waiting_forever_is_reported_not_hung() -> None:
         await asyncio.get_running_loop().create_future()
 
     with pytest.raises(RuntimeError, match="virtual-time deadlock"):
-        edgekv.run(main())
+        edgekv.run(main(), idle_timeout=0.2)
 
 
 def test_cluster_replicates_in_real_time_on_an_ordinary_loop() -> None:
