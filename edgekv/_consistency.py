@@ -257,7 +257,6 @@ class Coordinator:
         key: str,
         value: Mapping[str, Any] | None,
         on_done: OnDone,
-        *,
         session: Session | None = None,
     ) -> int:
         """Commit a write at ``region`` now (returns its version); ``on_done`` follows after
@@ -284,11 +283,12 @@ class Coordinator:
         key: str,
         level: str,
         on_done: OnDone,
-        *,
         session: Session | None = None,
         max_staleness: float | None = None,
     ) -> None:
         """Read ``key`` at ``region`` with consistency ``level``; ``on_done(OpResult)`` later.
+        Arguments are positional-friendly so a kernel can schedule the call directly:
+        ``kernel.call_at(t, coordinator.read, region, key, "session", on_done, session)``.
 
         Raises ``ValueError`` (unknown level, bad bound) or ``TypeError`` (session) before
         anything is scheduled.
