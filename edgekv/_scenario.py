@@ -1,0 +1,751 @@
+"""The ``edge-flags`` scenario: DevCycle-style EdgeDB user data on a replicated store versus a
+single-home one, driven by one seeded workload on the discrete-event :class:`Kernel`.
+
+The story: a shop backend PATCHes a user's ``customData.stars`` after each purchase; later the
+same user logs in on the phone and asks for variables, which the flag :class:`Evaluator`
+computes on the stored user merged with the request; ``platinum-status-feature`` turns on at
+``stars >= 100``.
+
+Users and documents. Each user has a home region (drawn by the config's population weights)
+and a stored document, the DevCycle user object ``{"user_id", "appVersion", "customData":
+{"stars": n}}``, under the key ``user_id``. With ``field`` granularity each top-level field is
+one LWW register, so ``customData`` is a single register: a purchase PATCHes the whole
+``{"customData": {"stars": total}}``, the total the shop's own database holds (it owns the
+counter; no read-modify-write at the edge).
+
+Workload (all per user, Poisson, times uniform in the window):
+
+* sessions (``sessions_per_min``): a purchase at the user's home region, then after a think
+  time a login from the session's region: home, or with probability ``mobility`` another
+  region drawn by population weight (travel, or web and phone in different places). The login
+  reads the document and evaluates every variable; its EdgeDB write-back is left out, so all
+  writes are the ones listed here.
+* background reads (``reads_per_min``): the user's app refreshing variables, from home or
+  (``mobility``) away; they carry the user's session token like logins.
+* background writes (``writes_per_min``): other services PATCHing ``appVersion``, from home or
+  away; they are not the user's own writes, so no session token covers them.
+
+Before the window every user's document is written once at home (``warmup`` seconds of
+replication before the first operation). Each op's client-to-edge and edge-to-client delays
+are drawn once and shared by every system, so the systems see the identical workload.
+
+Systems: ``eventual`` and ``session`` (reads of the replicated :class:`Mesh` through one
+:class:`Coordinator`; the two levels share one mesh, each read issued at both levels at the
+same instant, since reads never change replica state) and ``single-home`` (every key homed at
+its user's home region through ``location_hint``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from ._config import Config
+from ._consistency import EVENTUAL, SESSION, Coordinator, OpResult, Session
+from ._crdt import Record
+from ._distributions import (
+    Constant,
+    Distribution,
+    Empirical,
+    Exponential,
+    LogNormal,
+    Mixture,
+    Normal,
+    Pareto,
+    Uniform,
+    parse_distribution,
+)
+from ._errors import ConfigError
+from ._kernel import Kernel
+from ._mesh import Mesh
+from ._singlehome import SingleHome
+from ._versions import EPOCH_MS
+from .flags import Evaluator, User, merge_user
+
+__all__ = [
+    "LOGIN",
+    "PURCHASE",
+    "READ",
+    "SCENARIO",
+    "SYSTEMS",
+    "WRITE",
+    "EdgeFlags",
+    "ScenarioResult",
+    "SystemRun",
+    "Workload",
+    "build_workload",
+    "distribution_median",
+    "run_edge_flags",
+    "with_median",
+]
+
+SCENARIO = "edge-flags"
+SYSTEMS = ("eventual", "session", "single-home")
+"""System names, in table order."""
+
+PURCHASE, LOGIN, READ, WRITE = 0, 1, 2, 3
+"""Operation kinds of a :class:`Workload`."""
+KIND_NAMES = ("purchase", "login", "background read", "background write")
+
+OUTCOMES = ("local", "waited", "forwarded")
+"""Outcome codes of :attr:`SystemRun.outcome` (index = code)."""
+
+STREAM_WORKLOAD = 200
+"""First generator stream of the workload (the mesh and latency models use 0..102)."""
+
+PLATINUM = "platinum-status-feature"
+"""The variable whose value the story is about (reported as the share of logins served true)."""
+
+LOGIN_PLATFORM = "iOS"
+"""What the phone sends with a login besides ``user_id``."""
+
+_DRAIN_LIMIT = 600.0
+"""Virtual seconds after the last arrival within which every operation must have finished."""
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeFlags:
+    """Parameters of the ``edge-flags`` scenario (rates are per user). Validated on creation:
+    a bad value raises :class:`ConfigError` naming the parameter."""
+
+    users: int = 20_000
+    duration: float = 60.0
+    """Seconds of workload (session starts and background operations)."""
+    mobility: float = 0.2
+    """Fraction of sessions (and background operations) started away from home."""
+    think: Distribution = field(default_factory=lambda: LogNormal(1.0, 1.0))
+    """Delay from the purchase to the login."""
+    sessions_per_min: float = 1.0
+    reads_per_min: float = 4.0
+    writes_per_min: float = 0.5
+    initial_stars: int = 120
+    """Stars before the window: uniform on ``0 .. initial_stars - 1``."""
+    max_purchase: int = 40
+    """Stars a purchase adds: uniform on ``1 .. max_purchase``."""
+    warmup: float = 5.0
+    """Seconds between the initial documents' writes and the first operation."""
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        _int(self.users, "users", 1)
+        _int(self.initial_stars, "initial_stars", 1)
+        _int(self.max_purchase, "max_purchase", 1)
+        _int(self.seed, "seed", 0)
+        for name in ("duration", "sessions_per_min", "reads_per_min", "writes_per_min", "warmup"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                raise ConfigError(name, f"expected a finite number >= 0, got {value!r}")
+        if self.duration <= 0:
+            raise ConfigError("duration", f"expected a positive duration, got {self.duration!r}")
+        m = self.mobility
+        if isinstance(m, bool) or not isinstance(m, int | float) or not 0 <= m <= 1:
+            raise ConfigError("mobility", f"expected a fraction in 0..1, got {m!r}")
+        if not isinstance(self.think, Distribution):
+            object.__setattr__(self, "think", parse_distribution(self.think, "think"))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The parameters as plain data (distributions described)."""
+        return {
+            "name": SCENARIO,
+            "seed": self.seed,
+            "users": self.users,
+            "duration_s": self.duration,
+            "warmup_s": self.warmup,
+            "mobility": self.mobility,
+            "think": self.think.describe(),
+            "sessions_per_user_per_min": self.sessions_per_min,
+            "background_reads_per_user_per_min": self.reads_per_min,
+            "background_writes_per_user_per_min": self.writes_per_min,
+            "initial_stars": f"uniform 0..{self.initial_stars - 1}",
+            "stars_per_purchase": f"uniform 1..{self.max_purchase}",
+        }
+
+
+def _int(value: Any, name: str, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(name, f"expected an integer >= {low}, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Workload:
+    """Every random choice of one run, drawn up front from the seed. Per user: ``home`` and
+    ``stars0``; per operation, sorted by arrival at the edge: ``kind``, ``user``, ``region``,
+    ``t_edge`` (arrival at the edge region, seconds of the run's clock), ``d_in`` / ``d_out``
+    (client-to-edge and back, seconds) and ``value`` (a purchase's new stars total, a
+    background write's app build)."""
+
+    home: np.ndarray
+    stars0: np.ndarray
+    kind: np.ndarray
+    user: np.ndarray
+    region: np.ndarray
+    t_edge: np.ndarray
+    d_in: np.ndarray
+    d_out: np.ndarray
+    value: np.ndarray
+
+    @property
+    def ops(self) -> int:
+        """Number of operations."""
+        return len(self.kind)
+
+    @property
+    def away(self) -> np.ndarray:
+        """True for operations issued away from the user's home region."""
+        return self.region != self.home[self.user]
+
+    def counts(self) -> dict[str, int]:
+        """Operations per kind, and logins away from home."""
+        out = {name: int((self.kind == k).sum()) for k, name in enumerate(KIND_NAMES)}
+        out["away logins"] = int(((self.kind == LOGIN) & self.away).sum())
+        return out
+
+
+def _away_regions(rng: np.random.Generator, home: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """For each home, another region drawn by population weight (uniform among the others if
+    they all weigh 0; the home itself when it is the only region). O(n x regions)."""
+    n_regions = len(weights)
+    u = rng.random(len(home))
+    out = home.copy()
+    if n_regions == 1:
+        return out
+    for h in range(n_regions):
+        mask = home == h
+        if not mask.any():
+            continue
+        w = weights.astype(float).copy()
+        w[h] = 0.0
+        if w.sum() <= 0:
+            w = np.ones(n_regions)
+            w[h] = 0.0
+        cum = np.cumsum(w / w.sum())
+        cum[-1] = 1.0
+        out[mask] = np.searchsorted(cum, u[mask], side="right").clip(0, n_regions - 1)
+    return out
+
+
+def build_workload(scenario: EdgeFlags, cfg: Config) -> Workload:
+    """Draw the scenario's operations for ``cfg``'s regions. Vectorised: O(ops log ops)."""
+    rngs = np.random.default_rng([scenario.seed, STREAM_WORKLOAD]).spawn(4)
+    users_rng, sess_rng, bg_rng, delay_rng = rngs
+    weights = np.array([r.weight for r in cfg.regions], dtype=float)
+    cum = np.cumsum(weights / weights.sum())
+    cum[-1] = 1.0
+    n_users = scenario.users
+    home = np.searchsorted(cum, users_rng.random(n_users), side="right").clip(0, len(cum) - 1)
+    stars0 = users_rng.integers(0, scenario.initial_stars, n_users)
+    window = scenario.duration
+    minutes = window / 60.0
+
+    n_sess = int(sess_rng.poisson(scenario.sessions_per_min * minutes * n_users))
+    s_time = np.sort(sess_rng.uniform(0.0, window, n_sess))
+    s_user = sess_rng.integers(0, n_users, n_sess)
+    s_away = sess_rng.random(n_sess) < scenario.mobility
+    s_region = np.where(s_away, _away_regions(sess_rng, home[s_user], weights), home[s_user])
+    think = scenario.think.sample(sess_rng, n_sess)
+    gained = sess_rng.integers(1, scenario.max_purchase + 1, n_sess)
+    stars = stars0.copy()
+    totals = np.empty(n_sess, dtype=np.int64)
+    for j, (u, g) in enumerate(zip(s_user.tolist(), gained.tolist(), strict=True)):
+        stars[u] += g
+        totals[j] = stars[u]
+
+    parts = []
+    for kind, per_min in ((READ, scenario.reads_per_min), (WRITE, scenario.writes_per_min)):
+        n = int(bg_rng.poisson(per_min * minutes * n_users))
+        user = bg_rng.integers(0, n_users, n)
+        away = bg_rng.random(n) < scenario.mobility
+        region = np.where(away, _away_regions(bg_rng, home[user], weights), home[user])
+        value = bg_rng.integers(0, 1000, n) if kind == WRITE else np.zeros(n, dtype=np.int64)
+        parts.append((np.full(n, kind), user, region, bg_rng.uniform(0.0, window, n), value))
+
+    kind = np.concatenate(
+        [np.full(n_sess, PURCHASE), np.full(n_sess, LOGIN)] + [p[0] for p in parts]
+    )
+    user = np.concatenate([s_user, s_user] + [p[1] for p in parts])
+    region = np.concatenate([home[s_user], s_region] + [p[2] for p in parts])
+    t_issue = np.concatenate([s_time, s_time + think] + [p[3] for p in parts]) + scenario.warmup
+    value = np.concatenate([totals, np.zeros(n_sess, dtype=np.int64)] + [p[4] for p in parts])
+    n_ops = len(kind)
+    d_in = cfg.client_delay.sample(delay_rng, n_ops)
+    d_out = cfg.client_delay.sample(delay_rng, n_ops)
+    t_edge = t_issue + d_in
+    order = np.argsort(t_edge, kind="stable")
+    return Workload(
+        home=home,
+        stars0=stars0,
+        kind=kind[order],
+        user=user[order],
+        region=region[order],
+        t_edge=t_edge[order],
+        d_in=d_in[order],
+        d_out=d_out[order],
+        value=value[order],
+    )
+
+
+@dataclass(eq=False)
+class SystemRun:
+    """Per-operation outcomes of one system, aligned with the :class:`Workload`'s operations.
+
+    ``latency`` is client-perceived (client-to-edge + service side + edge-to-client), seconds.
+    For reads: ``version`` seen, ``stale`` (missed a version committed before the read began,
+    per the oracle), ``stale_s`` (how long the first missed one had been committed),
+    ``beyond_floor`` (missed a version committed long enough before the read that it would
+    have arrived at the physical floor, half the RTT from its origin: staleness due to the
+    lag, not to the speed of light), ``ryw`` (does not show the user's own last purchase
+    committed before the read began, nor a newer one), ``outcome`` (code into ``OUTCOMES``),
+    ``waited``; for logins ``wrong`` (the variables served differ from what the newest
+    committed user data gives, both at the read's start and at its answer) and ``platinum``
+    (served ``platinum-status-feature`` true).
+    """
+
+    name: str
+    latency: np.ndarray
+    version: np.ndarray
+    stale: np.ndarray
+    stale_s: np.ndarray
+    beyond_floor: np.ndarray
+    ryw: np.ndarray
+    wrong: np.ndarray
+    platinum: np.ndarray
+    outcome: np.ndarray
+    waited: np.ndarray
+    bytes_replicated: int
+    messages_replicated: int
+
+
+@dataclass(frozen=True, eq=False)
+class ScenarioResult:
+    """A run of the scenario: parameters, the config's lag, the workload and every system."""
+
+    scenario: EdgeFlags
+    cfg: Config
+    workload: Workload
+    systems: Mapping[str, SystemRun]
+    rtt: list[list[float]]
+    """Round-trip seconds ``rtt[src][dst]`` of the config."""
+
+
+class _Recorder:
+    """Per-op outcome lists of one system, filled by completion callbacks (O(1) each, plus
+    two flag evaluations for a login, and a log scan for a stale read)."""
+
+    __slots__ = (
+        "name",
+        "ctx",
+        "latency",
+        "version",
+        "stale",
+        "stale_s",
+        "beyond_floor",
+        "ryw",
+        "wrong",
+        "platinum",
+        "outcome",
+        "waited",
+    )
+
+    def __init__(self, name: str, ctx: _Context) -> None:
+        n = ctx.n_ops
+        self.name = name
+        self.ctx = ctx
+        self.latency = [math.nan] * n
+        self.version = [0] * n
+        self.stale = [False] * n
+        self.stale_s = [0.0] * n
+        self.beyond_floor = [False] * n
+        self.ryw = [False] * n
+        self.wrong = [False] * n
+        self.platinum = [False] * n
+        self.outcome = [0] * n
+        self.waited = [0.0] * n
+
+    def write_done(self, i: int, result: OpResult) -> None:
+        ctx = self.ctx
+        self.latency[i] = ctx.d_in[i] + result.record.latency + ctx.d_out[i]
+        self.version[i] = result.version
+        ctx.pending -= 1
+
+    def read_done(
+        self, i: int, truth_start: dict[str, Any] | None, own: int, res: OpResult
+    ) -> None:
+        ctx = self.ctx
+        rec = res.record
+        self.latency[i] = ctx.d_in[i] + rec.latency + ctx.d_out[i]
+        version = res.version
+        self.version[i] = version
+        self.outcome[i] = _OUTCOME_CODE[rec.outcome]
+        self.waited[i] = rec.waited
+        if rec.stale_versions:
+            self.stale[i] = True
+            self.stale_s[i] = rec.stale_seconds
+            self.beyond_floor[i] = ctx.beyond_floor(i, version, rec.start)
+        if own and not ctx.reflects(i, res.doc, own):
+            self.ryw[i] = True
+        if ctx.kind[i] == LOGIN:
+            doc = res.doc
+            served = ctx.variables(i, doc)
+            self.platinum[i] = served.get(PLATINUM) is True
+            if doc != truth_start and served != ctx.variables(i, truth_start):
+                now = ctx.truth(ctx.user[i])
+                self.wrong[i] = doc != now and served != ctx.variables(i, now)
+        ctx.pending -= 1
+
+    def finish(self, bytes_replicated: int, messages: int) -> SystemRun:
+        return SystemRun(
+            name=self.name,
+            latency=np.array(self.latency),
+            version=np.array(self.version, dtype=np.int64),
+            stale=np.array(self.stale),
+            stale_s=np.array(self.stale_s),
+            beyond_floor=np.array(self.beyond_floor),
+            ryw=np.array(self.ryw),
+            wrong=np.array(self.wrong),
+            platinum=np.array(self.platinum),
+            outcome=np.array(self.outcome, dtype=np.int8),
+            waited=np.array(self.waited),
+            bytes_replicated=bytes_replicated,
+            messages_replicated=messages,
+        )
+
+
+_OUTCOME_CODE = {name: code for code, name in enumerate(OUTCOMES)}
+
+
+class _Context:
+    """What every callback of one run shares: the workload as Python lists (fast indexing),
+    the clock, the truth per user and the commit log for the light-speed floor."""
+
+    def __init__(
+        self,
+        work: Workload,
+        keys: list[str],
+        kernel: Kernel,
+        evaluator: Evaluator,
+        rtt: list[list[float]],
+    ) -> None:
+        self.n_ops = work.ops
+        self.kind = work.kind.tolist()
+        self.user = work.user.tolist()
+        self.region = work.region.tolist()
+        self.d_in = work.d_in.tolist()
+        self.d_out = work.d_out.tolist()
+        self.keys = keys
+        self.kernel = kernel
+        self.evaluator = evaluator
+        self.half_rtt = [[r / 2 for r in row] for row in rtt]
+        self.pending = 0
+        self.truth: Callable[[int], dict[str, Any] | None] = _no_truth
+        self.log: list[list[tuple[int, float, int, int | None]]] = [[] for _ in keys]
+        """Per user: ``(version, commit time, origin region, stars)`` of every committed write
+        (``stars`` is None but for purchases)."""
+
+    def variables(self, i: int, doc: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Every variable's value for a login of op ``i`` served ``doc`` (O(features))."""
+        request = {"user_id": self.keys[self.user[i]], "platform": LOGIN_PLATFORM}
+        user = User.from_dict(merge_user(doc, request))
+        now_ms = EPOCH_MS + self.kernel.now * 1e3
+        return {k: v.value for k, v in self.evaluator.evaluate(user, now_ms=now_ms).items()}
+
+    def beyond_floor(self, i: int, seen: int, start: float) -> bool:
+        """Whether a read of op ``i`` that started at ``start`` and saw ``seen`` missed a write
+        that would have reached its region at the physical floor. O(writes of the user)."""
+        reader = self.region[i]
+        half = self.half_rtt
+        for version, committed, origin, _ in self.log[self.user[i]]:
+            if version > seen and committed + half[origin][reader] < start:
+                return True
+        return False
+
+    def reflects(self, i: int, doc: Mapping[str, Any] | None, own: int) -> bool:
+        """Whether ``doc``, read by op ``i``, shows the user's own purchase of version ``own``
+        or a newer purchase: by content, not by version, since with field granularity a
+        replica can hold a newer version of another field and still miss the purchase.
+        O(writes of the user)."""
+        custom = None if doc is None else doc.get("customData")
+        stars = custom.get("stars") if isinstance(custom, Mapping) else None
+        for version, _, _, total in self.log[self.user[i]]:
+            if version >= own and total is not None and total == stars:
+                return True
+        return False
+
+
+def _no_truth(user: int) -> dict[str, Any] | None:
+    raise AssertionError("truth function not installed")
+
+
+def _initial_doc(key: str, stars: int) -> dict[str, Any]:
+    return {"user_id": key, "appVersion": "5.0.0", "customData": {"stars": stars}}
+
+
+def _write_value(kind: int, value: int) -> dict[str, Any]:
+    if kind == PURCHASE:
+        return {"customData": {"stars": value}}
+    return {"appVersion": f"5.1.{value}"}
+
+
+def _drive(
+    kernel: Kernel,
+    ctx: _Context,
+    work: Workload,
+    issue: Callable[[int], None],
+    tick: Callable[[float], None] | None,
+) -> None:
+    """Chain the arrivals (each schedules the next, so the heap holds one pending arrival
+    plus in-flight work) and run until every operation has answered."""
+    t_edge = work.t_edge.tolist()
+    n = len(t_edge)
+
+    def arrive(i: int) -> None:
+        if i + 1 < n:
+            kernel.call_at(t_edge[i + 1], arrive, i + 1)
+        ctx.pending += 1
+        issue(i)
+
+    if n:
+        kernel.call_at(t_edge[0], arrive, 0)
+    end = t_edge[-1] if n else 0.0
+    t = 0.0
+    while t < end:
+        t = min(t + 1.0, end)
+        kernel.run(until=t)
+        if tick is not None:
+            tick(t / end)
+    limit = end + _DRAIN_LIMIT
+    while ctx.pending:
+        if t >= limit:
+            raise RuntimeError(
+                f"{ctx.pending} operations still pending {_DRAIN_LIMIT:g}s after the last arrival"
+            )
+        t += 0.1
+        kernel.run(until=t)
+
+
+def _run_cluster(
+    work: Workload,
+    cfg: Config,
+    seed: int,
+    keys: list[str],
+    evaluator: Evaluator,
+    tick: Callable[[float], None] | None,
+) -> tuple[SystemRun, SystemRun]:
+    kernel = Kernel()
+    mesh = Mesh(cfg, seed, kernel)
+    coord = Coordinator(mesh)
+    nodes = mesh.nodes
+    join = nodes[0].crdt.join
+    ctx = _Context(work, keys, kernel, evaluator, coord.latency.rtt)
+    eventual, session = _Recorder(EVENTUAL, ctx), _Recorder(SESSION, ctx)
+    n_users = len(keys)
+    ghost: list[Record | None] = [None] * n_users
+    own = [0] * n_users
+    tokens = [Session() for _ in range(n_users)]
+    log = ctx.log
+
+    def truth(u: int) -> dict[str, Any] | None:
+        rec = ghost[u]
+        return None if rec is None else rec[0]
+
+    ctx.truth = truth
+    home = work.home.tolist()
+    for u, stars in enumerate(work.stars0.tolist()):
+        version = mesh.write(home[u], "put", keys[u], _initial_doc(keys[u], stars))
+        ghost[u] = nodes[home[u]].store[keys[u]]
+        log[u].append((version, 0.0, home[u], None))
+
+    kinds, users, regions, values = ctx.kind, ctx.user, ctx.region, work.value.tolist()
+    sent = [0, 0]
+
+    def snapshot() -> None:
+        sent[0] = sum(node.stats.bytes_sent for node in nodes)
+        sent[1] = sum(node.stats.messages_sent for node in nodes)
+
+    def both_done(i: int, result: OpResult) -> None:
+        eventual.write_done(i, result)
+        ctx.pending += 1
+        session.write_done(i, result)
+
+    def issue(i: int) -> None:
+        kind, u, region = kinds[i], users[i], regions[i]
+        key = keys[u]
+        if kind in (PURCHASE, WRITE):
+            token = tokens[u] if kind == PURCHASE else None
+            version = coord.write(
+                region,
+                "patch",
+                key,
+                _write_value(kind, values[i]),
+                partial(both_done, i),
+                session=token,
+            )
+            ghost[u] = join(ghost[u], nodes[region].store[key])
+            stars = values[i] if kind == PURCHASE else None
+            log[u].append((version, kernel.now, region, stars))
+            if kind == PURCHASE:
+                own[u] = version
+            return
+        truth_start = truth(u)
+        ctx.pending += 1
+        coord.read(region, key, EVENTUAL, partial(eventual.read_done, i, truth_start, own[u]))
+        coord.read(
+            region,
+            key,
+            SESSION,
+            partial(session.read_done, i, truth_start, own[u]),
+            session=tokens[u],
+        )
+
+    kernel.call_at(float(work.t_edge[0]) if work.ops else 0.0, snapshot)
+    _drive(kernel, ctx, work, issue, tick)
+    before = list(sent)
+    snapshot()
+    shipped = (sent[0] - before[0], sent[1] - before[1])
+    mesh.close()
+    return eventual.finish(*shipped), session.finish(*shipped)
+
+
+def _run_single_home(
+    work: Workload,
+    cfg: Config,
+    seed: int,
+    keys: list[str],
+    evaluator: Evaluator,
+    tick: Callable[[float], None] | None,
+) -> SystemRun:
+    kernel = Kernel()
+    store = SingleHome(cfg, seed, kernel)
+    ctx = _Context(work, keys, kernel, evaluator, store.latency.rtt)
+    rec = _Recorder("single-home", ctx)
+    objects = store.objects
+    n_users = len(keys)
+    own = [0] * n_users
+    home = work.home.tolist()
+
+    def truth(u: int) -> dict[str, Any] | None:
+        obj = objects.get(keys[u])
+        return None if obj is None else obj.doc
+
+    ctx.truth = truth
+
+    def ignore(result: OpResult) -> None:
+        return None
+
+    for u, stars in enumerate(work.stars0.tolist()):
+        doc = _initial_doc(keys[u], stars)
+        store.submit(home[u], "put", keys[u], doc, ignore, location_hint=home[u])
+
+    kinds, users, regions, values = ctx.kind, ctx.user, ctx.region, work.value.tolist()
+
+    log = ctx.log
+
+    def write_done(i: int, u: int, result: OpResult) -> None:
+        stars = values[i] if kinds[i] == PURCHASE else None
+        if stars is not None and result.version > own[u]:
+            own[u] = result.version
+        log[u].append((result.version, result.record.start, home[u], stars))
+        rec.write_done(i, result)
+
+    def issue(i: int) -> None:
+        kind, u, region = kinds[i], users[i], regions[i]
+        key = keys[u]
+        hint = home[u]
+        if kind in (PURCHASE, WRITE):
+            value = _write_value(kind, values[i])
+            done = partial(write_done, i, u)
+            store.submit(region, "patch", key, value, done, location_hint=hint)
+        else:
+            done = partial(rec.read_done, i, truth(u), own[u])
+            store.submit(region, "get", key, None, done, location_hint=hint)
+
+    _drive(kernel, ctx, work, issue, tick)
+    return rec.finish(0, 0)
+
+
+def run_edge_flags(
+    scenario: EdgeFlags,
+    cfg: Config,
+    evaluator: Evaluator,
+    progress: Callable[[float], None] | None = None,
+) -> ScenarioResult:
+    """Run the scenario on every system; ``progress(fraction)`` follows along (the replicated
+    run counts for 80% of the work). Deterministic: same inputs, same result bit for bit."""
+    work = build_workload(scenario, cfg)
+    width = len(str(scenario.users - 1))
+    keys = [f"user-{u:0{width}d}" for u in range(scenario.users)]
+
+    def stage(lo: float, hi: float) -> Callable[[float], None] | None:
+        if progress is None:
+            return None
+        return lambda f: progress(lo + (hi - lo) * f)
+
+    eventual, session = _run_cluster(work, cfg, scenario.seed, keys, evaluator, stage(0.0, 0.8))
+    single = _run_single_home(work, cfg, scenario.seed, keys, evaluator, stage(0.8, 1.0))
+    rtt = [[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]
+    return ScenarioResult(
+        scenario,
+        cfg,
+        work,
+        {EVENTUAL: eventual, SESSION: session, "single-home": single},
+        rtt,
+    )
+
+
+def distribution_median(dist: Distribution) -> float:
+    """The median of a delay distribution: closed form where one exists, else from 200,000
+    draws of a fixed generator (deterministic)."""
+    if isinstance(dist, Constant):
+        return dist.value
+    if isinstance(dist, Uniform):
+        return (dist.low + dist.high) / 2
+    if isinstance(dist, Exponential):
+        return dist.mean_s * math.log(2)
+    if isinstance(dist, LogNormal):
+        return dist.median
+    if isinstance(dist, Pareto):
+        return dist.scale * 2 ** (1 / dist.alpha)
+    return float(np.median(dist.sample(np.random.default_rng(0), 200_000)))
+
+
+def _scaled(dist: Distribution, f: float) -> Distribution:
+    if isinstance(dist, Constant):
+        return Constant(dist.value * f)
+    if isinstance(dist, Uniform):
+        return Uniform(dist.low * f, dist.high * f)
+    if isinstance(dist, Exponential):
+        return Exponential(dist.mean_s * f)
+    if isinstance(dist, Normal):
+        return Normal(dist.mu * f, dist.std * f)
+    if isinstance(dist, LogNormal):
+        return LogNormal(dist.median * f, dist.sigma)
+    if isinstance(dist, Pareto):
+        return Pareto(dist.scale * f, dist.alpha)
+    if isinstance(dist, Mixture):
+        return Mixture(tuple(_scaled(c, f) for c in dist.components), dist.weights)
+    if isinstance(dist, Empirical):
+        return Empirical(tuple(s * f for s in dist.samples))
+    raise TypeError(f"cannot rescale a {type(dist).__name__}")
+
+
+def with_median(dist: Distribution, median: float) -> Distribution:
+    """``dist`` rescaled so that its median is ``median`` seconds (same shape: every family
+    here is a scale family). A median of 0 is the constant 0; a constant-0 base becomes the
+    constant ``median``."""
+    if median < 0 or not math.isfinite(median):
+        raise ValueError(f"median must be a finite number of seconds >= 0, got {median!r}")
+    if median == 0:
+        return Constant(0.0)
+    current = distribution_median(dist)
+    if current <= 0:
+        return Constant(median)
+    return _scaled(dist, median / current)
