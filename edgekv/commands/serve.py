@@ -82,7 +82,8 @@ def _cluster(cfg: Any, args: argparse.Namespace) -> Any:
 async def _serve(cfg: Any, keys: Keys, args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     cluster = _cluster(cfg, args)
     async with cluster:
         server = EdgeServer(cluster, keys, host=args.host, port_base=args.port_base)
