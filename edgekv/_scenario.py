@@ -41,11 +41,13 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._config import Config
+from ._config import Config, default_config, load_config
 from ._consistency import EVENTUAL, SESSION, Coordinator, OpResult, Session
 from ._crdt import Record
 from ._distributions import (
@@ -65,7 +67,7 @@ from ._kernel import Kernel
 from ._mesh import Mesh
 from ._singlehome import SingleHome
 from ._versions import EPOCH_MS
-from .flags import Evaluator, User, merge_user
+from .flags import Evaluator, FlagConfigError, User, merge_user
 
 __all__ = [
     "LOGIN",
@@ -80,7 +82,9 @@ __all__ = [
     "Workload",
     "build_workload",
     "distribution_median",
+    "load_evaluator",
     "run_edge_flags",
+    "scenario_config",
     "with_median",
 ]
 
@@ -749,3 +753,29 @@ def with_median(dist: Distribution, median: float) -> Distribution:
     if current <= 0:
         return Constant(median)
     return _scaled(dist, median / current)
+
+
+def scenario_config(config: str | None = None, lag: str | Distribution | None = None) -> Config:
+    """The topology (``config`` path, or the packaged default) with the replication lag
+    replaced when ``lag`` is given. Raises :class:`ConfigError` naming the bad field."""
+    cfg = default_config() if config is None else load_config(config)
+    if lag is not None:
+        cfg = cfg.replace(lag=parse_distribution(lag, "lag"))
+    return cfg
+
+
+def load_evaluator(path: str | None = None) -> Evaluator:
+    """The flag evaluator for a DevCycle config v2 JSON file (the packaged example, with
+    ``platinum-status-feature`` on ``customData.stars >= 100``, when ``path`` is None).
+    Raises :class:`ConfigError` for an unreadable or invalid file."""
+    if path is None:
+        text = (resources.files("edgekv") / "data" / "flags-example.json").read_text("utf-8")
+        return Evaluator(text)
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError("flags", f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return Evaluator(text)
+    except (FlagConfigError, ValueError) as exc:
+        raise ConfigError("flags", f"{path}: {exc}") from None

@@ -1,0 +1,302 @@
+"""Figures, tables, files and plots of the ``edge-flags`` scenario.
+
+:func:`summarize` turns a :class:`~edgekv._scenario.ScenarioResult` into plain data (every
+figure with its sample size; ``None`` where a sample is empty), which the bench and sweep
+commands print as rich tables and write as JSON or CSV. Latencies in the summary are
+milliseconds, shares are percentages.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ._scenario import LOGIN, OUTCOMES, PURCHASE, READ, WRITE, ScenarioResult
+
+__all__ = [
+    "LazyProgress",
+    "flatten",
+    "load_pyplot",
+    "plot_latency_cdf",
+    "summarize",
+    "summary_table",
+    "write_csv",
+    "write_json",
+]
+
+PERCENTILES = (50.0, 95.0, 99.0, 99.9)
+
+
+def _pct_label(p: float) -> str:
+    return f"p{p:g}"
+
+
+def _quantiles(values_ms: np.ndarray, ps: Sequence[float]) -> dict[str, float | None]:
+    if len(values_ms) == 0:
+        return {_pct_label(p): None for p in ps}
+    qs = np.percentile(values_ms, ps)
+    return {_pct_label(p): float(q) for p, q in zip(ps, qs, strict=True)}
+
+
+def _latency(values_s: np.ndarray, ps: Sequence[float] = PERCENTILES) -> dict[str, Any]:
+    ms = values_s * 1e3
+    out: dict[str, Any] = {"n": len(ms), "mean": float(ms.mean()) if len(ms) else None}
+    out.update(_quantiles(ms, ps))
+    return out
+
+
+def _share(mask: np.ndarray, within: np.ndarray) -> dict[str, Any]:
+    """``{"n": hits, "of": sample size, "pct": 100 hits / size}`` (pct None if empty)."""
+    of = int(within.sum())
+    n = int((mask & within).sum())
+    return {"n": n, "of": of, "pct": 100.0 * n / of if of else None}
+
+
+def summarize(result: ScenarioResult) -> dict[str, Any]:
+    """Every figure of a run as plain data: scenario, workload and, per system, read and
+    write latencies (overall, at home, away), freshness and replication volume. O(ops)."""
+    work = result.workload
+    kind = work.kind
+    reads = (kind == LOGIN) | (kind == READ)
+    writes = (kind == PURCHASE) | (kind == WRITE)
+    logins = kind == LOGIN
+    away = work.away
+    home = work.home[work.user]
+    rtt = np.asarray(result.rtt)
+    # A single-home away request travels region -> home and back: rtt[r][h]/2 + rtt[h][r]/2.
+    trip = (rtt[work.region, home] + rtt[home, work.region]) / 2
+    away_reads = reads & away
+    cfg = result.cfg
+    scenario = result.scenario.as_dict()
+    scenario.update(
+        {
+            "config": cfg.source,
+            "regions": len(cfg.regions),
+            "lag": cfg.lag.describe(),
+            "client_delay_one_way": cfg.client_delay.describe(),
+            "service_time_ms": cfg.service_time * 1e3,
+            "granularity": cfg.granularity,
+        }
+    )
+    workload: dict[str, Any] = {"operations": work.ops, **work.counts()}
+    workload["reads"] = int(reads.sum())
+    workload["writes"] = int(writes.sum())
+    workload["away_read_share_pct"] = (
+        100.0 * away_reads.sum() / reads.sum() if reads.any() else None
+    )
+    workload["mean_rtt_to_home_of_away_reads_ms"] = (
+        float(trip[away_reads].mean() * 1e3) if away_reads.any() else None
+    )
+    systems: dict[str, Any] = {}
+    for name, run in result.systems.items():
+        lat = run.latency
+        stale_ms = run.stale_s[reads & run.stale] * 1e3
+        systems[name] = {
+            "reads": {
+                "latency_ms": _latency(lat[reads]),
+                "home_latency_ms": _latency(lat[reads & ~away]),
+                "away_latency_ms": _latency(lat[reads & away]),
+            },
+            "logins": {
+                "latency_ms": _latency(lat[logins]),
+                "wrong_flag": _share(run.wrong, logins),
+                "platinum_served": _share(run.platinum, logins),
+            },
+            "writes": {"latency_ms": _latency(lat[writes], (50.0, 99.0))},
+            "stale_reads": _share(run.stale, reads),
+            "stale_beyond_floor": _share(run.beyond_floor, reads),
+            "staleness_ms": {
+                "n": len(stale_ms),
+                "mean": float(stale_ms.mean()) if len(stale_ms) else None,
+                **_quantiles(stale_ms, (50.0, 99.0)),
+            },
+            "ryw_violations": _share(run.ryw, reads),
+            "outcomes": {
+                name: _share(run.outcome == code, reads) for code, name in enumerate(OUTCOMES)
+            },
+            "replication": {
+                "bytes": run.bytes_replicated,
+                "messages": run.messages_replicated,
+            },
+        }
+    return {"scenario": scenario, "workload": workload, "systems": systems}
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """``(dotted.path, leaf)`` pairs of nested mappings, in insertion order."""
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            yield from flatten(value, path)
+        else:
+            yield path, value
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write ``data`` as indented JSON (deterministic: same data, same bytes)."""
+    Path(path).write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def write_csv(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Write a CSV file; ``None`` becomes an empty cell."""
+    with Path(path).open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row])
+
+
+# -- tables ------------------------------------------------------------------------------
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def _pct(share: Mapping[str, Any]) -> str:
+    """``pct (n)``; the denominator is the row that counts the sample."""
+    if share["pct"] is None:
+        return "-"
+    return f"{share['pct']:.3f} ({share['n']:,})"
+
+
+def _pair(lat: Mapping[str, Any], a: str = "p50", b: str = "p99", n: bool = True) -> str:
+    text = f"{_ms(lat[a])} / {_ms(lat[b])}"
+    return f"{text} ({lat['n']:,})" if n else text
+
+
+def _rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
+    r, lg, w = s["reads"], s["logins"], s["writes"]
+    lat = r["latency_ms"]
+    outcomes = s["outcomes"]
+    out = [("reads (n)", f"{lat['n']:,}")]
+    out += [(f"read {_pct_label(p)} ms", _ms(lat[_pct_label(p)])) for p in PERCENTILES]
+    out += [
+        ("home reads p50/p99 ms (n)", _pair(r["home_latency_ms"])),
+        ("away reads p50/p99 ms (n)", _pair(r["away_latency_ms"])),
+        ("writes p50/p99 ms (n)", _pair(w["latency_ms"])),
+        ("stale reads % (n)", _pct(s["stale_reads"])),
+        ("stale beyond floor % (n)", _pct(s["stale_beyond_floor"])),
+        ("staleness ms mean/p99", _pair(s["staleness_ms"], "mean", "p99", n=False)),
+        ("RYW violations % (n)", _pct(s["ryw_violations"])),
+        ("logins (n)", f"{lg['latency_ms']['n']:,}"),
+        ("login p50/p99 ms", _pair(lg["latency_ms"], n=False)),
+        ("wrong-flag logins % (n)", _pct(lg["wrong_flag"])),
+        ("platinum served % (n)", _pct(lg["platinum_served"])),
+        ("reads waited % (n)", _pct(outcomes["waited"])),
+        ("reads forwarded % (n)", _pct(outcomes["forwarded"])),
+        (
+            "replicated MB (msgs)",
+            f"{s['replication']['bytes'] / 1e6:.2f} ({s['replication']['messages']:,})",
+        ),
+    ]
+    return out
+
+
+def summary_table(summary: Mapping[str, Any], title: str) -> Table:
+    """One row per figure, one column per system (sample sizes in parentheses)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("figure")
+    systems = summary["systems"]
+    for name in systems:
+        table.add_column(name, justify="right")
+    columns = [_rows(s) for s in systems.values()]
+    for i, (label, _) in enumerate(columns[0]):
+        table.add_row(label, *(col[i][1] for col in columns))
+    return table
+
+
+# -- plots -------------------------------------------------------------------------------
+
+
+def load_pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend; ``ModuleNotFoundError`` if the ``plot`` extra
+    is not installed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_latency_cdf(plt: Any, path: str | Path, result: ScenarioResult, title: str) -> None:
+    """Read-latency distribution per system into a PNG: the CDF (left) and the tail,
+    P(latency > x) on log axes (right), both in client-perceived milliseconds."""
+    kind = result.workload.kind
+    reads = (kind == LOGIN) | (kind == READ)
+    fig, (cdf, tail) = plt.subplots(1, 2, figsize=(11, 4.6))
+    for name, run in result.systems.items():
+        ms = np.sort(run.latency[reads] * 1e3)
+        if len(ms) == 0:
+            continue
+        below = np.arange(1, len(ms) + 1) / len(ms)
+        cdf.plot(ms, below, label=f"{name} (n={len(ms):,})")
+        tail.plot(ms[:-1], 1.0 - below[:-1], label=name)
+    cdf.set_xscale("log")
+    cdf.set_xlabel("read latency seen by the client (ms)")
+    cdf.set_ylabel("fraction of reads")
+    cdf.set_ylim(0, 1.0)
+    cdf.legend(loc="lower right")
+    tail.set_xscale("log")
+    tail.set_yscale("log")
+    tail.set_xlabel("read latency seen by the client (ms)")
+    tail.set_ylabel("fraction of reads slower (tail)")
+    for ax in (cdf, tail):
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# -- progress ----------------------------------------------------------------------------
+
+
+class LazyProgress:
+    """A rich progress bar on stderr that appears only once a task has run for a second,
+    then follows ``update(fraction)`` calls; :meth:`close` removes it."""
+
+    def __init__(self, label: str, console: Console | None = None) -> None:
+        self._label = label
+        self._console = console or Console(stderr=True)
+        self._start = time.perf_counter()
+        self._bar: Progress | None = None
+        self._task = 0
+
+    def update(self, fraction: float) -> None:
+        """Report progress in 0..1."""
+        if self._bar is None:
+            if time.perf_counter() - self._start < 1.0 or fraction >= 1.0:
+                return
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeRemainingColumn(),
+                console=self._console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self._label, total=1.0)
+        self._bar.update(self._task, completed=min(max(fraction, 0.0), 1.0))
+
+    def close(self) -> None:
+        """Remove the bar, if it was shown."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
