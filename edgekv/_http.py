@@ -424,6 +424,8 @@ class EdgeServer:
         if mesh is None or not hasattr(mesh, "on_apply") or not hasattr(mesh, "oracle"):
             return
         by_index = [self.metrics[name] for name in self.cluster.regions]
+        # A server runs for days: the oracle keeps only the recent versions of each key.
+        mesh.oracle.max_history = 32
 
         def on_apply(region: int, key: str, version: int) -> None:
             # staleness() of a read that saw the version just before: time since it committed

@@ -11,11 +11,14 @@ __all__ = ["Oracle"]
 class Oracle:
     """Committed versions per key, sorted, with their commit times (seconds)."""
 
-    __slots__ = ("_versions", "_times")
+    __slots__ = ("_versions", "_times", "max_history")
 
-    def __init__(self) -> None:
+    def __init__(self, max_history: int | None = None) -> None:
         self._versions: dict[str, list[int]] = {}
         self._times: dict[str, list[float]] = {}
+        self.max_history = max_history
+        """Keep at most this many newest versions per key (None: all), so a long-running
+        server's memory stays bounded; versions behind are then counted up to this cap."""
 
     def commit(self, key: str, version: int, now: float) -> None:
         """Record a committed write. O(1) when versions arrive in order, O(k) otherwise."""
@@ -23,13 +26,18 @@ class Oracle:
         if versions is None:
             self._versions[key] = [version]
             self._times[key] = [now]
-        elif version > versions[-1]:
+            return
+        if version > versions[-1]:
             versions.append(version)
             self._times[key].append(now)
         else:
             i = bisect_right(versions, version)
             versions.insert(i, version)
             self._times[key].insert(i, now)
+        cap = self.max_history
+        if cap is not None and len(versions) > cap:
+            del versions[:-cap]
+            del self._times[key][:-cap]
 
     def latest(self, key: str) -> int:
         """The LWW winner so far (0 if never written)."""

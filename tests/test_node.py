@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import msgpack
+import pytest
 
-from edgekv import FieldLWW, ItemLWW, RegionNode
+from edgekv import FieldLWW, ItemLWW, Oracle, RegionNode
 from edgekv._replication import OpsBatch, decode
 
 
@@ -68,3 +69,11 @@ def test_digest_triggers_a_resend_of_what_the_peer_lacks() -> None:
     assert len(repair) == 1
     b.receive(1.6, repair[0].payload)
     assert b.peek("k") == {"v": 1}
+
+
+def test_oracle_history_can_be_capped() -> None:
+    oracle = Oracle(max_history=3)
+    for v in range(1, 11):
+        oracle.commit("k", v, v * 0.1)
+    assert [v for v, _ in oracle.history("k")] == [8, 9, 10]
+    assert oracle.staleness("k", 8, 2.0) == (2, pytest.approx(1.1))
