@@ -1,0 +1,179 @@
+"""The edge-flags scenario: workload shape and the figures' internal consistency (latency
+decomposition, freshness against the lag, session and single-home guarantees)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from edgekv._distributions import Constant, Exponential, LogNormal, Mixture, Pareto, Uniform
+from edgekv._errors import ConfigError
+from edgekv._scenario import (
+    LOGIN,
+    OUTCOMES,
+    PURCHASE,
+    READ,
+    EdgeFlags,
+    ScenarioResult,
+    build_workload,
+    distribution_median,
+    load_evaluator,
+    run_edge_flags,
+    scenario_config,
+    with_median,
+)
+
+EVALUATOR = load_evaluator()
+
+
+def _run(lag: str | None = None, **params: object) -> ScenarioResult:
+    scenario = EdgeFlags(**{"users": 1500, "duration": 20.0, **params})  # type: ignore[arg-type]
+    return run_edge_flags(scenario, scenario_config(None, lag), EVALUATOR)
+
+
+@pytest.fixture(scope="module")
+def default_run() -> ScenarioResult:
+    return _run(users=3000, duration=30.0, mobility=0.5)
+
+
+def _reads(result: ScenarioResult) -> np.ndarray:
+    kind = result.workload.kind
+    return (kind == LOGIN) | (kind == READ)
+
+
+def test_eventual_read_latency_is_client_round_trip_plus_service(
+    default_run: ScenarioResult,
+) -> None:
+    work, run = default_run.workload, default_run.systems["eventual"]
+    reads = _reads(default_run)
+    expected = work.d_in + default_run.cfg.service_time + work.d_out
+    assert reads.sum() > 3000
+    np.testing.assert_allclose(run.latency[reads], expected[reads], rtol=0, atol=1e-9)
+    assert (run.outcome[reads] == OUTCOMES.index("local")).all()
+
+
+def test_single_home_away_reads_pay_the_round_trip_to_home(default_run: ScenarioResult) -> None:
+    work, run = default_run.workload, default_run.systems["single-home"]
+    reads = _reads(default_run)
+    home = work.home[work.user]
+    rtt = np.asarray(default_run.rtt)
+    trip = rtt[work.region, home]
+    local = work.d_in + work.d_out + default_run.cfg.service_time + run.waited
+    away = reads & work.away
+    at_home = reads & ~work.away
+    assert away.sum() > 300 and at_home.sum() > 1000
+    np.testing.assert_allclose(run.latency[at_home], local[at_home], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(run.latency[away], (local + trip)[away], rtol=0, atol=1e-9)
+    assert trip[away].min() > 0.015
+    assert (run.outcome[away] == OUTCOMES.index("forwarded")).all()
+
+
+def test_session_and_single_home_keep_read_your_writes(default_run: ScenarioResult) -> None:
+    reads = _reads(default_run)
+    logins = default_run.workload.kind == LOGIN
+    eventual = default_run.systems["eventual"]
+    assert eventual.ryw[reads].sum() > 0
+    assert eventual.wrong[logins].sum() > 0
+    for name in ("session", "single-home"):
+        assert not default_run.systems[name].ryw[reads].any(), name
+    single = default_run.systems["single-home"]
+    assert not single.stale.any() and not single.wrong.any()
+    assert single.bytes_replicated == 0
+    assert eventual.bytes_replicated > 0
+
+
+def test_a_wrong_flag_is_always_a_missed_own_purchase(default_run: ScenarioResult) -> None:
+    logins = default_run.workload.kind == LOGIN
+    for run in default_run.systems.values():
+        wrong = run.wrong & logins
+        assert not (wrong & ~run.ryw).any(), run.name
+
+
+def test_every_operation_answered_and_platinum_depends_on_stars(
+    default_run: ScenarioResult,
+) -> None:
+    logins = default_run.workload.kind == LOGIN
+    for run in default_run.systems.values():
+        assert not np.isnan(run.latency).any()
+        share = run.platinum[logins].mean()
+        assert 0.1 < share < 0.9
+
+
+def test_stale_share_falls_with_the_lag_and_none_is_due_to_lag_at_zero() -> None:
+    stale, beyond = [], []
+    for lag in ("lognormal:1s,0.5", "lognormal:300ms,0.5", "lognormal:50ms,0.5", "const:0ms"):
+        result = _run(lag, users=1000, duration=15.0, mobility=0.5)
+        reads = _reads(result)
+        run = result.systems["eventual"]
+        stale.append(run.stale[reads].mean())
+        beyond.append(run.beyond_floor[reads].sum())
+    assert stale == sorted(stale, reverse=True)
+    assert stale[0] > 5 * stale[-1]
+    assert beyond[-1] == 0
+    assert beyond[0] > 0
+
+
+def test_same_seed_same_outcomes_other_seed_differs() -> None:
+    a, b = _run(users=300, duration=5.0), _run(users=300, duration=5.0)
+    c = _run(users=300, duration=5.0, seed=2)
+    for name, run in a.systems.items():
+        np.testing.assert_array_equal(run.latency, b.systems[name].latency)
+        np.testing.assert_array_equal(run.stale, b.systems[name].stale)
+    assert a.workload.ops != c.workload.ops or not np.array_equal(
+        a.workload.t_edge, c.workload.t_edge
+    )
+
+
+def test_workload_mobility_and_order() -> None:
+    cfg = scenario_config()
+    still = build_workload(EdgeFlags(users=500, duration=20.0, mobility=0.0), cfg)
+    roaming = build_workload(EdgeFlags(users=500, duration=20.0, mobility=1.0), cfg)
+    assert not still.away.any()
+    logins = roaming.kind == LOGIN
+    assert roaming.away[logins].all()
+    assert not roaming.away[roaming.kind == PURCHASE].any()
+    assert (np.diff(roaming.t_edge) >= 0).all()
+    purchases = int((still.kind == PURCHASE).sum())
+    assert purchases == int((still.kind == LOGIN).sum())
+    expected = 500 * 20 / 60
+    assert abs(purchases - expected) < 5 * math.sqrt(expected)
+
+
+@pytest.mark.parametrize(
+    "dist",
+    [
+        LogNormal(0.3, 0.5),
+        Exponential(0.1),
+        Uniform(0.1, 0.5),
+        Pareto(0.01, 2.0),
+        Constant(0.2),
+        Mixture((Exponential(0.1), Constant(1.0)), (0.7, 0.3)),
+    ],
+)
+def test_with_median_sets_the_median(dist: object) -> None:
+    scaled = with_median(dist, 0.05)  # type: ignore[arg-type]
+    assert type(scaled) is type(dist)
+    assert distribution_median(scaled) == pytest.approx(0.05, rel=0.02)
+    assert with_median(dist, 0.0) == Constant(0.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"users": 0}, "users"),
+        ({"mobility": 1.5}, "mobility"),
+        ({"duration": 0.0}, "duration"),
+        ({"reads_per_min": -1.0}, "reads_per_min"),
+    ],
+)
+def test_bad_parameters_name_the_field(params: dict[str, object], name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        EdgeFlags(**params)  # type: ignore[arg-type]
+    assert info.value.path == name
+
+
+def test_bad_flags_file_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="flags"):
+        load_evaluator("/nonexistent/flags.json")
