@@ -308,7 +308,8 @@ class SystemRun:
     ``beyond_floor`` (missed a version committed long enough before the read that it would
     have arrived at the physical floor, half the RTT from its origin: staleness due to the
     lag, not to the speed of light), ``ryw`` (does not show the user's own last purchase
-    committed before the read began, nor a newer one), ``outcome`` (code into ``OUTCOMES``),
+    committed before the read began, nor a newer one; ``required`` is that purchase's
+    version, 0 if none), ``outcome`` (code into ``OUTCOMES``),
     ``waited``; for logins ``wrong`` (the variables served differ from what the newest
     committed user data gives, both at the read's start and at its answer) and ``platinum``
     (served ``platinum-status-feature`` true).
@@ -321,6 +322,7 @@ class SystemRun:
     stale_s: np.ndarray
     beyond_floor: np.ndarray
     ryw: np.ndarray
+    required: np.ndarray
     wrong: np.ndarray
     platinum: np.ndarray
     outcome: np.ndarray
@@ -354,6 +356,7 @@ class _Recorder:
         "stale_s",
         "beyond_floor",
         "ryw",
+        "required",
         "wrong",
         "platinum",
         "outcome",
@@ -370,6 +373,7 @@ class _Recorder:
         self.stale_s = [0.0] * n
         self.beyond_floor = [False] * n
         self.ryw = [False] * n
+        self.required = [0] * n
         self.wrong = [False] * n
         self.platinum = [False] * n
         self.outcome = [0] * n
@@ -395,6 +399,7 @@ class _Recorder:
             self.stale[i] = True
             self.stale_s[i] = rec.stale_seconds
             self.beyond_floor[i] = ctx.beyond_floor(i, version, rec.start)
+        self.required[i] = own
         if own and not ctx.reflects(i, res.doc, own):
             self.ryw[i] = True
         if ctx.kind[i] == LOGIN:
@@ -415,6 +420,7 @@ class _Recorder:
             stale_s=np.array(self.stale_s),
             beyond_floor=np.array(self.beyond_floor),
             ryw=np.array(self.ryw),
+            required=np.array(self.required, dtype=np.int64),
             wrong=np.array(self.wrong),
             platinum=np.array(self.platinum),
             outcome=np.array(self.outcome, dtype=np.int8),
