@@ -47,20 +47,26 @@ class Region:
 
     async def put(self, key: str, doc: Mapping[str, Any], *, session: Session | None = None) -> int:
         """Replace ``key``'s document here; returns its version (noted in ``session``)."""
-        return _noted(
-            session, key, self._cluster._write(self.index, "put", key, _document(doc, "doc"))
-        )
+        return self._write("put", key, _document(doc, "doc"), session)
 
     async def patch(
         self, key: str, fields: Mapping[str, Any], *, session: Session | None = None
     ) -> int:
         """Merge top-level ``fields`` into ``key``'s document here; returns the version."""
-        version = self._cluster._write(self.index, "patch", key, _document(fields, "fields"))
-        return _noted(session, key, version)
+        return self._write("patch", key, _document(fields, "fields"), session)
 
     async def delete(self, key: str, *, session: Session | None = None) -> int:
         """Delete ``key`` here (a tombstone that replicates); returns its version."""
-        return _noted(session, key, self._cluster._write(self.index, "delete", key, None))
+        return self._write("delete", key, None, session)
+
+    def _write(
+        self, kind: str, key: str, value: Mapping[str, Any] | None, session: Session | None
+    ) -> int:
+        cluster = self._cluster
+        version = cluster._write(self.index, kind, key, value)
+        if session is not None:
+            cluster.coordinator.note_write(session, self.index, kind, key, value, version)
+        return version
 
     async def get(
         self,
@@ -113,12 +119,6 @@ class Region:
         """Every live document here, copied."""
         docs = self._cluster._mesh_or_start().nodes[self.index].documents()
         return {k: dict(docs[k]) for k in sorted(docs)}
-
-
-def _noted(session: Session | None, key: str, version: int) -> int:
-    if session is not None:
-        session.observe(key, version)
-    return version
 
 
 def _key(key: Any) -> str:

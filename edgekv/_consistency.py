@@ -6,10 +6,13 @@ Levels (``LEVELS``):
 
 * ``eventual``: the local replica, whatever it holds.
 * ``session``: read-your-writes and monotonic reads. A :class:`Session` token carries, per
-  key, the newest version the client wrote or read. If the local replica is behind it, the read
-  waits for replication up to ``session_wait`` (default: the RTT to the token version's origin,
-  the ski-rental bound, so a read never costs more than twice forwarding at once), then is
-  forwarded to that origin, which committed the version and so holds it.
+  key, the join of every write the client made and every record it read (a CRDT state). The
+  local replica may serve the read only if its record dominates that state (joining the token
+  adds nothing), which is exact under both granularities: a newer write to another field does
+  not pass for the client's own. Otherwise the read waits for replication up to
+  ``session_wait`` (default: the RTT to the region of the token's newest version, the
+  ski-rental bound, so a read never costs more than twice forwarding at once), then gathers
+  the key from every region that wrote it, whose join holds everything the token needs.
 * ``bounded``: staleness at most ``max_staleness`` seconds. Served locally when, for every
   other region, the local replica is known to hold every write that region issued up to
   ``max_staleness`` ago (:attr:`Mesh.heard`, fed by replication and anti-entropy messages);
@@ -31,10 +34,10 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from ._crdt import Record
+from ._crdt import CRDT, Record
 from ._latency import LatencyModel
 from ._mesh import Mesh
 
@@ -122,39 +125,58 @@ that started the operation."""
 
 
 class Session:
-    """A client's session token: per key, the newest version it has written or read.
+    """A client's session token: per key, the least state a replica must hold to serve this
+    client, the join of every write it made and every record it read.
 
     Carry it across regions (``Region.get(key, "session", session=s)``, ``put(..., session=s)``)
     to get read-your-writes and monotonic reads. :meth:`token` is plain data a client could
     keep in a cookie; ``Session(token)`` restores it.
     """
 
-    __slots__ = ("_floor",)
+    __slots__ = ("_need",)
 
-    def __init__(self, token: Mapping[str, int] | None = None) -> None:
-        self._floor: dict[str, int] = {}
-        for key, version in (token or {}).items():
+    def __init__(self, token: Mapping[str, Sequence[Any]] | None = None) -> None:
+        self._need: dict[str, Record] = {}
+        for key, rec in (token or {}).items():
             if not isinstance(key, str):
                 raise TypeError(f"session token keys are strings, got {type(key).__name__}")
-            if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-                raise ValueError(f"session token version of {key!r} must be an int >= 0")
-            self._floor[key] = version
+            if (
+                isinstance(rec, str | bytes)
+                or not isinstance(rec, Sequence)
+                or len(rec) < 2
+                or isinstance(rec[1], bool)
+                or not isinstance(rec[1], int)
+                or rec[1] < 0
+            ):
+                raise ValueError(
+                    f"session token entry of {key!r} must be a record [doc, version, ...]"
+                )
+            self._need[key] = tuple(rec)
 
     def __repr__(self) -> str:
-        return f"<Session {len(self._floor)} keys>"
+        return f"<Session {len(self._need)} keys>"
 
-    def observe(self, key: str, version: int) -> None:
-        """Note that this client wrote or read ``version`` of ``key``. O(1)."""
-        if version > self._floor.get(key, 0):
-            self._floor[key] = version
+    def observe(self, crdt: CRDT, key: str, record: Record | None) -> None:
+        """Note that this client wrote or read ``record`` of ``key``. O(fields)."""
+        if record is not None:
+            self._need[key] = crdt.join(self._need.get(key), record)
 
-    def required(self, key: str) -> int:
-        """The oldest version of ``key`` this session may still read (0: any)."""
-        return self._floor.get(key, 0)
+    def satisfied_by(self, crdt: CRDT, key: str, record: Record | None) -> bool:
+        """True if a replica holding ``record`` may serve this client's read of ``key``:
+        it already holds everything the client wrote or saw. O(fields)."""
+        need = self._need.get(key)
+        if need is None:
+            return True
+        return record is not None and crdt.join(record, need) is record
 
-    def token(self) -> dict[str, int]:
-        """A copy of the token."""
-        return dict(self._floor)
+    def version(self, key: str) -> int:
+        """The newest version of ``key`` this session has written or read (0: none)."""
+        need = self._need.get(key)
+        return 0 if need is None else need[1]
+
+    def token(self) -> dict[str, list[Any]]:
+        """The token as plain data (lists of msgpack/JSON-able values)."""
+        return {key: list(rec) for key, rec in self._need.items()}
 
 
 class _Read:
@@ -168,7 +190,6 @@ class _Read:
         "session",
         "start",
         "latest",
-        "need",
         "rec",
         "pending",
         "outcome",
@@ -192,7 +213,6 @@ class _Read:
         self.session = session
         self.start = start
         self.latest = latest
-        self.need = 0
         self.rec: Record | None = None
         self.pending = 0
         self.outcome = "local"
@@ -264,12 +284,32 @@ class Coordinator:
         start = self.mesh.now()
         version = self.mesh.write(region, kind, key, value)
         if session is not None:
-            session.observe(key, version)
+            self.note_write(session, region, kind, key, value, version)
         record = OpRecord(
             kind, key, region, region, start, self.service, EVENTUAL, "local", 0.0, version, 0, 0.0
         )
         self.mesh.call_later(self.service, self._write_done, on_done, record)
         return version
+
+    def note_write(
+        self,
+        session: Session,
+        region: int,
+        kind: str,
+        key: str,
+        value: Mapping[str, Any] | None,
+        version: int,
+    ) -> None:
+        """Add a write just committed at ``region`` to ``session``: its delta, which under
+        item granularity (a read-modify-write) is the region's record right after it."""
+        crdt = self._crdt
+        if crdt.name == "item" or kind == "delete":
+            delta = self._nodes[region].record(key) if kind != "delete" else crdt.delete(version)
+        elif kind == "put":
+            delta = crdt.put(None, value or {}, version)
+        else:
+            delta = crdt.patch(None, value or {}, version)
+        session.observe(crdt, key, delta)
 
     def _write_done(self, on_done: OnDone, record: OpRecord) -> None:
         self._count(record)
@@ -301,8 +341,9 @@ class Coordinator:
         if level == EVENTUAL:
             self._local(op)
         elif level == SESSION:
-            op.need = 0 if session is None else session.required(key)
-            if self._nodes[region].version_of(key) >= op.need:
+            if session is None or session.satisfied_by(
+                self._crdt, key, self._nodes[region].record(key)
+            ):
                 self._local(op)
             else:
                 self._wait(op)
@@ -319,9 +360,9 @@ class Coordinator:
             if all(row[o] >= oldest for o in range(len(row)) if o != region):
                 self._local(op)
             else:
-                self._strong(op)
+                self._gather(op)
         elif level == STRONG:
-            self._strong(op)
+            self._gather(op)
         else:
             raise ValueError(f"unknown consistency {level!r}; allowed: {', '.join(LEVELS)}")
 
@@ -331,27 +372,30 @@ class Coordinator:
         self.mesh.call_later(self.service, self._finish, op, node.record(op.key), op.region)
 
     def _wait(self, op: _Read) -> None:
-        origin = op.need & _REGION_MASK
+        assert op.session is not None
+        origin = op.session.version(op.key) & _REGION_MASK
         bound = (
             self.latency.rtt[op.region][origin]
             if self.session_wait is None
             else (self.session_wait)
         )
         if bound <= 0:
-            self._forward(op, origin)
+            self._gather(op)
             return
         if not self._listening:
             self._listening = True
             self.mesh.on_apply(self._applied)
         op.outcome = "waiting"
         self._waiting.setdefault((op.region, op.key), []).append(op)
-        self.mesh.call_later(bound, self._wait_over, op, origin)
+        self.mesh.call_later(bound, self._wait_over, op)
 
     def _applied(self, region: int, key: str, version: int) -> None:
         waiters = self._waiting.get((region, key))
         if not waiters:
             return
-        ready = [op for op in waiters if version >= op.need]
+        record = self._nodes[region].record(key)
+        crdt = self._crdt
+        ready = [op for op in waiters if op.session.satisfied_by(crdt, key, record)]
         if not ready:
             return
         now = self.mesh.now()
@@ -363,7 +407,7 @@ class Coordinator:
         if not waiters:
             del self._waiting[(region, key)]
 
-    def _wait_over(self, op: _Read, origin: int) -> None:
+    def _wait_over(self, op: _Read) -> None:
         if op.outcome != "waiting":
             return
         waiters = self._waiting[(op.region, op.key)]
@@ -371,14 +415,11 @@ class Coordinator:
         if not waiters:
             del self._waiting[(op.region, op.key)]
         op.waited = self.mesh.now() - op.start
-        self._forward(op, origin)
+        self._gather(op)
 
-    def _forward(self, op: _Read, target: int) -> None:
-        op.outcome = "forwarded"
-        op.pending = 1
-        self.mesh.call_later(self.latency.one_way(op.region, target), self._remote, op, target)
-
-    def _strong(self, op: _Read) -> None:
+    def _gather(self, op: _Read) -> None:
+        """Read the key at every region that ever wrote it (one round trip each, in parallel)
+        and join: nothing committed before now is missed."""
         writers = self._writers.get(op.key, 0) & ~(1 << op.region)
         if not writers:
             self._local(op)
@@ -425,7 +466,7 @@ class Coordinator:
             behind = seen[0] - newer[0]
             seconds = seen[1] - (now - op.start)
         if op.session is not None:
-            op.session.observe(key, version)
+            op.session.observe(self._crdt, key, rec)
         record = OpRecord(
             "get",
             key,

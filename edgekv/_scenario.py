@@ -571,7 +571,7 @@ def _run_cluster(
     home = work.home.tolist()
     for u, stars in enumerate(work.stars0.tolist()):
         version = mesh.write(home[u], "put", keys[u], _initial_doc(keys[u], stars))
-        ghost[u] = nodes[home[u]].store[keys[u]]
+        ghost[u] = nodes[home[u]].record(keys[u])
         log[u].append((version, 0.0, home[u], None))
 
     kinds, users, regions, values = ctx.kind, ctx.user, ctx.region, work.value.tolist()
@@ -599,7 +599,7 @@ def _run_cluster(
                 partial(both_done, i),
                 session=token,
             )
-            ghost[u] = join(ghost[u], nodes[region].store[key])
+            ghost[u] = join(ghost[u], nodes[region].record(key))
             stars = values[i] if kind == PURCHASE else None
             log[u].append((version, kernel.now, region, stars))
             if kind == PURCHASE:
