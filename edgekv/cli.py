@@ -15,7 +15,7 @@ from ._errors import ConfigError
 
 __all__ = ["main"]
 
-COMMANDS = ("bench", "sweep", "pbs", "regions", "serve")
+COMMANDS = ("bench", "sweep", "pbs", "regions", "serve", "anomalies")
 """Sub-commands, each a module of :mod:`edgekv.commands` with ``register(subparsers)``."""
 
 
