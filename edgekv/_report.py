@@ -27,6 +27,7 @@ __all__ = [
     "flatten",
     "load_pyplot",
     "plot_latency_cdf",
+    "save_figure",
     "summarize",
     "summary_table",
     "write_csv",
@@ -259,6 +260,11 @@ def plot_latency_cdf(plt: Any, path: str | Path, result: ScenarioResult, title: 
     for ax in (cdf, tail):
         ax.grid(alpha=0.3, which="both")
     fig.suptitle(title, fontsize=10)
+    save_figure(plt, fig, path)
+
+
+def save_figure(plt: Any, fig: Any, path: str | Path) -> None:
+    """Lay out ``fig``, write it as a 120-dpi PNG at ``path`` and free it."""
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

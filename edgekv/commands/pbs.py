@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import time
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from .._distributions import parse_distribution, parse_duration
 from .._quorum import MAX_K, PROFILES, QuorumModel, QuorumResult
+from .._report import LazyProgress, save_figure, write_json
 from ..cli import UsageError
+from .bench import check_output, check_plot
 
 __all__ = ["register", "run"]
 
@@ -134,58 +132,6 @@ def _model(args: argparse.Namespace) -> QuorumModel:
     return QuorumModel.from_profile(name, args.n, args.r, args.w, **overrides)
 
 
-def _check_plot(path: str) -> Any:
-    """The pyplot module (Agg backend), or a one-line error naming the missing extra."""
-    if not path.lower().endswith(".png"):
-        raise UsageError(f"--plot: expected a .png path, got {path!r}")
-    try:
-        import matplotlib
-    except ModuleNotFoundError:
-        raise UsageError("--plot needs matplotlib: pip install 'edgekv[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _check_parent(flag: str, path: str) -> None:
-    parent = Path(path).resolve().parent
-    if not parent.is_dir():
-        raise UsageError(f"{flag}: directory {str(parent)!r} does not exist")
-
-
-class _LazyProgress:
-    """A rich progress bar on stderr that appears only once a run has lasted a second."""
-
-    def __init__(self, total: int, label: str) -> None:
-        self._total = total
-        self._label = label
-        self._start = time.perf_counter()
-        self._bar: Progress | None = None
-        self._task = 0
-
-    def __call__(self, done: int) -> None:
-        if self._bar is None:
-            if time.perf_counter() - self._start < 1.0 or done >= self._total:
-                return
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TaskProgressColumn(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._bar.start()
-            self._task = self._bar.add_task(self._label, total=self._total)
-        self._bar.update(self._task, completed=done)
-
-    def close(self) -> None:
-        """Remove the bar, if it was shown."""
-        if self._bar is not None:
-            self._bar.stop()
-
-
 def _at(result: QuorumResult, shown_t: list[float]) -> QuorumResult:
     """The result restricted to the requested times, in the order given."""
     index = {t: i for i, t in enumerate(result.t_ms)}
@@ -246,9 +192,7 @@ def _plot(plt: Any, path: str, curve: QuorumResult, shown: QuorumResult) -> None
         f"PBS t-visibility, N={curve.n} R={curve.r} W={curve.w}, "
         f"{curve.profile}, {curve.trials:,} trials"
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(plt, fig, path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -258,25 +202,30 @@ def run(args: argparse.Namespace) -> int:
     ks = _ks(args.k)
     if args.trials < 1:
         raise UsageError(f"--trials must be at least 1, got {args.trials}")
-    plt = _check_plot(args.plot) if args.plot else None
-    for flag, path in (("--json", args.json), ("--plot", args.plot)):
-        if path:
-            _check_parent(flag, path)
+    plt = check_plot(args.plot or None)
+    check_output("--json", args.json or None)
 
     ts = sorted(set(shown_t))
     if plt is not None:
         top = max(ts) if max(ts) > 0 else 0.1
         ts = sorted(set(ts) | {top * i / PLOT_POINTS for i in range(PLOT_POINTS + 1)})
-    progress = _LazyProgress(args.trials, f"pbs {args.method}")
+    progress = LazyProgress(f"pbs {args.method}")
     try:
-        result = model.run(args.trials, args.seed, ts, ks, args.method, progress)
+        result = model.run(
+            args.trials,
+            args.seed,
+            ts,
+            ks,
+            args.method,
+            lambda done: progress.update(done / args.trials),
+        )
     finally:
         progress.close()
 
     shown = _at(result, shown_t)
     _print(Console(), shown)
     if args.json:
-        Path(args.json).write_text(json.dumps(shown.as_dict(), indent=2) + "\n")
+        write_json(args.json, shown.as_dict())
     if plt is not None:
         _plot(plt, args.plot, result, shown)
     return 0

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .._errors import ConfigError
-from .._report import LazyProgress, flatten, write_csv, write_json
+from .._report import LazyProgress, flatten, save_figure, write_csv, write_json
 from .._scenario import SCENARIO, SYSTEMS, EdgeFlags
 from .._sweep import PARAMS, SweepPoint, canonical, parse_values, run_sweep
 from ..cli import UsageError
@@ -136,9 +136,7 @@ def _plot(plt: Any, path: str, param: str, kind: str, points: list[dict[str, Any
         f"seed {first['seed']}",
         fontsize=10,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(plt, fig, path)
 
 
 def run(args: argparse.Namespace) -> int:
