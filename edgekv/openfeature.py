@@ -159,18 +159,28 @@ class EdgeKVProvider(AbstractProvider):
             flag_metadata=metadata,
         )
 
-    def _resolve(
+    def _request(
         self, flag_key: str, default: Any, kind: str, context: EvaluationContext | None
-    ) -> FlagResolutionDetails[Any]:
-        """Synchronous resolution: a local read without write-back (O(one feature))."""
+    ) -> dict[str, Any] | FlagResolutionDetails[Any]:
+        """The DevCycle user request of ``context``, or the failure to report instead
+        (TYPE_MISMATCH for the variable, or a bad context)."""
         problem = self._type_problem(flag_key, kind)
         if problem is not None:
             return _failure(default, ErrorCode.TYPE_MISMATCH, problem)
         try:
-            request = context_to_user(context)
-            user = self.edgedb.peek_user(request, enable_edgedb=self.enable_edgedb)
+            return context_to_user(context)
         except _ContextError as exc:
             return _failure(default, exc.code, str(exc))
+
+    def _resolve(
+        self, flag_key: str, default: Any, kind: str, context: EvaluationContext | None
+    ) -> FlagResolutionDetails[Any]:
+        """Synchronous resolution: a local read without write-back (O(one feature))."""
+        request = self._request(flag_key, default, kind, context)
+        if isinstance(request, FlagResolutionDetails):
+            return request
+        try:
+            user = self.edgedb.peek_user(request, enable_edgedb=self.enable_edgedb)
         except UserError as exc:
             return _failure(default, ErrorCode.INVALID_CONTEXT, str(exc))
         except TypeError as exc:
@@ -182,14 +192,11 @@ class EdgeKVProvider(AbstractProvider):
         self, flag_key: str, default: Any, kind: str, context: EvaluationContext | None
     ) -> FlagResolutionDetails[Any]:
         """Full EdgeDB resolution: local read, merge, write-back, evaluation."""
-        problem = self._type_problem(flag_key, kind)
-        if problem is not None:
-            return _failure(default, ErrorCode.TYPE_MISMATCH, problem)
+        request = self._request(flag_key, default, kind, context)
+        if isinstance(request, FlagResolutionDetails):
+            return request
         try:
-            request = context_to_user(context)
             result = await self.edgedb.variable(request, flag_key, enable_edgedb=self.enable_edgedb)
-        except _ContextError as exc:
-            return _failure(default, exc.code, str(exc))
         except UserError as exc:
             return _failure(default, ErrorCode.INVALID_CONTEXT, str(exc))
         return self._details(flag_key, default, kind, result)
