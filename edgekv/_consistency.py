@@ -179,22 +179,53 @@ class Session:
         return {key: list(rec) for key, rec in self._need.items()}
 
 
-class _Read:
+class _Pending:
+    """An operation in flight: what its :class:`OpRecord` will say of the client (slotted;
+    the base of the coordinator's reads and of single-home operations)."""
+
+    __slots__ = ("region", "kind", "key", "on_done", "start", "waited")
+
+    def __init__(self, region: int, kind: str, key: str, on_done: OnDone, start: float) -> None:
+        self.region = region
+        self.kind = kind
+        self.key = key
+        self.on_done = on_done
+        self.start = start
+        self.waited = 0.0
+
+    def result(
+        self,
+        doc: dict[str, Any] | None,
+        version: int,
+        served: int,
+        now: float,
+        consistency: str,
+        outcome: str,
+        stale_versions: int = 0,
+        stale_seconds: float = 0.0,
+    ) -> OpResult:
+        """The answer, given at ``now`` by region ``served``, with its record. O(1)."""
+        record = OpRecord(
+            self.kind,
+            self.key,
+            self.region,
+            served,
+            self.start,
+            now - self.start,
+            consistency,
+            outcome,
+            self.waited,
+            version,
+            stale_versions,
+            stale_seconds,
+        )
+        return OpResult(doc, version, record)
+
+
+class _Read(_Pending):
     """One read in progress (slotted: no per-read closures on the hot path)."""
 
-    __slots__ = (
-        "region",
-        "key",
-        "level",
-        "on_done",
-        "session",
-        "start",
-        "latest",
-        "rec",
-        "pending",
-        "outcome",
-        "waited",
-    )
+    __slots__ = ("level", "session", "latest", "rec", "pending", "outcome")
 
     def __init__(
         self,
@@ -206,17 +237,13 @@ class _Read:
         start: float,
         latest: int,
     ) -> None:
-        self.region = region
-        self.key = key
+        super().__init__(region, "get", key, on_done, start)
         self.level = level
-        self.on_done = on_done
         self.session = session
-        self.start = start
         self.latest = latest
         self.rec: Record | None = None
         self.pending = 0
         self.outcome = "local"
-        self.waited = 0.0
 
 
 class Coordinator:
@@ -467,22 +494,9 @@ class Coordinator:
             seconds = seen[1] - (now - op.start)
         if op.session is not None:
             op.session.observe(self._crdt, key, rec)
-        record = OpRecord(
-            "get",
-            key,
-            op.region,
-            served,
-            op.start,
-            now - op.start,
-            op.level,
-            op.outcome,
-            op.waited,
-            version,
-            behind,
-            seconds,
-        )
-        self._count(record)
-        op.on_done(OpResult(doc, version, record))
+        result = op.result(doc, version, served, now, op.level, op.outcome, behind, seconds)
+        self._count(result.record)
+        op.on_done(result)
 
     def _count(self, record: OpRecord) -> None:
         counts = self.counts

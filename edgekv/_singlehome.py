@@ -17,7 +17,7 @@ from typing import Any
 
 from ._cluster import ConfigSource, _document, _key, _resolve_config
 from ._config import Config
-from ._consistency import OnDone, OpRecord, OpResult
+from ._consistency import OnDone, OpRecord, OpResult, _Pending
 from ._latency import LatencyModel
 from ._mesh import Scheduler
 from ._oracle import Oracle
@@ -56,8 +56,10 @@ class _Object:
         self.streak = 0
 
 
-class _Op:
-    __slots__ = ("region", "kind", "key", "value", "on_done", "start", "hops", "waited")
+class _Op(_Pending):
+    """One operation on its way to, at, or back from the key's home."""
+
+    __slots__ = ("value", "hops")
 
     def __init__(
         self,
@@ -68,14 +70,9 @@ class _Op:
         on_done: OnDone,
         start: float,
     ) -> None:
-        self.region = region
-        self.kind = kind
-        self.key = key
+        super().__init__(region, kind, key, on_done, start)
         self.value = value
-        self.on_done = on_done
-        self.start = start
         self.hops = 0
-        self.waited = 0.0
 
 
 class SingleHome:
@@ -226,23 +223,11 @@ class SingleHome:
         local = served == op.region and op.hops == 0
         if not local:
             self.forwarded[op.region] += 1
-        record = OpRecord(
-            op.kind,
-            op.key,
-            op.region,
-            served,
-            op.start,
-            self.now() - op.start,
-            SINGLE_HOME,
-            "local" if local else "forwarded",
-            op.waited,
-            version,
-            0,
-            0.0,
-        )
+        outcome = "local" if local else "forwarded"
+        result = op.result(doc, version, served, self.now(), SINGLE_HOME, outcome)
         if self._keep:
-            self.records.append(record)
-        op.on_done(OpResult(doc, version, record))
+            self.records.append(result.record)
+        op.on_done(result)
 
 
 class HomeRegion:
