@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -250,9 +250,7 @@ def parse_config(source: Mapping[str, Any] | str | bytes) -> FlagConfig:
     variables: list[Variable] = []
     by_key: dict[str, Variable] = {}
     by_id: dict[str, Variable] = {}
-    for i, raw in enumerate(_list(root.get("variables", []), "variables")):
-        path = f"variables[{i}]"
-        obj = _obj(raw, path)
+    for path, obj in _objects(root.get("variables", []), "variables"):
         var = Variable(
             _str(obj.get("_id"), f"{path}._id"),
             _str(obj.get("key"), f"{path}.key"),
@@ -304,10 +302,10 @@ def _parse_audiences(raw: Any) -> dict[str, Audience]:
     """Audiences as config v2 ships them (an object keyed by id) or as a list with `_id`s."""
     out: dict[str, Audience] = {}
     if isinstance(raw, list):
-        items = []
-        for i, entry in enumerate(raw):
-            obj = _obj(entry, f"audiences[{i}]")
-            items.append((_str(obj.get("_id"), f"audiences[{i}]._id"), obj, f"audiences[{i}]"))
+        items = [
+            (_str(obj.get("_id"), f"{path}._id"), obj, path)
+            for path, obj in _objects(raw, "audiences")
+        ]
     else:
         items = [
             (k, _obj(v, f"audiences.{k}"), f"audiences.{k}")
@@ -328,13 +326,9 @@ def _parse_feature(raw: Any, path: str, variables_by_id: Mapping[str, Variable])
     feature_id = _str(obj.get("_id"), f"{path}._id")
     variations: list[Variation] = []
     variation_ids: set[str] = set()
-    for j, vraw in enumerate(_list(obj.get("variations"), f"{path}.variations")):
-        vpath = f"{path}.variations[{j}]"
-        vobj = _obj(vraw, vpath)
+    for vpath, vobj in _objects(obj.get("variations"), f"{path}.variations"):
         values: list[tuple[str, Any]] = []
-        for k, entry in enumerate(_list(vobj.get("variables", []), f"{vpath}.variables")):
-            epath = f"{vpath}.variables[{k}]"
-            eobj = _obj(entry, epath)
+        for epath, eobj in _objects(vobj.get("variables", []), f"{vpath}.variables"):
             var_id = _str(eobj.get("_var"), f"{epath}._var")
             variable = variables_by_id.get(var_id)
             if variable is None:
@@ -376,9 +370,7 @@ def _parse_target(raw: Any, path: str, variation_ids: set[str]) -> Target:
     dlist = _list(obj.get("distribution"), f"{path}.distribution")
     if not dlist:
         raise FlagConfigError(f"{path}.distribution", "expected at least one entry")
-    for k, entry in enumerate(dlist):
-        dpath = f"{path}.distribution[{k}]"
-        dobj = _obj(entry, dpath)
+    for dpath, dobj in _objects(dlist, f"{path}.distribution"):
         variation = _str(dobj.get("_variation"), f"{dpath}._variation")
         if variation not in variation_ids:
             raise FlagConfigError(f"{dpath}._variation", f"unknown variation id {variation!r}")
@@ -414,9 +406,7 @@ def _parse_rollout(raw: Any, path: str) -> Rollout:
     obj = _obj(raw, path)
     kind = _choice(obj.get("type"), _ROLLOUT_TYPES, f"{path}.type")
     stages = []
-    for k, entry in enumerate(_list(obj.get("stages", []), f"{path}.stages")):
-        spath = f"{path}.stages[{k}]"
-        sobj = _obj(entry, spath)
+    for spath, sobj in _objects(obj.get("stages", []), f"{path}.stages"):
         stages.append(
             RolloutStage(
                 _choice(sobj.get("type"), _STAGE_TYPES, f"{spath}.type"),
@@ -437,9 +427,7 @@ def _parse_group(raw: Any, path: str) -> FilterGroup:
     obj = _obj(raw, path)
     operator = _str(obj.get("operator"), f"{path}.operator")
     items: list[Filter | FilterGroup] = []
-    for i, entry in enumerate(_list(obj.get("filters"), f"{path}.filters")):
-        fpath = f"{path}.filters[{i}]"
-        fobj = _obj(entry, fpath)
+    for fpath, fobj in _objects(obj.get("filters"), f"{path}.filters"):
         items.append(
             _parse_group(fobj, fpath) if "operator" in fobj else _parse_filter(fobj, fpath)
         )
@@ -518,6 +506,13 @@ def _list(value: Any, path: str) -> list[Any]:
     if not isinstance(value, list | tuple):
         raise FlagConfigError(path, f"expected a list, got {_kind(value)}")
     return list(value)
+
+
+def _objects(value: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """``(path[i], entry)`` for each entry of the list ``value``, each checked to be an object."""
+    for i, entry in enumerate(_list(value, path)):
+        item_path = f"{path}[{i}]"
+        yield item_path, _obj(entry, item_path)
 
 
 def _str(value: Any, path: str) -> str:
