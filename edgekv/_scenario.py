@@ -232,10 +232,24 @@ def _away_regions(rng: np.random.Generator, home: np.ndarray, weights: np.ndarra
         if w.sum() <= 0:
             w = np.ones(n_regions)
             w[h] = 0.0
-        cum = np.cumsum(w / w.sum())
-        cum[-1] = 1.0
-        out[mask] = np.searchsorted(cum, u[mask], side="right").clip(0, n_regions - 1)
+        out[mask] = _draw(w, u[mask])
     return out
+
+
+def _draw(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Region indices by ``weights`` for the uniform draws ``u`` (inverse CDF). O(n log regions)."""
+    cum = np.cumsum(weights / weights.sum())
+    cum[-1] = 1.0
+    return np.searchsorted(cum, u, side="right").clip(0, len(cum) - 1)
+
+
+def _op_regions(
+    rng: np.random.Generator, home: np.ndarray, mobility: float, weights: np.ndarray
+) -> np.ndarray:
+    """Where each operation of a user at ``home`` is issued: home, or with probability
+    ``mobility`` another region by population weight. O(n x regions)."""
+    away = rng.random(len(home)) < mobility
+    return np.where(away, _away_regions(rng, home, weights), home)
 
 
 def build_workload(scenario: EdgeFlags, cfg: Config) -> Workload:
@@ -243,10 +257,8 @@ def build_workload(scenario: EdgeFlags, cfg: Config) -> Workload:
     rngs = np.random.default_rng([scenario.seed, STREAM_WORKLOAD]).spawn(4)
     users_rng, sess_rng, bg_rng, delay_rng = rngs
     weights = np.array([r.weight for r in cfg.regions], dtype=float)
-    cum = np.cumsum(weights / weights.sum())
-    cum[-1] = 1.0
     n_users = scenario.users
-    home = np.searchsorted(cum, users_rng.random(n_users), side="right").clip(0, len(cum) - 1)
+    home = _draw(weights, users_rng.random(n_users))
     stars0 = users_rng.integers(0, scenario.initial_stars, n_users)
     window = scenario.duration
     minutes = window / 60.0
@@ -254,8 +266,7 @@ def build_workload(scenario: EdgeFlags, cfg: Config) -> Workload:
     n_sess = int(sess_rng.poisson(scenario.sessions_per_min * minutes * n_users))
     s_time = np.sort(sess_rng.uniform(0.0, window, n_sess))
     s_user = sess_rng.integers(0, n_users, n_sess)
-    s_away = sess_rng.random(n_sess) < scenario.mobility
-    s_region = np.where(s_away, _away_regions(sess_rng, home[s_user], weights), home[s_user])
+    s_region = _op_regions(sess_rng, home[s_user], scenario.mobility, weights)
     think = scenario.think.sample(sess_rng, n_sess)
     gained = sess_rng.integers(1, scenario.max_purchase + 1, n_sess)
     stars = stars0.copy()
@@ -268,8 +279,7 @@ def build_workload(scenario: EdgeFlags, cfg: Config) -> Workload:
     for kind, per_min in ((READ, scenario.reads_per_min), (WRITE, scenario.writes_per_min)):
         n = int(bg_rng.poisson(per_min * minutes * n_users))
         user = bg_rng.integers(0, n_users, n)
-        away = bg_rng.random(n) < scenario.mobility
-        region = np.where(away, _away_regions(bg_rng, home[user], weights), home[user])
+        region = _op_regions(bg_rng, home[user], scenario.mobility, weights)
         value = bg_rng.integers(0, 1000, n) if kind == WRITE else np.zeros(n, dtype=np.int64)
         parts.append((np.full(n, kind), user, region, bg_rng.uniform(0.0, window, n), value))
 
