@@ -28,6 +28,7 @@ __all__ = [
     "default_config",
     "great_circle_km",
     "load_config",
+    "read_yaml",
 ]
 
 FIBER_KM_PER_S = 204_000.0
@@ -369,6 +370,20 @@ def _build(raw: Any, source: str) -> Config:
     )
 
 
+def read_yaml(path: str, what: str) -> Any:
+    """The parsed YAML file at ``path``; :class:`ConfigError` ("cannot read <what>", or
+    "invalid YAML at line L, column C") when it cannot be read or parsed."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read {what}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(path, f"invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+
+
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> Config:
     """Load and validate a config from a YAML path or an already-parsed mapping.
 
@@ -380,15 +395,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
     if isinstance(source, Mapping):
         return _build(source, "<mapping>")
     path = os.fspath(source)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
-    except OSError as exc:
-        raise ConfigError(path, f"cannot read config file: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(path, f"invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    raw = read_yaml(path, "config file")
     if raw is None:
         raise ConfigError(path, "the file is empty; expected a mapping with regions")
     try:

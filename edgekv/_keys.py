@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ._config import read_yaml
 from ._errors import ConfigError
 from .flags import Evaluator, FlagConfigError, parse_config
 
@@ -77,13 +76,7 @@ def load_keys(
     else:
         where = os.fspath(source)
         base = Path(where).resolve().parent
-        try:
-            with open(where, encoding="utf-8") as fh:
-                raw = yaml.safe_load(fh)
-        except OSError as exc:
-            raise ConfigError(where, f"cannot read keys file: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(where, f"invalid YAML: {exc}") from None
+        raw = read_yaml(where, "keys file")
     if not isinstance(raw, Mapping) or set(raw) != {"projects"}:
         raise ConfigError(where, "expected a mapping with exactly one field, 'projects'")
     projects_raw = raw["projects"]
