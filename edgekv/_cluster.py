@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import numpy as np
+
 from ._config import Config, default_config, load_config
 from ._consistency import EVENTUAL, Coordinator, OpResult, Session
 from ._history import History, Message, messages_in_flight
@@ -25,6 +27,13 @@ _HISTORY = 10_000
 """Read records a cluster keeps (the newest)."""
 
 ConfigSource = Config | Mapping[str, Any] | str | os.PathLike[str] | None
+
+
+def _check_seed(seed: Any) -> int:
+    """``seed`` as an int, or ``ValueError`` before numpy sees a negative or non-int one."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    return int(seed)
 
 
 def _resolve_config(config: ConfigSource, overrides: Mapping[str, Any]) -> Config:
@@ -147,8 +156,8 @@ class Cluster:
     """
 
     def __init__(self, config: ConfigSource = None, *, seed: int | None = None, **overrides: Any):
+        self.seed = _check_seed(current_seed() if seed is None else seed)
         self.config = _resolve_config(config, overrides)
-        self.seed = current_seed() if seed is None else seed
         self._mesh: Mesh | None = None
         self._coordinator: Coordinator | None = None
 

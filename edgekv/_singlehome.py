@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._cluster import ConfigSource, _document, _key, _resolve_config
+from ._cluster import ConfigSource, _check_seed, _document, _key, _resolve_config
 from ._config import Config
 from ._consistency import OnDone, OpRecord, OpResult, _Pending
 from ._latency import LatencyModel
@@ -302,8 +302,8 @@ class SingleHomeCluster:
         migrate_after: int | None = None,
         **overrides: Any,
     ) -> None:
+        self.seed = _check_seed(current_seed() if seed is None else seed)
         self.config = _resolve_config(config, overrides)
-        self.seed = current_seed() if seed is None else seed
         _check_migrate_after(migrate_after)
         self.migrate_after = migrate_after
         self._store: SingleHome | None = None
