@@ -152,7 +152,8 @@ class Cluster:
     """Replicated regions with local reads and last-writer-wins merge.
 
     ``Cluster(cfg, seed=1)``; regions by name: ``cluster["East US"]``. Config overrides are
-    keyword arguments, e.g. ``Cluster(lag="exp:100ms", granularity="item")``.
+    keyword arguments, e.g. ``Cluster(lag="exp:100ms", granularity="item")``. ``seed`` is an
+    int >= 0 (default: that of the enclosing :func:`edgekv.run`), else ``ValueError``.
     """
 
     def __init__(self, config: ConfigSource = None, *, seed: int | None = None, **overrides: Any):
