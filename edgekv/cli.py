@@ -23,6 +23,17 @@ class UsageError(Exception):
     """A bad command-line value, reported as one line."""
 
 
+def seed_arg(text: str) -> int:
+    """argparse type of ``--seed``: an integer >= 0 (numpy's seeding rule)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every available sub-command."""
     parser = argparse.ArgumentParser(

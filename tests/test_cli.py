@@ -51,3 +51,14 @@ def test_anomalies_command_shows_each_anomaly_and_its_fix(tmp_path: Path) -> Non
     assert all(r["happened"] and r["prevented"] for r in rows)
     skew = rows[0]
     assert skew["observed"] != skew["expected"] == skew["observed_safe"]
+
+
+@pytest.mark.parametrize("command", ["pbs", "serve", "anomalies", "bench", "sweep"])
+def test_a_negative_seed_is_a_usage_error(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        code = main([command, "--seed", "-1"])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "seed" in err and "Traceback" not in err

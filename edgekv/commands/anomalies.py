@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from .._anomalies import clock_skew, item_merge, resurrection
+from ..cli import seed_arg
 
 __all__ = ["register", "run"]
 
@@ -31,7 +32,7 @@ def register(subparsers: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--seed", type=int, default=1, help="seed (default 1)")
+    parser.add_argument("--seed", type=seed_arg, default=1, help="seed (default 1)")
     parser.add_argument("--json", metavar="PATH", help="also write the outcomes as JSON")
     parser.set_defaults(func=run)
 

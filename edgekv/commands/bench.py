@@ -108,7 +108,7 @@ def _duration(text: str) -> float:
     try:
         seconds = float(text)
     except ValueError:
-        return parse_duration(text, "--duration", allow_zero=False)
+        return parse_duration(text, "duration", allow_zero=False)
     if not 0 < seconds < float("inf"):
         raise UsageError(f"--duration: expected a positive duration, got {text!r}")
     return seconds

@@ -17,7 +17,7 @@ from rich.table import Table
 from .._distributions import parse_distribution, parse_duration
 from .._quorum import MAX_K, PROFILES, QuorumModel, QuorumResult
 from .._report import LazyProgress, save_figure, write_json
-from ..cli import UsageError
+from ..cli import UsageError, seed_arg
 from .bench import check_output, check_plot
 
 __all__ = ["register", "run"]
@@ -79,7 +79,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--k", default="1,2,3", metavar="LIST", help="k values (default 1,2,3)")
     parser.add_argument("--trials", type=int, default=100_000, help="trials (default 100000)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--seed", type=seed_arg, default=1, help="random seed (default 1)")
     parser.add_argument(
         "--method",
         default="vectorized",

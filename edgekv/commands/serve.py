@@ -14,7 +14,7 @@ from .._cluster import Cluster
 from .._config import default_config, load_config
 from .._http import EdgeServer
 from .._keys import Keys, load_keys
-from ..cli import UsageError
+from ..cli import UsageError, seed_arg
 
 __all__ = ["register", "run"]
 
@@ -49,7 +49,7 @@ def register(subparsers: Any) -> None:
         "--single-home", action="store_true", help="serve the single-home baseline instead"
     )
     parser.add_argument("--lag", help="replication lag distribution, e.g. 300ms or exp:100ms")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random draw")
+    parser.add_argument("--seed", type=seed_arg, default=0, help="seed of every random draw")
     parser.set_defaults(func=run)
 
 
