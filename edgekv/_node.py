@@ -206,20 +206,22 @@ class RegionNode:
         msg = message
         if isinstance(msg, Digest):
             return self._on_digest(now, msg)
-        crdt = self.crdt
+        from_wire = self.crdt.from_wire
+        join = self.crdt.join
         load = self.record
         save = self._save
         accept = self.repl.accept
         observe = self.clock.observe
-        for origin, seq, key, wire in msg.ops:
-            stats.ops_received += 1
+        ops = msg.ops
+        stats.ops_received += len(ops)
+        for origin, seq, key, wire in ops:
             if not accept(now, origin, seq, key, wire):
                 stats.duplicates += 1
                 continue
-            delta = crdt.from_wire(wire)
+            delta = from_wire(wire)
             observe(delta[1])
             old = load(key)
-            new = crdt.join(old, delta)
+            new = join(old, delta)
             if new is not old:
                 stats.merges += 1
                 save(key, new)
