@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from ._distributions import Distribution, parse_distribution, parse_duration
+from ._distributions import Constant, Distribution, parse_distribution, parse_duration
 from ._errors import ConfigError
 
 __all__ = [
@@ -124,11 +124,15 @@ class Config:
         return great_circle_km(ra.lat, ra.lon, rb.lat, rb.lon) / FIBER_KM_PER_S
 
     def replace(self, **changes: Any) -> Config:
-        """A copy with fields replaced; distributions may be given as specs, e.g.
-        ``cfg.replace(lag="exp:100ms")``. Values are validated like the YAML."""
+        """A copy with fields replaced, validated like the YAML. Distributions may be given
+        as specs (``cfg.replace(lag="exp:100ms")``); durations as strings with units or, as
+        everywhere in the Python API, numbers of seconds (``tombstone_grace=30.0``)."""
         for key in ("lag", "jitter", "client_delay"):
             if key in changes:
-                changes[key] = parse_distribution(changes[key], key)
+                value = changes[key]
+                if _is_number(value):
+                    value = Constant(_api_seconds(value, key))
+                changes[key] = parse_distribution(value, key)
         for key in ("loss", "duplicate"):
             if key in changes:
                 changes[key] = _fraction(changes[key], key)
@@ -138,8 +142,29 @@ class Config:
             _choice(changes["clock"], "store.clock", CLOCKS)
         for key in ("batch_window", "service_time"):
             if key in changes:
-                changes[key] = parse_duration(changes[key], key)
+                changes[key] = _api_seconds(changes[key], key)
+        for key in ("anti_entropy", "tombstone_grace"):
+            if changes.get(key) is not None:
+                changes[key] = _api_seconds(changes[key], key, allow_zero=False)
+        if "compact" in changes and not isinstance(changes["compact"], bool):
+            raise ConfigError(
+                "store.compact", f"expected true or false, got {changes['compact']!r}"
+            )
         return dataclasses.replace(self, **changes)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _api_seconds(value: Any, path: str, *, allow_zero: bool = True) -> float:
+    """A duration from Python code: a number of seconds, or a string with units."""
+    if _is_number(value):
+        if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            kind = "non-negative" if allow_zero else "positive"
+            raise ConfigError(path, f"expected a {kind} number of seconds, got {value!r}")
+        return float(value)
+    return parse_duration(value, path, allow_zero=allow_zero)
 
 
 def _fraction(value: Any, path: str) -> float:

@@ -161,13 +161,22 @@ class Session:
         if record is not None:
             self._need[key] = crdt.join(self._need.get(key), record)
 
-    def satisfied_by(self, crdt: CRDT, key: str, record: Record | None) -> bool:
+    def satisfied_by(self, crdt: CRDT, key: str, record: Record | None, stable: int = 0) -> bool:
         """True if a replica holding ``record`` may serve this client's read of ``key``:
-        it already holds everything the client wrote or saw. O(fields)."""
+        it already holds everything the client wrote or saw. A replica without the key
+        qualifies when the session needs only a tombstone older than ``stable`` (the
+        replica's stable clock: such a tombstone was held everywhere, then collected).
+        O(fields)."""
         need = self._need.get(key)
         if need is None:
             return True
-        return record is not None and crdt.join(record, need) is record
+        if record is None:
+            return need[0] is None and need[1] < stable
+        return crdt.join(record, need) is record
+
+    def forget(self, key: str) -> None:
+        """Drop ``key`` from the token: every region that wrote it has collected it."""
+        self._need.pop(key, None)
 
     def version(self, key: str) -> int:
         """The newest version of ``key`` this session has written or read (0: none)."""
@@ -368,8 +377,9 @@ class Coordinator:
         if level == EVENTUAL:
             self._local(op)
         elif level == SESSION:
+            node = self._nodes[region]
             if session is None or session.satisfied_by(
-                self._crdt, key, self._nodes[region].record(key)
+                self._crdt, key, node.record(key), node.repl.stable_clock
             ):
                 self._local(op)
             else:
@@ -411,7 +421,7 @@ class Coordinator:
             return
         if not self._listening:
             self._listening = True
-            self.mesh.on_apply(self._applied)
+            self.mesh.on_apply(self._applied, every_change=True)
         op.outcome = "waiting"
         self._waiting.setdefault((op.region, op.key), []).append(op)
         self.mesh.call_later(bound, self._wait_over, op)
@@ -493,7 +503,10 @@ class Coordinator:
             behind = seen[0] - newer[0]
             seconds = seen[1] - (now - op.start)
         if op.session is not None:
-            op.session.observe(self._crdt, key, rec)
+            if rec is None and op.outcome == "forwarded":
+                op.session.forget(key)  # gone at every region that wrote it
+            else:
+                op.session.observe(self._crdt, key, rec)
         result = op.result(doc, version, served, now, op.level, op.outcome, behind, seconds)
         self._count(result.record)
         op.on_done(result)

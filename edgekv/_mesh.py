@@ -58,9 +58,12 @@ class Mesh:
         self.network = Network(cfg, np.random.default_rng([seed, 0]))
         self.oracle = Oracle()
         self.in_flight = 0
+        """Messages scheduled for delivery, digests included."""
+        self.ops_in_flight = 0
+        """Replication batches (writes) scheduled for delivery: what settling waits for."""
         self.closed = False
         self._armed = [_INF] * n
-        self._listeners: list[Callable[[int, str, int], None]] = []
+        self._listeners: list[tuple[Callable[[int, str, int], None], bool]] = []
         self._write_listeners: list[Callable[[int, str, int], None]] = []
         self.held: list[tuple[Any, ...]] = []
         """Deliveries held back on a paused link (see :meth:`Network.pause`), in arrival
@@ -117,10 +120,14 @@ class Mesh:
             n = len(self.nodes)
             self.heard = [[start] * n for _ in range(n)]
 
-    def on_apply(self, listener: Callable[[int, str, int], None]) -> None:
+    def on_apply(
+        self, listener: Callable[[int, str, int], None], *, every_change: bool = False
+    ) -> None:
         """Call ``listener(region, key, version)`` whenever a region's version of a key
-        changes through replication (used to record visibility histories)."""
-        self._listeners.append(listener)
+        changes through replication (used to record visibility histories); with
+        ``every_change``, also when an older write to another field changes the record but
+        not its newest version (what a waiting session read needs to hear)."""
+        self._listeners.append((listener, every_change))
 
     def _dispatch(self, src: int, sends: list[Send], now: float) -> None:
         route = self.network.route
@@ -133,8 +140,10 @@ class Mesh:
             message = decoded.get(id(payload))
             if message is None:
                 message = decoded[id(payload)] = decode(payload)
+            ops = isinstance(message, OpsBatch)
             for delay in route(src, dst, now):
                 self.in_flight += 1
+                self.ops_in_flight += ops
                 if issued < 0:
                     call_at(at + delay, deliver, dst, payload, message)
                 else:
@@ -149,6 +158,8 @@ class Mesh:
         issued: int = -1,
     ) -> None:
         self.in_flight -= 1
+        if isinstance(message, OpsBatch):
+            self.ops_in_flight -= 1
         if self.closed:
             return
         paused = self.network.paused
@@ -160,13 +171,17 @@ class Mesh:
         now = self.scheduler.time() - self._t0
         if self._listeners:
             ops = message.ops if isinstance(message, OpsBatch) else []
-            before = {op[2]: node.version_of(op[2]) for op in ops}
+            store = node.store
+            before = {op[2]: store.get(op[2]) for op in ops}
             replies = node.receive(now, payload, message)
             for key, old in before.items():
-                new = node.version_of(key)
-                if new != old:
-                    for listener in self._listeners:
-                        listener(dst, key, new)
+                rec = store.get(key)
+                if rec is old or rec is None:
+                    continue
+                moved = old is None or rec[1] != old[1]
+                for listener, every_change in self._listeners:
+                    if moved or every_change:
+                        listener(dst, key, rec[1])
         else:
             replies = node.receive(now, payload, message)
         if issued >= 0 and self.heard is not None:
@@ -195,9 +210,10 @@ class Mesh:
         self._arm(i)
 
     def quiet(self) -> bool:
-        """True when nothing is in flight or buffered and, unless a partition makes it
-        impossible or anti-entropy is off, every region has applied the same ops."""
-        if self.in_flight or any(node.pending for node in self.nodes):
+        """True when no write is in flight or buffered and, unless a partition makes it
+        impossible or anti-entropy is off, every region has applied the same ops (digests,
+        always in flight, do not count)."""
+        if self.ops_in_flight or any(node.pending for node in self.nodes):
             return False
         if (
             self.cfg.anti_entropy is None
@@ -218,6 +234,7 @@ class Mesh:
         held, self.held = self.held, []
         for args in held:
             self.in_flight += 1
+            self.ops_in_flight += isinstance(args[2], OpsBatch)
             self._deliver(*args)
         return len(held) - len(self.held)
 

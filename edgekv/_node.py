@@ -225,7 +225,7 @@ class RegionNode:
             if new is not old:
                 stats.merges += 1
                 save(key, new)
-                if new[0] is None and (old is None or old[0] is not None):
+                if new[0] is None:  # a new tombstone, or a newer one than held
                     self._note_tombstone(now, key, new[1])
             if old is not None and delta[1] < old[1]:
                 stats.conflicts += 1

@@ -167,3 +167,15 @@ def test_replace_validates_overrides() -> None:
         cfg.replace(loss=2)
     with pytest.raises(ConfigError, match="granularity"):
         cfg.replace(granularity="cell")
+
+
+def test_replace_takes_numbers_as_seconds_like_the_rest_of_the_python_api() -> None:
+    cfg = edgekv.default_config().replace(
+        tombstone_grace=30.0, batch_window=0.05, anti_entropy="250ms", lag=0.2
+    )
+    assert cfg.tombstone_grace == 30.0 and cfg.batch_window == 0.05
+    assert cfg.anti_entropy == 0.25 and cfg.lag == edgekv.Constant(0.2)
+    with pytest.raises(ConfigError, match="anti_entropy"):
+        cfg.replace(anti_entropy=0)
+    with pytest.raises(ConfigError, match="store.compact"):
+        cfg.replace(compact="yes")

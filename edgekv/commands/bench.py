@@ -183,12 +183,13 @@ def _headline(summary: dict[str, Any]) -> list[str]:
         )
     for name in ("eventual", "session"):
         s = systems[name]
-        if s["stale_reads"]["pct"] is None:
+        if s["stale_reads"]["pct"] is None or s["reads"]["latency_ms"]["p99"] is None:
             continue
+        wrong = s["logins"]["wrong_flag"]["pct"]
+        logins = "no logins" if wrong is None else f"{wrong:.3f}% of logins served a wrong flag"
         lines.append(
             f"{name}: read p99 {s['reads']['latency_ms']['p99']:.1f} ms; "
-            f"{s['stale_reads']['pct']:.3f}% of reads stale, "
-            f"{s['logins']['wrong_flag']['pct']:.3f}% of logins served a wrong flag."
+            f"{s['stale_reads']['pct']:.3f}% of reads stale, {logins}."
         )
     return lines
 
