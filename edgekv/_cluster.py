@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ._config import Config, default_config, load_config
-from ._consistency import EVENTUAL, Coordinator, OpResult, Session
+from ._consistency import EVENTUAL, Coordinator, OpResult, Session, resolve
 from ._history import History, Message, messages_in_flight
 from ._mesh import Mesh
 from ._sync import SyncCluster
@@ -106,7 +106,7 @@ class Region:
             self.index,
             _key(key),
             consistency,
-            lambda result: future.done() or future.set_result(result),
+            resolve(future),
             session=session,
             max_staleness=max_staleness,
         )

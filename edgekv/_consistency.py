@@ -32,6 +32,7 @@ long the first of them had been committed.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -122,6 +123,16 @@ class OpResult(NamedTuple):
 OnDone = Callable[[OpResult], None]
 """Completion callback: called exactly once, from the scheduler, never from inside the call
 that started the operation."""
+
+
+def resolve(future: asyncio.Future[OpResult]) -> OnDone:
+    """A completion callback that sets ``future`` (unless it was cancelled meanwhile)."""
+
+    def done(result: OpResult) -> None:
+        if not future.done():
+            future.set_result(result)
+
+    return done
 
 
 class Session:
@@ -432,7 +443,11 @@ class Coordinator:
             return
         record = self._nodes[region].record(key)
         crdt = self._crdt
-        ready = [op for op in waiters if op.session.satisfied_by(crdt, key, record)]
+        ready = [
+            op
+            for op in waiters
+            if op.session is not None and op.session.satisfied_by(crdt, key, record)
+        ]
         if not ready:
             return
         now = self.mesh.now()

@@ -106,10 +106,12 @@ class FieldLWW:
     def expand(rec: Record) -> tuple[dict[str, Any] | None, int, int, dict[str, int]]:
         """The long form ``(doc, version, floor, field_versions)`` of any record."""
         if len(rec) == 4:
-            return rec  # type: ignore[return-value]
-        doc, version = rec[0], rec[1]
-        floor = rec[2] if len(rec) == 3 else 0
-        return doc, version, floor, dict.fromkeys(doc or (), version)
+            return rec
+        doc: dict[str, Any] | None = rec[0]
+        version: int = rec[1]
+        floor: int = rec[2] if len(rec) == 3 else 0
+        fv: dict[str, int] = dict.fromkeys(doc or (), version)
+        return doc, version, floor, fv
 
     @staticmethod
     def _compress(

@@ -9,6 +9,7 @@ stores nothing; any unexpected exception becomes a logged 500 of the same shape.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -383,7 +384,7 @@ class EdgeServer:
                     self.cluster[name],
                     self.keys,
                     metrics=self.metrics[name],
-                    node_counters=lambda n=name: self._node_counters(n),
+                    node_counters=functools.partial(self._node_counters, name),
                 )
                 runner = web.AppRunner(app, access_log=None, handle_signals=False)
                 await runner.setup()

@@ -53,7 +53,7 @@ class NodeStats:
 
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict."""
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 @dataclass(slots=True)

@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from ._scenario import LOGIN, OUTCOMES, PURCHASE, READ, WRITE, ScenarioResult
@@ -282,7 +289,7 @@ class LazyProgress:
         self._console = console or Console(stderr=True)
         self._start = time.perf_counter()
         self._bar: Progress | None = None
-        self._task = 0
+        self._task = TaskID(0)
 
     def update(self, fraction: float) -> None:
         """Report progress in 0..1."""

@@ -276,12 +276,12 @@ def build_workload(scenario: EdgeFlags, cfg: Config) -> Workload:
         totals[j] = stars[u]
 
     parts = []
-    for kind, per_min in ((READ, scenario.reads_per_min), (WRITE, scenario.writes_per_min)):
+    for bg_kind, per_min in ((READ, scenario.reads_per_min), (WRITE, scenario.writes_per_min)):
         n = int(bg_rng.poisson(per_min * minutes * n_users))
         user = bg_rng.integers(0, n_users, n)
         region = _op_regions(bg_rng, home[user], scenario.mobility, weights)
-        value = bg_rng.integers(0, 1000, n) if kind == WRITE else np.zeros(n, dtype=np.int64)
-        parts.append((np.full(n, kind), user, region, bg_rng.uniform(0.0, window, n), value))
+        value = bg_rng.integers(0, 1000, n) if bg_kind == WRITE else np.zeros(n, dtype=np.int64)
+        parts.append((np.full(n, bg_kind), user, region, bg_rng.uniform(0.0, window, n), value))
 
     kind = np.concatenate(
         [np.full(n_sess, PURCHASE), np.full(n_sess, LOGIN)] + [p[0] for p in parts]

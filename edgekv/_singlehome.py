@@ -17,7 +17,7 @@ from typing import Any
 
 from ._cluster import ConfigSource, _check_seed, _document, _key, _resolve_config
 from ._config import Config
-from ._consistency import OnDone, OpRecord, OpResult, _Pending
+from ._consistency import OnDone, OpRecord, OpResult, _Pending, resolve
 from ._latency import LatencyModel
 from ._mesh import Scheduler
 from ._oracle import Oracle
@@ -281,7 +281,7 @@ class HomeRegion:
             kind,
             _key(key),
             value,
-            lambda result: future.done() or future.set_result(result),
+            resolve(future),
             location_hint=hint_index,
         )
         return await future

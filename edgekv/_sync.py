@@ -105,9 +105,7 @@ class SyncRegion(MutableMapping[str, dict[str, Any]]):
         """The region's name."""
         return self.region.name
 
-    def get(  # type: ignore[override]
-        self, key: str, default: Any = None, **read_options: Any
-    ) -> dict[str, Any] | Any:
+    def get(self, key: str, default: Any = None, **read_options: Any) -> dict[str, Any] | Any:
         """The local document (a copy) or ``default``; ``read_options`` go to
         :meth:`Region.get` (e.g. a consistency level)."""
         doc = self._sync.call(self.region.get, key, **read_options)

@@ -22,7 +22,7 @@ def current_seed() -> int:
     return _SEED.get()
 
 
-class _JumpingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _JumpingSelector(selectors.DefaultSelector):
     """Polls real I/O without blocking; instead of sleeping, advances the virtual clock."""
 
     def __init__(self) -> None:

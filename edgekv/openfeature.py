@@ -104,7 +104,9 @@ class EdgeKVProvider(AbstractProvider):
         self.enable_edgedb = enable_edgedb
         self._metadata = Metadata(name=name)
         config = edgedb.evaluator.config
-        self._variations = {(f.id, v.id): v.key for f in config.features for v in f.variations}
+        self._variations: dict[tuple[str | None, str | None], str] = {
+            (f.id, v.id): v.key for f in config.features for v in f.variations
+        }
 
     def get_metadata(self) -> Metadata:
         """The provider's name."""

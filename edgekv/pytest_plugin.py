@@ -275,8 +275,9 @@ def pytest_runtest_makereport(
     cluster = item.stash.get(_CLUSTER, None)
     if cluster is not None and report.failed:
         text = _failure_text(item, cluster)
-        if hasattr(report.longrepr, "addsection"):
-            report.longrepr.addsection("edgekv", text)
+        add_section = getattr(report.longrepr, "addsection", None)
+        if callable(add_section):
+            add_section("edgekv", text)
         else:
             report.sections.append(("edgekv", text))
     return report

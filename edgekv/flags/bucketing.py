@@ -66,10 +66,10 @@ def bucketing_value(target: Target, user_id: str, custom: Mapping[str, CustomVal
     if value is None:
         return _DEFAULT_BUCKETING_VALUE
     if value.__class__ is str:
-        return value  # type: ignore[return-value]
+        return value
     if value.__class__ is bool:
         return "true" if value else "false"
-    if value.__class__ is float and value.is_integer():  # type: ignore[union-attr]
+    if value.__class__ is float and value.is_integer():
         return f"{int(value)}.0"
     return repr(value)
 

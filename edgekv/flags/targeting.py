@@ -215,9 +215,9 @@ def _string_check(comparator: str, values: tuple[str, ...]) -> Callable[[str | N
         return lambda s: s is None or s == ""
     # findString returns the searched string itself, so an empty string never "contains".
     if comparator == "contain":
-        return lambda s: bool(s) and any(v in s for v in values)
+        return lambda s: _contains_any(s, values)
     if comparator == "!contain":
-        return lambda s: not (s and any(v in s for v in values))
+        return lambda s: not _contains_any(s, values)
     # An empty prefix or suffix matches nothing (as the WASM does).
     affixes = tuple(v for v in values if v)
     if comparator == "startWith":
@@ -289,7 +289,7 @@ def _custom_data_filter(item: Filter) -> Matcher:
         def number_filter(user: User) -> str | None:
             value = user.custom.get(key, _MISSING)  # type: ignore[arg-type]
             if value.__class__ in _NUMBER:
-                return details if check_num(float(value)) else None  # type: ignore[arg-type]
+                return details if check_num(float(value)) else None
             return when_missing if value is _MISSING else None
 
         return number_filter
@@ -300,7 +300,7 @@ def _custom_data_filter(item: Filter) -> Matcher:
         def bool_filter(user: User) -> str | None:
             value = user.custom.get(key, _MISSING)  # type: ignore[arg-type]
             if value.__class__ is bool:
-                return details if check_bool(value) else None  # type: ignore[arg-type]
+                return details if check_bool(value) else None
             return when_missing if value is _MISSING else None
 
         return bool_filter
@@ -309,7 +309,7 @@ def _custom_data_filter(item: Filter) -> Matcher:
     def string_filter(user: User) -> str | None:
         value = user.custom.get(key, _MISSING)  # type: ignore[arg-type]
         if value is None or value.__class__ is str:
-            return details if check_str(value) else None  # type: ignore[arg-type]
+            return details if check_str(value) else None
         return when_missing if value is _MISSING else None
 
     return string_filter
@@ -398,3 +398,10 @@ def _version_parts(version: str) -> tuple[float, ...] | None:
     if not all(_DIGITS.fullmatch(p) for p in parts):
         return None
     return tuple(float(int(p)) for p in parts)
+
+
+def _contains_any(s: str | None, values: tuple[str, ...]) -> bool:
+    """``contain``: a non-empty string holding one of ``values``."""
+    if not s:
+        return False
+    return any(v in s for v in values)

@@ -60,7 +60,7 @@ class User:
         object.__setattr__(self, "custom", {**self.customData, **self.privateCustomData})
 
     @classmethod
-    def from_dict(cls, body: Mapping[str, Any]) -> User:
+    def from_dict(cls, body: object) -> User:
         """Validate a DevCycle user object; unknown keys (createdDate, sdkType...) are ignored.
 
         Raises `UserError` naming the field: `user_id` must be a non-empty string, the other
