@@ -191,7 +191,8 @@ class Mesh:
                 row[src] = sent
         if replies:
             self._dispatch(dst, replies, now)
-        self._arm(dst)
+        if node.tombstone_grace is not None:  # only grace timers can move on a receive
+            self._arm(dst)
 
     def _arm(self, i: int) -> None:
         deadline = self.nodes[i].deadline

@@ -148,8 +148,7 @@ class ReplicationLog:
     def _advance(self) -> None:
         self.known[self.me] = self.applied
         bounds: list[int] = []
-        for origin in range(self.n):
-            covered = min(k[origin] for k in self.known)
+        for origin, covered in enumerate(map(min, zip(*self.known, strict=True))):
             log = self.log[origin]
             # Entries are in arrival order, nearly seq order: drop the covered prefix.
             while log:
