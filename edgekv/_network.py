@@ -49,8 +49,8 @@ class Network:
         self._jitter = DelayStream(cfg.jitter, children[n * n])
         self._has_jitter = cfg.jitter.mean > 0
         self._coin = DelayStream(Uniform(0.0, 1.0), children[n * n + 1])
-        self.loss = cfg.loss
-        self.duplicate = cfg.duplicate
+        self._loss = cfg.loss
+        self._duplicate = cfg.duplicate
         self._scheduled = [
             (self._index[p.a], self._index[p.b], p.start, p.end) for p in cfg.partitions
         ]
@@ -61,7 +61,7 @@ class Network:
         self._dup_next = 0
         self.stats = NetworkStats()
         # No loss, duplication, jitter or scheduled partition: route() takes a short path.
-        self._plain = not (self.loss or self.duplicate or self._has_jitter or self._scheduled)
+        self._plain = not (self._loss or self._duplicate or self._has_jitter or self._scheduled)
 
     def index(self, region: str) -> int:
         """Index of a region name; ``KeyError`` listing the known names otherwise."""
@@ -142,14 +142,14 @@ class Network:
             self._drop_next -= 1
             stats.lost += 1
             return ()
-        if self.loss and self._coin() < self.loss:
+        if self._loss and self._coin() < self._loss:
             stats.lost += 1
             return ()
         copies = 1
         if self._dup_next:
             self._dup_next -= 1
             copies = 2
-        elif self.duplicate and self._coin() < self.duplicate:
+        elif self._duplicate and self._coin() < self._duplicate:
             copies = 2
         if copies == 2:
             stats.duplicated += 1

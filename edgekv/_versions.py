@@ -14,7 +14,6 @@ __all__ = [
     "WallClock",
     "make_version",
     "split_version",
-    "version_ms",
 ]
 
 EPOCH_MS = 1_700_000_000_000
@@ -39,11 +38,6 @@ def split_version(version: int) -> tuple[int, int, int]:
         (version >> _LOGICAL_SHIFT) & MAX_LOGICAL,
         version & ((1 << _REGION_BITS) - 1),
     )
-
-
-def version_ms(version: int) -> int:
-    """The physical millisecond of a version."""
-    return version >> _MS_SHIFT
 
 
 class HybridClock:
