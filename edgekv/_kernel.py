@@ -7,6 +7,7 @@ which is what lets a benchmark simulate hundreds of thousands of requests per se
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ class Kernel:
     def __init__(self) -> None:
         self.now = 0.0
         self._heap: list[tuple[float, int, int, Callable[..., Any], tuple[Any, ...]]] = []
-        self._seq = 0
+        self._seq = itertools.count()
         self.events = 0
         """Events run so far."""
 
@@ -32,10 +33,9 @@ class Kernel:
 
     def call_at(self, when: float, fn: Callable[..., Any], *args: Any, priority: int = 1) -> None:
         """Run ``fn(*args)`` at virtual time ``when`` (never before now). O(log n)."""
-        self._seq += 1
         if when < self.now:
             when = self.now
-        heapq.heappush(self._heap, (when, priority, self._seq, fn, args))
+        heapq.heappush(self._heap, (when, priority, next(self._seq), fn, args))
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` after ``delay`` seconds of virtual time."""

@@ -38,9 +38,12 @@ class Mesh:
         self.cfg = cfg
         self.seed = seed
         self.scheduler = scheduler
+        self._time = scheduler.time
+        self._call_at = scheduler.call_at
         self._t0 = scheduler.time()
         n = len(cfg.regions)
         crdt = crdt_for(cfg.granularity)
+        self._from_wire = crdt.from_wire
         node_cls = CompactRegionNode if cfg.compact else RegionNode
         self.nodes = [
             node_cls(
@@ -131,23 +134,23 @@ class Mesh:
 
     def _dispatch(self, src: int, sends: list[Send], now: float) -> None:
         route = self.network.route
-        call_at = self.scheduler.call_at
+        call_at = self._call_at
         at = self._t0 + now
         deliver = self._deliver
-        decoded: dict[int, OpsBatch | Digest] = {}
-        issued = self.nodes[src].repl.applied[src] if self.heard is not None else -1
-        for dst, payload in sends:
-            message = decoded.get(id(payload))
-            if message is None:
-                message = decoded[id(payload)] = decode(payload)
-            ops = isinstance(message, OpsBatch)
+        from_wire = self._from_wire
+        extra = () if self.heard is None else (now, self.nodes[src].repl.applied[src])
+        payload = message = None
+        scheduled = ops_scheduled = 0
+        for dst, data in sends:
+            if data is not payload:  # one decode per payload, shared by its destinations
+                payload, message = data, decode(data, from_wire)
+                ops = type(message) is OpsBatch
             for delay in route(src, dst, now):
-                self.in_flight += 1
-                self.ops_in_flight += ops
-                if issued < 0:
-                    call_at(at + delay, deliver, dst, payload, message)
-                else:
-                    call_at(at + delay, deliver, dst, payload, message, now, issued)
+                scheduled += 1
+                ops_scheduled += ops
+                call_at(at + delay, deliver, dst, payload, message, *extra)
+        self.in_flight += scheduled
+        self.ops_in_flight += ops_scheduled
 
     def _deliver(
         self,
@@ -158,30 +161,19 @@ class Mesh:
         issued: int = -1,
     ) -> None:
         self.in_flight -= 1
-        if isinstance(message, OpsBatch):
+        if type(message) is OpsBatch:
             self.ops_in_flight -= 1
         if self.closed:
             return
-        paused = self.network.paused
-        if paused and (message.sender, dst) in paused:
+        network = self.network
+        if network.paused and (message.sender, dst) in network.paused:
             self.held.append((dst, payload, message, sent, issued))
             return
-        self.network.stats.delivered += 1
+        network.stats.delivered += 1
         node = self.nodes[dst]
-        now = self.scheduler.time() - self._t0
+        now = self._time() - self._t0
         if self._listeners:
-            ops = message.ops if isinstance(message, OpsBatch) else []
-            store = node.store
-            before = {op[2]: store.get(op[2]) for op in ops}
-            replies = node.receive(now, payload, message)
-            for key, old in before.items():
-                rec = store.get(key)
-                if rec is old or rec is None:
-                    continue
-                moved = old is None or rec[1] != old[1]
-                for listener, every_change in self._listeners:
-                    if moved or every_change:
-                        listener(dst, key, rec[1])
+            replies = self._receive_observed(node, now, payload, message)
         else:
             replies = node.receive(now, payload, message)
         if issued >= 0 and self.heard is not None:
@@ -193,6 +185,24 @@ class Mesh:
             self._dispatch(dst, replies, now)
         if node.tombstone_grace is not None:  # only grace timers can move on a receive
             self._arm(dst)
+
+    def _receive_observed(
+        self, node: RegionNode, now: float, payload: bytes, message: OpsBatch | Digest
+    ) -> list[Send]:
+        """``node.receive`` plus a call to each :meth:`on_apply` listener per changed key."""
+        ops = message.ops if type(message) is OpsBatch else []
+        store = node.store
+        before = {op[2]: store.get(op[2]) for op in ops}
+        replies = node.receive(now, payload, message)
+        for key, old in before.items():
+            rec = store.get(key)
+            if rec is old or rec is None:
+                continue
+            moved = old is None or rec[1] != old[1]
+            for listener, every_change in self._listeners:
+                if moved or every_change:
+                    listener(node.index, key, rec[1])
+        return replies
 
     def _arm(self, i: int) -> None:
         deadline = self.nodes[i].deadline

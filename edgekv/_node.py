@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +98,10 @@ class RegionNode:
         self._tombstones: list[tuple[int, str]] = []
         if self.anti_entropy is not None:
             self._timers.anti_entropy = self.anti_entropy
+        self._observed = 0
+        """Newest remote version merged, shown to the clock only before it issues one (the
+        HLC receive rule is a max, so applying it late changes nothing)."""
+        self._load, self._save = self._accessors()
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -119,8 +123,12 @@ class RegionNode:
                 out[key] = doc
         return out
 
-    def _save(self, key: str, rec: Record) -> None:
-        self.store[key] = rec
+    def _accessors(
+        self,
+    ) -> tuple[Callable[[str], Record | None], Callable[[str, Record], None]]:
+        """How the write and merge paths load and save records: the store dict's own
+        methods here, bound once because merging is the simulator's hot path."""
+        return self.store.get, self.store.__setitem__
 
     def read(self, key: str) -> tuple[dict[str, Any] | None, int]:
         """A counted local read: a copy of the document and its version (0 if never written)."""
@@ -141,23 +149,28 @@ class RegionNode:
     def put(self, now: float, key: str, doc: Mapping[str, Any]) -> tuple[int, list[Send]]:
         """Replace ``key``'s document; returns its version and the messages to send."""
         self.stats.puts += 1
-        version = self.clock.now(EPOCH_MS + now * 1000.0)
+        version = self._issue(now)
         return version, self._commit(now, key, self.crdt.put(self.record(key), doc, version))
 
     def patch(self, now: float, key: str, fields: Mapping[str, Any]) -> tuple[int, list[Send]]:
         """Merge top-level ``fields`` into ``key``'s document (creating it if absent)."""
         self.stats.patches += 1
-        version = self.clock.now(EPOCH_MS + now * 1000.0)
+        version = self._issue(now)
         return version, self._commit(now, key, self.crdt.patch(self.record(key), fields, version))
 
     def delete(self, now: float, key: str) -> tuple[int, list[Send]]:
         """Tombstone ``key``."""
         self.stats.deletes += 1
-        version = self.clock.now(EPOCH_MS + now * 1000.0)
+        version = self._issue(now)
         return version, self._commit(now, key, self.crdt.delete(version))
 
+    def _issue(self, now: float) -> int:
+        clock = self.clock
+        clock.observe(self._observed)
+        return clock.now(EPOCH_MS + now * 1000.0)
+
     def _commit(self, now: float, key: str, delta: Record) -> list[Send]:
-        rec = self.crdt.join(self.record(key), delta)
+        rec = self.crdt.join(self._load(key), delta)
         self._save(key, rec)
         if rec[0] is None:
             self._note_tombstone(now, key, rec[1])
@@ -177,7 +190,8 @@ class RegionNode:
         stats = self.stats
         stats.messages_sent += len(self.peers)
         stats.bytes_sent += len(payload) * len(self.peers)
-        return [Send(dst, payload) for dst in self.peers]
+        new = tuple.__new__  # builds each Send without a Python-level __new__ call
+        return [new(Send, (dst, payload)) for dst in self.peers]
 
     def _send(self, dst: int, payload: bytes) -> Send:
         self.stats.messages_sent += 1
@@ -192,34 +206,31 @@ class RegionNode:
         """Merge an arriving message; returns replies (anti-entropy repairs). Idempotent.
 
         A driver delivering one payload to many regions may pass ``message``, the payload
-        already decoded, so it is parsed once; decoded messages are never mutated.
+        already decoded with this CRDT (:func:`decode`), so it is parsed once; decoded
+        messages are never mutated.
         """
         stats = self.stats
         stats.messages_received += 1
         stats.bytes_received += len(payload)
         if message is None:
             try:
-                message = decode(payload)
+                message = decode(payload, self.crdt.from_wire)
             except ValueError:
                 stats.rejected_messages += 1
                 return []
-        msg = message
-        if isinstance(msg, Digest):
-            return self._on_digest(now, msg)
-        from_wire = self.crdt.from_wire
-        join = self.crdt.join
-        load = self.record
-        save = self._save
-        accept = self.repl.accept
-        observe = self.clock.observe
-        ops = msg.ops
+        if type(message) is Digest:
+            return self._on_digest(now, message)
+        ops = message.ops
         stats.ops_received += len(ops)
-        for origin, seq, key, wire in ops:
-            if not accept(now, origin, seq, key, wire):
+        join, accept, load, save = self.crdt.join, self.repl.accept, self._load, self._save
+        observed = self._observed
+        for origin, seq, key, delta in ops:
+            if not accept(now, origin, seq, key, delta):
                 stats.duplicates += 1
                 continue
-            delta = from_wire(wire)
-            observe(delta[1])
+            version = delta[1]
+            if version > observed:
+                observed = version
             old = load(key)
             new = join(old, delta)
             if new is not old:
@@ -227,13 +238,13 @@ class RegionNode:
                 save(key, new)
                 if new[0] is None:  # a new tombstone, or a newer one than held
                     self._note_tombstone(now, key, new[1])
-            if old is not None and delta[1] < old[1]:
+            if old is not None and version < old[1]:
                 stats.conflicts += 1
+        self._observed = observed
         return []
 
     def _on_digest(self, now: float, msg: Digest) -> list[Send]:
         self.repl.on_digest(msg.sender, msg.vv, msg.clock)
-        self._collect_stable()
         assert self.anti_entropy is not None
         missing = self.repl.missing_for(msg.vv, now - self.anti_entropy)
         if not missing:
@@ -281,8 +292,11 @@ class RegionNode:
         if t.anti_entropy <= now:
             assert self.anti_entropy is not None
             t.anti_entropy = now + self.anti_entropy
+            self.clock.observe(self._observed)
             clock = self.clock.peek(EPOCH_MS + now * 1000.0)
             self.repl.report(clock)
+            self.repl.advance()
+            self._collect_stable()
             out.extend(self._broadcast(encode_digest(self.index, self.repl.applied, clock)))
         grace = t.grace
         while grace and grace[0][0] <= now:
@@ -315,6 +329,11 @@ class CompactRegionNode(RegionNode):
             return rec
         return (_unpackb(rec[0]), *rec[1:])
 
-    def _save(self, key: str, rec: Record) -> None:
+    def _accessors(
+        self,
+    ) -> tuple[Callable[[str], Record | None], Callable[[str, Record], None]]:
+        return self.record, self._pack
+
+    def _pack(self, key: str, rec: Record) -> None:
         doc = rec[0]
         self.store[key] = rec if doc is None else (_packb(doc), *rec[1:])

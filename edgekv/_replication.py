@@ -9,6 +9,7 @@ report) so peers can resend what it misses: that repairs loss and partitions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -29,7 +30,7 @@ class Send(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class OpsBatch:
-    """Decoded replication batch: ``ops`` is a list of ``[origin, seq, key, wire_record]``."""
+    """Decoded replication batch: ``ops`` is a list of ``[origin, seq, key, record]``."""
 
     sender: int
     ops: list[list[Any]]
@@ -57,17 +58,21 @@ def encode_digest(sender: int, vv: list[int], clock: int) -> bytes:
     return _packb([_DIGEST, sender, vv, clock])
 
 
-def decode(payload: bytes) -> OpsBatch | Digest:
-    """Parse a message; raises ``ValueError`` for anything that is not one."""
+def decode(
+    payload: bytes, from_wire: Callable[[Any], tuple[Any, ...]] = tuple
+) -> OpsBatch | Digest:
+    """Parse a message, turning each op's wire record into a CRDT record with ``from_wire``
+    (see :meth:`CRDT.from_wire`); raises ``ValueError`` for anything that is not one."""
     try:
         msg = msgpack.unpackb(payload, raw=False, strict_map_key=False)
         kind, sender = msg[0], msg[1]
+        if kind == _OPS:
+            ops = [[origin, seq, key, from_wire(wire)] for origin, seq, key, wire in msg[2]]
+            return OpsBatch(sender, ops)
+        if kind == _DIGEST:
+            return Digest(sender, msg[2], msg[3])
     except Exception as exc:
         raise ValueError(f"malformed replication message: {exc}") from None
-    if kind == _OPS:
-        return OpsBatch(sender, msg[2])
-    if kind == _DIGEST:
-        return Digest(sender, msg[2], msg[3])
     raise ValueError(f"unknown replication message kind {kind!r}")
 
 
@@ -119,16 +124,16 @@ class ReplicationLog:
 
     def missing_for(self, vv: list[int], logged_before: float) -> list[list[Any]]:
         """Ops logged here before ``logged_before`` that a region with version vector ``vv``
-        lacks. Younger ops are probably still in flight to it, so they are not resent.
-        O(ops old enough)."""
+        lacks, in sequence order. Younger ops are probably still in flight to it, so they
+        are not resent. O(sequence numbers above ``vv``)."""
         out: list[list[Any]] = []
         for origin, entries in enumerate(self.log):
-            have = vv[origin]
-            for seq, (key, wire, logged) in entries.items():
-                if logged >= logged_before:
-                    break
-                if seq > have:
-                    out.append([origin, seq, key, wire])
+            extra = self._extra[origin]
+            top = max(extra) if extra else self.applied[origin]
+            for seq in range(vv[origin] + 1, top + 1):
+                entry = entries.get(seq)
+                if entry is not None and entry[2] < logged_before:
+                    out.append([origin, seq, entry[0], entry[1]])
         return out
 
     def report(self, clock: int) -> None:
@@ -143,9 +148,11 @@ class ReplicationLog:
             if seq > known[i]:
                 known[i] = seq
         self._reports[sender].append((vv[sender], clock))
-        self._advance()
 
-    def _advance(self) -> None:
+    def advance(self) -> None:
+        """Drop the ops every region holds from the log and move :attr:`stable_clock` on,
+        from the digests taken since the last call. O(n^2 + ops dropped); a region calls it
+        once per anti-entropy round rather than once per digest."""
         self.known[self.me] = self.applied
         bounds: list[int] = []
         for origin, covered in enumerate(map(min, zip(*self.known, strict=True))):
