@@ -218,7 +218,7 @@ class RegionNode:
             except ValueError:
                 stats.rejected_messages += 1
                 return []
-        if type(message) is Digest:
+        if isinstance(message, Digest):
             return self._on_digest(now, message)
         ops = message.ops
         stats.ops_received += len(ops)
