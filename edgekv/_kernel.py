@@ -13,6 +13,8 @@ from typing import Any
 
 __all__ = ["Kernel"]
 
+_INF = float("inf")
+
 
 class Kernel:
     """Virtual clock plus event heap. Ties in time run by ``priority`` then insertion order,
@@ -41,7 +43,7 @@ class Kernel:
         """Run ``fn(*args)`` after ``delay`` seconds of virtual time."""
         self.call_at(self.now + delay, fn, *args)
 
-    def run(self, until: float = float("inf")) -> None:
+    def run(self, until: float = _INF) -> None:
         """Run events in order until the heap is empty or the next is after ``until``; the
         clock then stands at ``until`` (or at the last event if ``until`` is infinite)."""
         heap = self._heap
@@ -53,7 +55,7 @@ class Kernel:
             fn(*args)
             count += 1
         self.events += count
-        if until != float("inf"):
+        if until != _INF:
             self.now = max(self.now, until)
 
     @property

@@ -139,16 +139,15 @@ class Mesh:
         deliver = self._deliver
         from_wire = self._from_wire
         extra = () if self.heard is None else (now, self.nodes[src].repl.applied[src])
-        payload = message = None
         scheduled = ops_scheduled = 0
-        for dst, data in sends:
-            if data is not payload:  # one decode per payload, shared by its destinations
-                payload, message = data, decode(data, from_wire)
-                ops = type(message) is OpsBatch
-            for delay in route(src, dst, now):
-                scheduled += 1
-                ops_scheduled += ops
-                call_at(at + delay, deliver, dst, payload, message, *extra)
+        for dsts, payload in sends:
+            message = decode(payload, from_wire)
+            ops = type(message) is OpsBatch
+            for dst in dsts:
+                for delay in route(src, dst, now):
+                    scheduled += 1
+                    ops_scheduled += ops
+                    call_at(at + delay, deliver, dst, payload, message, *extra)
         self.in_flight += scheduled
         self.ops_in_flight += ops_scheduled
 

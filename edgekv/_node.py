@@ -89,7 +89,7 @@ class RegionNode:
         self.repl = ReplicationLog(index, n_regions)
         clock_cls = HybridClock if clock == "hlc" else WallClock
         self.clock = clock_cls(index, clock_skew * 1000.0)
-        self.peers = [i for i in range(n_regions) if i != index]
+        self.peers = tuple(i for i in range(n_regions) if i != index)
         self.batch_window = batch_window
         self.anti_entropy = anti_entropy if n_regions > 1 else None
         self.tombstone_grace = tombstone_grace
@@ -187,16 +187,13 @@ class RegionNode:
         return self._broadcast(encode_ops(self.index, [op]))
 
     def _broadcast(self, payload: bytes) -> list[Send]:
-        stats = self.stats
-        stats.messages_sent += len(self.peers)
-        stats.bytes_sent += len(payload) * len(self.peers)
-        new = tuple.__new__  # builds each Send without a Python-level __new__ call
-        return [new(Send, (dst, payload)) for dst in self.peers]
+        return [self._send(self.peers, payload)]
 
-    def _send(self, dst: int, payload: bytes) -> Send:
-        self.stats.messages_sent += 1
-        self.stats.bytes_sent += len(payload)
-        return Send(dst, payload)
+    def _send(self, dsts: tuple[int, ...], payload: bytes) -> Send:
+        stats = self.stats
+        stats.messages_sent += len(dsts)
+        stats.bytes_sent += len(payload) * len(dsts)
+        return Send(dsts, payload)
 
     # -- incoming ------------------------------------------------------------------------
 
@@ -249,7 +246,7 @@ class RegionNode:
         missing = self.repl.missing_for(msg.vv, now - self.anti_entropy)
         if not missing:
             return []
-        return [self._send(msg.sender, encode_ops(self.index, missing))]
+        return [self._send((msg.sender,), encode_ops(self.index, missing))]
 
     # -- tombstones ----------------------------------------------------------------------
 

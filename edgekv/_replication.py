@@ -22,9 +22,10 @@ _DIGEST = 1
 
 
 class Send(NamedTuple):
-    """Output event: deliver ``payload`` (msgpack bytes) to region index ``dst``."""
+    """Output event: deliver ``payload`` (msgpack bytes) to each region index in ``dsts``;
+    one event per payload, so a broadcast is built and decoded once."""
 
-    dst: int
+    dsts: tuple[int, ...]
     payload: bytes
 
 
