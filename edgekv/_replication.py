@@ -85,7 +85,17 @@ class ReplicationLog:
     tombstone may be collected, once every region's vector covers it.
     """
 
-    __slots__ = ("me", "n", "applied", "_extra", "known", "log", "_reports", "stable_clock")
+    __slots__ = (
+        "me",
+        "n",
+        "applied",
+        "_extra",
+        "known",
+        "log",
+        "_pruned",
+        "_reports",
+        "stable_clock",
+    )
 
     def __init__(self, me: int, n: int) -> None:
         self.me = me
@@ -94,6 +104,7 @@ class ReplicationLog:
         self._extra: list[set[int]] = [set() for _ in range(n)]
         self.known: list[list[int]] = [[0] * n for _ in range(n)]
         self.log: list[dict[int, tuple[str, list[Any], float]]] = [{} for _ in range(n)]
+        self._pruned = [0] * n
         self._reports: list[list[tuple[int, int]]] = [[] for _ in range(n)]
         self.stable_clock = 0
         """Every op with a version below this has been applied by every region."""
@@ -157,13 +168,10 @@ class ReplicationLog:
         self.known[self.me] = self.applied
         bounds: list[int] = []
         for origin, covered in enumerate(map(min, zip(*self.known, strict=True))):
-            log = self.log[origin]
-            # Entries are in arrival order, nearly seq order: drop the covered prefix.
-            while log:
-                first = next(iter(log))
-                if first > covered:
-                    break
-                del log[first]
+            pop = self.log[origin].pop
+            for seq in range(self._pruned[origin] + 1, covered + 1):
+                pop(seq, None)
+            self._pruned[origin] = max(self._pruned[origin], covered)
             reports = self._reports[origin]
             usable = [i for i, (count, _) in enumerate(reports) if count <= covered]
             if usable:
