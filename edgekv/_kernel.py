@@ -6,9 +6,9 @@ which is what lets a benchmark simulate hundreds of thousands of requests per se
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Callable
+from heapq import heappop, heappush
 from typing import Any
 
 __all__ = ["Kernel"]
@@ -37,7 +37,7 @@ class Kernel:
         """Run ``fn(*args)`` at virtual time ``when`` (never before now). O(log n)."""
         if when < self.now:
             when = self.now
-        heapq.heappush(self._heap, (when, priority, next(self._seq), fn, args))
+        heappush(self._heap, (when, priority, next(self._seq), fn, args))
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` after ``delay`` seconds of virtual time."""
@@ -47,7 +47,7 @@ class Kernel:
         """Run events in order until the heap is empty or the next is after ``until``; the
         clock then stands at ``until`` (or at the last event if ``until`` is infinite)."""
         heap = self._heap
-        pop = heapq.heappop
+        pop = heappop
         count = 0
         while heap and heap[0][0] <= until:
             when, _, _, fn, args = pop(heap)
