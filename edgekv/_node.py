@@ -243,7 +243,9 @@ class RegionNode:
     def _on_digest(self, now: float, msg: Digest) -> list[Send]:
         self.repl.on_digest(msg.sender, msg.vv, msg.clock)
         assert self.anti_entropy is not None
-        missing = self.repl.missing_for(msg.vv, now - self.anti_entropy)
+        # The newest vector heard from the sender, not this digest's: digests can arrive
+        # out of order, and a stale one would ask again for what a newer one acknowledged.
+        missing = self.repl.missing_for(self.repl.known[msg.sender], now - self.anti_entropy)
         if not missing:
             return []
         return [self._send((msg.sender,), encode_ops(self.index, missing))]

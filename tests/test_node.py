@@ -71,6 +71,18 @@ def test_digest_triggers_a_resend_of_what_the_peer_lacks() -> None:
     assert b.peek("k") == {"v": 1}
 
 
+def test_a_stale_digest_arriving_after_a_newer_one_asks_for_nothing() -> None:
+    a = RegionNode(0, 2, FieldLWW(), anti_entropy=1.0)
+    b = RegionNode(1, 2, FieldLWW(), anti_entropy=0.05)
+    _, write = a.put(0.0, "k", {"v": 1})
+    old = b.tick(0.05)  # b has nothing from a yet
+    b.receive(0.1, write[0].payload)
+    new = b.tick(0.1)  # b holds a's write
+    assert a.receive(2.0, new[0].payload) == []
+    assert a.receive(2.1, old[0].payload) == []  # reordered: a knows b holds the write
+    assert a.stats.messages_sent == 1
+
+
 def test_oracle_history_can_be_capped() -> None:
     oracle = Oracle(max_history=3)
     for v in range(1, 11):
