@@ -51,7 +51,7 @@ class CRDT(Protocol):
         ...
 
     def from_wire(self, data: list[Any]) -> Record:
-        """Inverse of :meth:`to_wire`."""
+        """Inverse of :meth:`to_wire`; ``ValueError`` for anything that is not a record."""
         ...
 
 
@@ -79,7 +79,7 @@ class ItemLWW:
         return [record[0], record[1]]
 
     def from_wire(self, data: list[Any]) -> Record:
-        return (data[0], data[1])
+        return _checked(data, 2)
 
 
 class FieldLWW:
@@ -165,7 +165,21 @@ class FieldLWW:
         return list(record)
 
     def from_wire(self, data: list[Any]) -> Record:
-        return tuple(data)
+        return _checked(data, 4)
+
+
+def _checked(data: Any, longest: int) -> Record:
+    """``data`` as a record of 2 to ``longest`` elements: a document (dict) or None, then int
+    versions, then field versions (dict); ``ValueError`` otherwise."""
+    rec = tuple(data) if isinstance(data, list | tuple) else ()
+    if (
+        not 2 <= len(rec) <= longest
+        or not (rec[0] is None or isinstance(rec[0], dict))
+        or not all(isinstance(v, int) for v in rec[1:3])
+        or (len(rec) == 4 and not isinstance(rec[3], dict))
+    ):
+        raise ValueError(f"not a record: {data!r}")
+    return rec
 
 
 def crdt_for(granularity: str) -> CRDT:

@@ -211,7 +211,7 @@ class RegionNode:
         stats.bytes_received += len(payload)
         if message is None:
             try:
-                message = decode(payload, self.crdt.from_wire)
+                message = self._checked(decode(payload, self.crdt.from_wire))
             except ValueError:
                 stats.rejected_messages += 1
                 return []
@@ -239,6 +239,31 @@ class RegionNode:
                 stats.conflicts += 1
         self._observed = observed
         return []
+
+    def _checked(self, message: OpsBatch | Digest) -> OpsBatch | Digest:
+        """``message`` if its region indices, sequence numbers and keys fit this mesh, so a
+        bad payload is rejected whole before anything is merged; ``ValueError`` otherwise."""
+        n = len(self.repl.applied)
+
+        def region(i: Any) -> bool:
+            return isinstance(i, int) and 0 <= i < n
+
+        if isinstance(message, Digest):
+            ok = (
+                region(message.sender)
+                and isinstance(message.vv, list)
+                and len(message.vv) == n
+                and all(isinstance(v, int) and v >= 0 for v in message.vv)
+                and isinstance(message.clock, int)
+            )
+        else:
+            ok = region(message.sender) and all(
+                region(origin) and isinstance(seq, int) and seq > 0 and isinstance(key, str)
+                for origin, seq, key, _ in message.ops
+            )
+        if not ok:
+            raise ValueError("replication message does not fit this mesh")
+        return message
 
     def _on_digest(self, now: float, msg: Digest) -> list[Send]:
         self.repl.on_digest(msg.sender, msg.vv, msg.clock)

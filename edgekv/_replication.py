@@ -9,7 +9,7 @@ report) so peers can resend what it misses: that repairs loss and partitions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -103,13 +103,13 @@ class ReplicationLog:
         self.applied = [0] * n
         self._extra: list[set[int]] = [set() for _ in range(n)]
         self.known: list[list[int]] = [[0] * n for _ in range(n)]
-        self.log: list[dict[int, tuple[str, list[Any], float]]] = [{} for _ in range(n)]
+        self.log: list[dict[int, tuple[str, Sequence[Any], float]]] = [{} for _ in range(n)]
         self._pruned = [0] * n
         self._reports: list[list[tuple[int, int]]] = [[] for _ in range(n)]
         self.stable_clock = 0
         """Every op with a version below this has been applied by every region."""
 
-    def next_local(self, now: float, key: str, wire: list[Any]) -> int:
+    def next_local(self, now: float, key: str, wire: Sequence[Any]) -> int:
         """Assign the next local sequence number to a write and log it. O(1)."""
         seq = self.applied[self.me] + 1
         self.applied[self.me] = seq
@@ -117,8 +117,9 @@ class ReplicationLog:
             self.log[self.me][seq] = (key, wire, now)
         return seq
 
-    def accept(self, now: float, origin: int, seq: int, key: str, wire: list[Any]) -> bool:
-        """Record a remote op; False if it was already applied (a duplicate). O(1) amortised."""
+    def accept(self, now: float, origin: int, seq: int, key: str, record: Sequence[Any]) -> bool:
+        """Record a remote op (its record is logged as is: records and their wire forms
+        encode alike); False if it was already applied (a duplicate). O(1) amortised."""
         applied = self.applied[origin]
         extra = self._extra[origin]
         if seq <= applied or seq in extra:
@@ -131,7 +132,7 @@ class ReplicationLog:
             self.applied[origin] = applied
         else:
             extra.add(seq)
-        self.log[origin][seq] = (key, wire, now)
+        self.log[origin][seq] = (key, record, now)
         return True
 
     def missing_for(self, vv: list[int], logged_before: float) -> list[list[Any]]:

@@ -60,6 +60,28 @@ def test_garbage_is_rejected_without_touching_the_store() -> None:
     assert node.stats.rejected_messages == 4 and node.peek("k") == {"v": 1}
 
 
+@pytest.mark.parametrize("crdt", [FieldLWW(), ItemLWW()], ids=["field", "item"])
+def test_a_batch_with_one_bad_op_is_rejected_whole(crdt: FieldLWW | ItemLWW) -> None:
+    node = RegionNode(1, 2, crdt, anti_entropy=1.0)
+    good = [0, 1, "k", [{"v": 1}, 5 << 22]]
+    bad_ops = [
+        [0, 2, "j", [{"v": 2}]],  # a record without a version
+        [0, 2, "j", ["doc", 7]],  # a document that is not a map
+        [5, 1, "j", [{"v": 2}, 7]],  # an origin outside the mesh
+        [-1, 1, "j", [{"v": 2}, 7]],
+        [0, 0, "j", [{"v": 2}, 7]],  # sequence numbers start at 1
+        [0, 2, 3, [{"v": 2}, 7]],  # a key that is not a string
+    ]
+    for bad in bad_ops:
+        assert node.receive(1.0, msgpack.packb([0, 0, [good, bad]])) == []
+    bad_digests = [[1, 0, [0], 0], [1, 0, [0, "x"], 0], [1, 7, [0, 0], 0], [1, 0, [0, 0], None]]
+    for digest in bad_digests:
+        assert node.receive(1.0, msgpack.packb(digest)) == []
+    assert node.stats.rejected_messages == len(bad_ops) + len(bad_digests)
+    assert node.record("k") is None and node.repl.applied == [0, 0]
+    assert node.put(2.0, "k", {"v": 3})[0] > 0
+
+
 def test_digest_triggers_a_resend_of_what_the_peer_lacks() -> None:
     a = RegionNode(0, 2, FieldLWW(), anti_entropy=1.0)
     b = RegionNode(1, 2, FieldLWW(), anti_entropy=1.0)
