@@ -102,6 +102,7 @@ class RegionNode:
         """Newest remote version merged, shown to the clock only before it issues one (the
         HLC receive rule is a max, so applying it late changes nothing)."""
         self._load, self._save = self._accessors()
+        self._merge = (crdt.join, self.repl.accept)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -219,7 +220,8 @@ class RegionNode:
             return self._on_digest(now, message)
         ops = message.ops
         stats.ops_received += len(ops)
-        join, accept, load, save = self.crdt.join, self.repl.accept, self._load, self._save
+        join, accept = self._merge
+        load, save = self._load, self._save
         observed = self._observed
         for origin, seq, key, delta in ops:
             if not accept(now, origin, seq, key, delta):
