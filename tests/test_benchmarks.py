@@ -1,0 +1,59 @@
+"""Every benchmark script runs end to end at a tiny size, so a broken one fails CI rather
+than the next person who wants a figure. Timings at these sizes mean nothing; only that the
+scripts run and that their cross-checks (identical results across kernels and SDKs) hold."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def run(script: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_sim_throughput_gives_identical_results_on_every_kernel() -> None:
+    out = run("sim_throughput.py", "--requests", "3000", "--repeat", "1")
+    assert out.count("identical results: True") == 2, out
+    assert "kernels alone" in out and "target edgekv run under 2 s" in out
+
+
+def test_memory_measures_both_stores() -> None:
+    out = run("memory.py", "--keys", "3000")
+    rows = [line.split() for line in out.splitlines() if line.startswith(("item", "field"))]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("item", "false"),
+        ("field", "false"),
+        ("item", "true"),
+        ("field", "true"),
+    ]
+    assert all(float(r[2]) > 0 for r in rows)
+
+
+def test_quorum_event_path_agrees_with_the_vectorised_one() -> None:
+    out = run("quorum.py", "--trials", "5000", "--event-trials", "2000")
+    assert "trials with any differing read: 0" in out and "latencies identical: True" in out
+
+
+def test_flags_benchmark_agrees_with_the_devcycle_sdk() -> None:
+    pytest.importorskip("devcycle_python_sdk")
+    out = run("flags.py", "--users", "20")
+    assert "identical variable values: 20/20 users" in out
+
+
+def test_http_load_runs_both_servers() -> None:
+    out = run("http_load.py", "--seconds", "0.2", "--concurrency", "2", "--max-requests", "100")
+    assert "edgekv / minimal requests/s" in out
