@@ -79,7 +79,10 @@ class ItemLWW:
         return [record[0], record[1]]
 
     def from_wire(self, data: list[Any]) -> Record:
-        return _checked(data, 2)
+        rec = _as_record(data)
+        if len(rec) != 2:
+            raise ValueError(f"not an item record: {data!r}")
+        return rec
 
 
 class FieldLWW:
@@ -170,23 +173,36 @@ class FieldLWW:
         return list(record)
 
     def from_wire(self, data: list[Any]) -> Record:
-        return _checked(data, 4)
+        """Also checks the invariants of the three forms (a patch has a document, floor <=
+        field versions <= version, one field version per field), which join relies on."""
+        rec = _as_record(data)
+        doc, version, n = rec[0], rec[1], len(rec)
+        ok = n <= 4 and (doc is not None or n > 2)
+        if ok and n > 2:
+            floor = rec[2]
+            ok = _is_version(floor) and floor <= version
+            if ok and n == 4:
+                fv = rec[3]
+                ok = (
+                    isinstance(fv, dict)
+                    and doc is not None
+                    and fv.keys() == doc.keys()
+                    and all(_is_version(v) and floor <= v <= version for v in fv.values())
+                )
+        if not ok:
+            raise ValueError(f"not a field record: {data!r}")
+        return rec
 
 
-def _checked(data: Any, longest: int) -> Record:
-    """``data`` as a record of 2 to ``longest`` elements: a document (dict) or None, then int
-    versions, then field versions (dict); ``ValueError`` otherwise. O(1): it runs once per
-    op decoded."""
+def _is_version(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _as_record(data: Any) -> Record:
+    """``data`` as a tuple of a document (dict) or None, a version (int >= 0) and whatever
+    follows; ``ValueError`` otherwise."""
     rec = tuple(data) if isinstance(data, list | tuple) else ()
-    n = len(rec)
-    if (
-        n < 2
-        or n > longest
-        or not (rec[0] is None or isinstance(rec[0], dict))
-        or not isinstance(rec[1], int)
-        or (n > 2 and not isinstance(rec[2], int))
-        or (n == 4 and not isinstance(rec[3], dict))
-    ):
+    if len(rec) < 2 or not (rec[0] is None or isinstance(rec[0], dict)) or not _is_version(rec[1]):
         raise ValueError(f"not a record: {data!r}")
     return rec
 

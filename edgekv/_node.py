@@ -243,24 +243,26 @@ class RegionNode:
         return []
 
     def _checked(self, message: OpsBatch | Digest) -> OpsBatch | Digest:
-        """``message`` if its region indices, sequence numbers and keys fit this mesh, so a
-        bad payload is rejected whole before anything is merged; ``ValueError`` otherwise."""
+        """``message`` if it comes from another region of this mesh and its region indices,
+        sequence numbers and keys fit, so a bad payload is rejected whole before anything
+        is merged; ``ValueError`` otherwise. Messages are trusted to be honest, not
+        well-formed: a forged vector or clock is not detected."""
         n = len(self.repl.applied)
 
-        def region(i: Any) -> bool:
-            return isinstance(i, int) and 0 <= i < n
+        def region(i: Any) -> bool:  # another region of this mesh
+            return type(i) is int and 0 <= i < n and i != self.index
 
         if isinstance(message, Digest):
             ok = (
                 region(message.sender)
                 and isinstance(message.vv, list)
                 and len(message.vv) == n
-                and all(isinstance(v, int) and v >= 0 for v in message.vv)
-                and isinstance(message.clock, int)
+                and all(type(v) is int and v >= 0 for v in message.vv)
+                and type(message.clock) is int
             )
         else:
             ok = region(message.sender) and all(
-                region(origin) and isinstance(seq, int) and seq > 0 and isinstance(key, str)
+                region(origin) and type(seq) is int and seq > 0 and isinstance(key, str)
                 for origin, seq, key, _ in message.ops
             )
         if not ok:
@@ -269,7 +271,8 @@ class RegionNode:
 
     def _on_digest(self, now: float, msg: Digest) -> list[Send]:
         self.repl.on_digest(msg.sender, msg.vv, msg.clock)
-        assert self.anti_entropy is not None
+        if self.anti_entropy is None:  # repairs are anti-entropy's; without it, just listen
+            return []
         # The newest vector heard from the sender, not this digest's: digests can arrive
         # out of order, and a stale one would ask again for what a newer one acknowledged.
         missing = self.repl.missing_for(self.repl.known[msg.sender], now - self.anti_entropy)

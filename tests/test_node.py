@@ -60,26 +60,58 @@ def test_garbage_is_rejected_without_touching_the_store() -> None:
     assert node.stats.rejected_messages == 4 and node.peek("k") == {"v": 1}
 
 
+BAD_OPS = [
+    [0, 2, "j", [{"v": 2}]],  # a record without a version
+    [0, 2, "j", ["doc", 7]],  # a document that is not a map
+    [0, 2, "j", [{"v": 2}, True]],  # a version that is not an int
+    [5, 1, "j", [{"v": 2}, 7]],  # an origin outside the mesh
+    [-1, 1, "j", [{"v": 2}, 7]],
+    [1, 1, "j", [{"v": 2}, 7]],  # the receiver's own writes, from elsewhere
+    [0, 0, "j", [{"v": 2}, 7]],  # sequence numbers start at 1
+    [0, 2, 3, [{"v": 2}, 7]],  # a key that is not a string
+]
+BAD_FIELD_RECORDS = [
+    [None, 7],  # a patch without a document
+    [{"x": 1}, 3, 5],  # a floor above the version
+    [{}, 9, 0, {"x": 9}],  # a field version for a field the document lacks
+    [None, 5, 0, {"x": 5}],
+    [{"x": 1}, 9, 0, {"x": "s"}],  # a field version that is not an int
+    [{"x": 1}, 9, 0, {"x": 10}],  # a field newer than the record
+]
+BAD_DIGESTS = [
+    [1, 0, [0], 0],  # a vector of the wrong length
+    [1, 0, [0, "x"], 0],
+    [1, 0, [True, 0], 0],
+    [1, 7, [0, 0], 0],  # a sender outside the mesh
+    [1, 1, [7, 7], 0],  # the receiver itself
+    [1, 0, [0, 0], None],
+]
+
+
 @pytest.mark.parametrize("crdt", [FieldLWW(), ItemLWW()], ids=["field", "item"])
 def test_a_batch_with_one_bad_op_is_rejected_whole(crdt: FieldLWW | ItemLWW) -> None:
     node = RegionNode(1, 2, crdt, anti_entropy=1.0)
+    node.tick(1.0)
     good = [0, 1, "k", [{"v": 1}, 5 << 22]]
-    bad_ops = [
-        [0, 2, "j", [{"v": 2}]],  # a record without a version
-        [0, 2, "j", ["doc", 7]],  # a document that is not a map
-        [5, 1, "j", [{"v": 2}, 7]],  # an origin outside the mesh
-        [-1, 1, "j", [{"v": 2}, 7]],
-        [0, 0, "j", [{"v": 2}, 7]],  # sequence numbers start at 1
-        [0, 2, 3, [{"v": 2}, 7]],  # a key that is not a string
-    ]
+    bad_ops = BAD_OPS + [[0, 2, "j", r] for r in BAD_FIELD_RECORDS if crdt.name == "field"]
     for bad in bad_ops:
-        assert node.receive(1.0, msgpack.packb([0, 0, [good, bad]])) == []
-    bad_digests = [[1, 0, [0], 0], [1, 0, [0, "x"], 0], [1, 7, [0, 0], 0], [1, 0, [0, 0], None]]
-    for digest in bad_digests:
-        assert node.receive(1.0, msgpack.packb(digest)) == []
-    assert node.stats.rejected_messages == len(bad_ops) + len(bad_digests)
+        assert node.receive(1.0, msgpack.packb([0, 0, [good, bad]])) == [], bad
+    for digest in BAD_DIGESTS:
+        assert node.receive(1.0, msgpack.packb(digest)) == [], digest
+    assert node.stats.rejected_messages == len(bad_ops) + len(BAD_DIGESTS)
     assert node.record("k") is None and node.repl.applied == [0, 0]
-    assert node.put(2.0, "k", {"v": 3})[0] > 0
+    assert all(not entries for entries in node.repl.log)
+    node.receive(2.0, msgpack.packb([0, 0, [good]]))
+    assert node.peek("k") == {"v": 1} and node.put(2.0, "k", {"v": 3})[0] > 5 << 22
+
+
+def test_a_node_without_anti_entropy_takes_a_digest_quietly() -> None:
+    node = RegionNode(0, 2, ItemLWW(), anti_entropy=None)
+    assert node.receive(1.0, msgpack.packb([1, 1, [0, 0], 0])) == []
+    assert node.stats.rejected_messages == 0 and node.repl.known[1] == [0, 0]
+    alone = RegionNode(0, 1, ItemLWW())  # no other region could have sent it
+    assert alone.receive(1.0, msgpack.packb([1, 0, [0], 0])) == []
+    assert alone.stats.rejected_messages == 1
 
 
 def test_digest_triggers_a_resend_of_what_the_peer_lacks() -> None:
