@@ -10,6 +10,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from edgekv.flags import config as flag_config
+
 DAY_MS = 86_400_000
 
 COUNTRIES = ["US", "CA", "GB", "DE", ""]
@@ -20,22 +22,8 @@ DEVICES = ["Pixel 8", "iPhone15,2", ""]
 CUSTOM_KEYS = ["stars", "plan", "beta", "ratio"]
 CUSTOM_VALUES: list[Any] = [0, 5, 100, 250, 2.5, 2.0, "gold", "silver", "", True, False, None]
 STRING_VALUES = ["US", "CA", "acme", "ann", ".example", "@acme.example", "gold", "1.2.3", "2.0", ""]
-COMPARATORS = [
-    "=",
-    "!=",
-    ">",
-    ">=",
-    "<",
-    "<=",
-    "exist",
-    "!exist",
-    "contain",
-    "!contain",
-    "startWith",
-    "!startWith",
-    "endWith",
-    "!endWith",
-]
+COMPARATORS = sorted(flag_config.COMPARATORS)
+"""Every comparator the evaluator accepts, in a fixed order so draws are reproducible."""
 
 
 def iso(ms: float) -> str:
