@@ -17,8 +17,8 @@ import gc
 import time
 import tracemalloc
 
-from edgekv import RegionNode, crdt_for
 from edgekv._node import CompactRegionNode
+from edgekv.lowlevel import RegionNode, crdt_for
 
 
 def fill(granularity: str, compact: bool, n: int) -> tuple[RegionNode, float]:

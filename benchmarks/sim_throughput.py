@@ -3,7 +3,8 @@
 Nine default regions; 200,000 requests, Poisson arrivals at 2,000/s; keys Zipf(s=1) over
 10,000; 10% writes (field patches); client-to-region one-way delay lognormal (median 15 ms,
 sigma 0.6); replication lag lognormal (median 300 ms, sigma 0.5) per write per destination,
-no batching. The same :class:`edgekv.Mesh` (the same region nodes, network and oracle) runs on
+no batching. The same :class:`edgekv.lowlevel.Mesh` (the same region nodes, network and
+oracle) runs on
 every kernel through the ``time()``/``call_at()`` scheduler interface and must give identical
 results. SimPy runs it twice: as SimPy models are written (every request and message a
 process) and as a bare callback queue. Then the edgekv run's event schedule is recorded and
@@ -28,7 +29,8 @@ from typing import Any
 import numpy as np
 
 import edgekv
-from edgekv import Kernel, Mesh
+import edgekv.lowlevel
+from edgekv.lowlevel import Kernel, Mesh
 
 RATE = 2000.0
 KEYS = 10_000

@@ -1,144 +1,56 @@
-"""edgekv: a multi-region, asynchronously replicated key-value store simulator.
+"""edgekv: multi-region edge data stores, simulated in deterministic virtual time.
 
 Regions serve reads locally, commit writes locally and replicate them after a configurable
-lag; concurrent writes merge last-writer-wins on hybrid-logical-clock versions. Beside it, a
-single-home (Durable-Object-style) baseline, a DevCycle-style flag evaluator, PBS quorum
-experiments, a benchmark CLI, an HTTP API and a pytest plugin.
+lag; concurrent writes merge last-writer-wins on hybrid-logical-clock versions. Beside the
+replicated store, the other systems a team weighs (a single-home, Durable-Object-style store,
+...), each a :class:`Store`, a DevCycle-style flag evaluator, a benchmark CLI, an HTTP API and
+a pytest plugin.
 
-Names are imported on first use (PEP 562), so ``import edgekv`` (and the pytest plugin, for
-a session that does not use it) costs about a millisecond.
+This namespace holds what a user needs; the building blocks (kernel, mesh, nodes, CRDTs,
+distributions, clocks) are in :mod:`edgekv.lowlevel`, quorum experiments in :mod:`edgekv.pbs`.
+Names are imported on first use (PEP 562), so ``import edgekv`` costs about a millisecond.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._exports import lazy_namespace
 
 __version__ = "0.1.0"
 
-# Public name -> private module that defines it.
 _EXPORTS: dict[str, str] = {
     "Cluster": "_cluster",
     "Region": "_cluster",
+    "SingleHomeCluster": "_cluster",
+    "Unavailable": "_cluster",
     "Config": "_config",
-    "PartitionWindow": "_config",
     "default_config": "_config",
-    "great_circle_km": "_config",
     "load_config": "_config",
-    "BOUNDED": "_consistency",
-    "EVENTUAL": "_consistency",
-    "LEVELS": "_consistency",
-    "SESSION": "_consistency",
-    "STRONG": "_consistency",
-    "Coordinator": "_consistency",
-    "OpRecord": "_consistency",
-    "OpResult": "_consistency",
-    "Session": "_consistency",
-    "FieldLWW": "_crdt",
-    "ItemLWW": "_crdt",
-    "crdt_for": "_crdt",
-    "Constant": "_distributions",
-    "Empirical": "_distributions",
-    "Exponential": "_distributions",
-    "LogNormal": "_distributions",
-    "Mixture": "_distributions",
-    "Normal": "_distributions",
-    "Pareto": "_distributions",
-    "Uniform": "_distributions",
-    "parse_distribution": "_distributions",
-    "parse_duration": "_distributions",
     "EdgeDB": "_edgedb",
     "ConfigError": "_errors",
-    "History": "_history",
-    "Message": "_history",
-    "Write": "_history",
-    "Kernel": "_kernel",
-    "LatencyModel": "_latency",
-    "Mesh": "_mesh",
-    "Network": "_network",
-    "CompactRegionNode": "_node",
-    "RegionNode": "_node",
-    "Oracle": "_oracle",
-    "PROFILES": "_quorum",
-    "LatencyProfile": "_quorum",
-    "QuorumDraws": "_quorum",
-    "QuorumModel": "_quorum",
-    "QuorumOutcomes": "_quorum",
-    "QuorumResult": "_quorum",
-    "k_staleness_closed_form": "_quorum",
-    "SingleHomeCluster": "_singlehome",
-    "SyncCluster": "_sync",
-    "SyncRegion": "_sync",
-    "HybridClock": "_versions",
-    "WallClock": "_versions",
-    "make_version": "_versions",
-    "split_version": "_versions",
-    "VirtualTimeLoop": "_vloop",
+    "EdgekvError": "_errors",
+    "Level": "_store",
+    "Op": "_store",
+    "OpKind": "_store",
+    "OpRecord": "_store",
+    "OpResult": "_store",
+    "Outcome": "_store",
+    "Session": "_store",
+    "Store": "_store",
+    "SYSTEMS": "_systems",
     "run": "_vloop",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'edgekv' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"edgekv.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
-
+__getattr__, __dir__ = lazy_namespace("edgekv", _EXPORTS, globals())
 
 if TYPE_CHECKING:
-    from ._cluster import Cluster, Region
-    from ._config import Config, PartitionWindow, default_config, great_circle_km, load_config
-    from ._consistency import (
-        BOUNDED,
-        EVENTUAL,
-        LEVELS,
-        SESSION,
-        STRONG,
-        Coordinator,
-        OpRecord,
-        OpResult,
-        Session,
-    )
-    from ._crdt import FieldLWW, ItemLWW, crdt_for
-    from ._distributions import (
-        Constant,
-        Empirical,
-        Exponential,
-        LogNormal,
-        Mixture,
-        Normal,
-        Pareto,
-        Uniform,
-        parse_distribution,
-        parse_duration,
-    )
+    from ._cluster import Cluster, Region, SingleHomeCluster, Unavailable
+    from ._config import Config, default_config, load_config
     from ._edgedb import EdgeDB
-    from ._errors import ConfigError
-    from ._history import History, Message, Write
-    from ._kernel import Kernel
-    from ._latency import LatencyModel
-    from ._mesh import Mesh
-    from ._network import Network
-    from ._node import CompactRegionNode, RegionNode
-    from ._oracle import Oracle
-    from ._quorum import (
-        PROFILES,
-        LatencyProfile,
-        QuorumDraws,
-        QuorumModel,
-        QuorumOutcomes,
-        QuorumResult,
-        k_staleness_closed_form,
-    )
-    from ._singlehome import SingleHomeCluster
-    from ._sync import SyncCluster, SyncRegion
-    from ._versions import HybridClock, WallClock, make_version, split_version
-    from ._vloop import VirtualTimeLoop, run
+    from ._errors import ConfigError, EdgekvError
+    from ._store import Level, Op, OpKind, OpRecord, OpResult, Outcome, Session, Store
+    from ._systems import SYSTEMS
+    from ._vloop import run

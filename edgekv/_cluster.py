@@ -9,24 +9,38 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from ._config import Config, default_config, load_config
-from ._consistency import EVENTUAL, Coordinator, OpResult, Session, resolve
+from ._errors import EdgekvError
 from ._history import History, Message, messages_in_flight
 from ._mesh import Mesh
+from ._singlehome import SingleHome, _check_migrate_after
+from ._store import Op, OpKind, OpRecord, OpResult, Session, Store
 from ._sync import SyncCluster
+from ._systems import SYSTEMS, make_store
 from ._vloop import current_seed
 
-__all__ = ["Cluster", "Region"]
+__all__ = ["Cluster", "Region", "SingleHomeCluster", "Unavailable"]
 
 _HISTORY = 10_000
-"""Read records a cluster keeps (the newest)."""
+"""Operation records a cluster keeps (the newest)."""
 
 ConfigSource = Config | Mapping[str, Any] | str | os.PathLike[str] | None
+
+
+class Unavailable(EdgekvError):
+    """An operation failed: no answer within the request timeout, or refused by the system
+    (``record`` tells which, and what it cost)."""
+
+    def __init__(self, record: OpRecord) -> None:
+        what = f"{record.kind} of {record.key!r}"
+        super().__init__("", f"{what} failed ({record.outcome}): {record.error}")
+        self.record = record
 
 
 def _check_seed(seed: Any) -> int:
@@ -42,7 +56,7 @@ def _resolve_config(config: ConfigSource, overrides: Mapping[str, Any]) -> Confi
 
 
 class Region:
-    """A client bound to one region of a :class:`Cluster`: it reads and writes there."""
+    """A client bound to one region of a :class:`Cluster`: its operations start there."""
 
     __slots__ = ("_cluster", "name", "index")
 
@@ -54,79 +68,117 @@ class Region:
     def __repr__(self) -> str:
         return f"<Region {self.name!r} of {self._cluster!r}>"
 
-    async def put(self, key: str, doc: Mapping[str, Any], *, session: Session | None = None) -> int:
-        """Replace ``key``'s document here; returns its version (noted in ``session``)."""
-        return self._write("put", key, _document(doc, "doc"), session)
+    async def put(
+        self,
+        key: str,
+        doc: Mapping[str, Any],
+        *,
+        session: Session | None = None,
+        location_hint: str | None = None,
+    ) -> int:
+        """Replace ``key``'s document; returns its version (noted in ``session``)."""
+        value = _document(doc, "doc")
+        op = self._op(OpKind.PUT, key, value, session=session, location_hint=location_hint)
+        return (await self._cluster.submit(op)).version
 
     async def patch(
-        self, key: str, fields: Mapping[str, Any], *, session: Session | None = None
+        self,
+        key: str,
+        fields: Mapping[str, Any],
+        *,
+        session: Session | None = None,
+        location_hint: str | None = None,
     ) -> int:
-        """Merge top-level ``fields`` into ``key``'s document here; returns the version."""
-        return self._write("patch", key, _document(fields, "fields"), session)
+        """Merge top-level ``fields`` into ``key``'s document; returns the version."""
+        value = _document(fields, "fields")
+        op = self._op(OpKind.PATCH, key, value, session=session, location_hint=location_hint)
+        return (await self._cluster.submit(op)).version
 
-    async def delete(self, key: str, *, session: Session | None = None) -> int:
-        """Delete ``key`` here (a tombstone that replicates); returns its version."""
-        return self._write("delete", key, None, session)
-
-    def _write(
-        self, kind: str, key: str, value: Mapping[str, Any] | None, session: Session | None
+    async def delete(
+        self, key: str, *, session: Session | None = None, location_hint: str | None = None
     ) -> int:
-        cluster = self._cluster
-        version = cluster._write(self.index, kind, key, value)
-        if session is not None:
-            cluster.coordinator.note_write(session, self.index, kind, key, value, version)
-        return version
+        """Delete ``key`` (a tombstone that replicates); returns its version."""
+        op = self._op(OpKind.DELETE, key, None, session=session, location_hint=location_hint)
+        return (await self._cluster.submit(op)).version
 
     async def get(
         self,
         key: str,
-        consistency: str = EVENTUAL,
+        consistency: str | None = None,
         *,
         session: Session | None = None,
         max_staleness: float | None = None,
+        location_hint: str | None = None,
     ) -> dict[str, Any] | None:
         """``key``'s document (a copy), or None if absent or deleted, read at a consistency
-        level: ``eventual`` (local replica), ``session``, ``bounded`` or ``strong`` (see
-        :mod:`edgekv._consistency`). Takes the config's service time, plus any wait or
-        forwarding the level needs."""
-        return (await self.read(key, consistency, session=session, max_staleness=max_staleness)).doc
+        level (default: the system's first, ``eventual`` for the replicated store): see
+        :mod:`edgekv._consistency`. Takes the config's service time, plus any wait or
+        forwarding the level needs; raises :class:`Unavailable` when it fails."""
+        result = await self.read(
+            key,
+            consistency,
+            session=session,
+            max_staleness=max_staleness,
+            location_hint=location_hint,
+        )
+        return result.doc
 
     async def read(
         self,
         key: str,
-        consistency: str = EVENTUAL,
+        consistency: str | None = None,
         *,
         session: Session | None = None,
         max_staleness: float | None = None,
+        location_hint: str | None = None,
     ) -> OpResult:
         """Like :meth:`get`, returning ``(doc, version, record)`` where the
         :class:`OpRecord` tells latency, serving region, wait/forward and staleness."""
-        future: asyncio.Future[OpResult] = asyncio.get_running_loop().create_future()
-        self._cluster.coordinator.read(
-            self.index,
-            _key(key),
-            consistency,
-            resolve(future),
+        op = self._op(
+            OpKind.GET,
+            key,
+            None,
+            level=consistency,
             session=session,
             max_staleness=max_staleness,
+            location_hint=location_hint,
         )
-        return await future
+        return await self._cluster.submit(op)
 
-    def peek(self, key: str) -> dict[str, Any] | None:
-        """Synchronous local read without counters; the returned dict must not be mutated."""
-        return self._cluster._mesh_or_start().nodes[self.index].peek(key)
+    def _op(
+        self,
+        kind: OpKind,
+        key: str,
+        value: Mapping[str, Any] | None,
+        *,
+        level: str | None = None,
+        session: Session | None = None,
+        max_staleness: float | None = None,
+        location_hint: str | None = None,
+    ) -> Op:
+        cluster = self._cluster
+        store = cluster.store
+        hint = None if location_hint is None else cluster.config.region(location_hint).index
+        read_level = store.levels[0] if level is None else level
+        return Op(kind, self.index, _key(key), value, read_level, session, max_staleness, hint)
+
+    def peek(self, key: str) -> Mapping[str, Any] | None:
+        """Synchronous read of the local replica without counters; the returned dict must
+        not be mutated. ``TypeError`` for a system without local replicas (single-home)."""
+        return self._cluster.mesh.nodes[self.index].peek(key)
 
     def version(self, key: str) -> int:
-        """The newest version of ``key`` this region holds (0 if none)."""
-        return self._cluster._mesh_or_start().nodes[self.index].version_of(key)
+        """The newest version of ``key`` this region's replica holds (0 if none); replicated
+        clusters only."""
+        return self._cluster.mesh.nodes[self.index].version_of(key)
 
     def keys(self) -> list[str]:
         """Keys with a live document here, sorted."""
-        return sorted(self._cluster._mesh_or_start().nodes[self.index].documents())
+        return sorted(self._cluster._started().documents(self.index))
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Every live document here, copied."""
-        docs = self._cluster._mesh_or_start().nodes[self.index].documents()
+        docs = self._cluster._started().documents(self.index)
         return {k: dict(docs[k]) for k in sorted(docs)}
 
 
@@ -149,54 +201,95 @@ def _count(count: Any) -> int:
 
 
 class Cluster:
-    """Replicated regions with local reads and last-writer-wins merge.
+    """Regions of one system under test, by default the replicated store with local reads and
+    last-writer-wins merge.
 
-    ``Cluster(cfg, seed=1)``; regions by name: ``cluster["East US"]``. Config overrides are
-    keyword arguments, e.g. ``Cluster(lag="exp:100ms", granularity="item")``. ``seed`` is an
-    int >= 0 (default: that of the enclosing :func:`edgekv.run`), else ``ValueError``.
+    ``Cluster(cfg, seed=1, system="replicated")``; regions by name: ``cluster["East US"]``.
+    ``system`` is any name of :data:`edgekv.SYSTEMS` (``"single-home"``, ...), ``options``
+    that system's own parameters. Config overrides are keyword arguments, e.g.
+    ``Cluster(lag="exp:100ms", granularity="item")``. ``seed`` is an int >= 0 (default: that
+    of the enclosing :func:`edgekv.run`), else ``ValueError``.
     """
 
-    def __init__(self, config: ConfigSource = None, *, seed: int | None = None, **overrides: Any):
+    def __init__(
+        self,
+        config: ConfigSource = None,
+        *,
+        seed: int | None = None,
+        system: str = "replicated",
+        options: Mapping[str, Any] | None = None,
+        **overrides: Any,
+    ):
         self.seed = _check_seed(current_seed() if seed is None else seed)
         self.config = _resolve_config(config, overrides)
-        self._mesh: Mesh | None = None
-        self._coordinator: Coordinator | None = None
+        self.system = system
+        self.options = dict(options or {})
+        self._store: Store | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The loop the cluster runs on, once started."""
+        self._history: History | None = None
+        self.records: deque[OpRecord] = deque(maxlen=_HISTORY)
+        """The newest operations' records, every outcome included."""
+        if system not in SYSTEMS:
+            raise ValueError(f"unknown system {system!r}; known: {', '.join(SYSTEMS)}")
 
     def __repr__(self) -> str:
-        return f"<Cluster {len(self.config.regions)} regions seed={self.seed}>"
+        return f"<Cluster {self.system} {len(self.config.regions)} regions seed={self.seed}>"
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def _mesh_or_start(self) -> Mesh:
-        if self._mesh is None:
-            self._mesh = Mesh(self.config, self.seed, asyncio.get_running_loop())
-            self._coordinator = Coordinator(self._mesh, history=_HISTORY)
-        return self._mesh
+    def _store_or_start(self) -> Store:
+        if self._store is None:
+            loop = asyncio.get_running_loop()
+            store = make_store(self.system, self.config, self.seed, loop, **self.options)
+            self._store, self.loop = store, loop
+            mesh = getattr(store, "mesh", None)
+            if isinstance(mesh, Mesh):
+                self._history = History(mesh, self.config.names)
+        return self._store
 
     @property
-    def coordinator(self) -> Coordinator:
-        """Routes reads by consistency level; its ``records`` keep the last reads'
-        :class:`OpRecord` and ``counts`` tally outcomes."""
-        self._mesh_or_start()
-        assert self._coordinator is not None
-        return self._coordinator
+    def store(self) -> Store:
+        """The system under test (started on first use inside a loop)."""
+        return self._store_or_start()
 
     @property
     def mesh(self) -> Mesh:
-        """The running regions and network (started on first use inside a loop)."""
-        return self._mesh_or_start()
+        """The replicated store's regions and network; ``TypeError`` for other systems."""
+        mesh = getattr(self._store_or_start(), "mesh", None)
+        if not isinstance(mesh, Mesh):
+            raise TypeError(f"a {self.system} cluster has no replication mesh")
+        return mesh
+
+    async def submit(self, op: Op) -> OpResult:
+        """Run ``op`` on the store and return its result; :class:`Unavailable` when it
+        failed. Every operation is kept in :attr:`records`."""
+        store = self._store_or_start()
+        future: asyncio.Future[OpResult] = asyncio.get_running_loop().create_future()
+        records = self.records
+
+        def done(result: OpResult) -> None:
+            records.append(result.record)
+            if not future.done():
+                future.set_result(result)
+
+        store.submit(op, done)
+        result = await future
+        if not result.record.ok:
+            raise Unavailable(result.record)
+        return result
 
     async def __aenter__(self) -> Cluster:
-        self._mesh_or_start()
+        self._store_or_start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """Stop replication timers; the cluster keeps its state for inspection."""
-        if self._mesh is not None:
-            self._mesh.close()
+        """Stop background timers; the cluster keeps its state for inspection."""
+        if self._store is not None:
+            self._store.close()
 
     # -- regions -------------------------------------------------------------------------
 
@@ -211,57 +304,47 @@ class Cluster:
         """Region names in config order."""
         return self.config.names
 
-    def _write(self, index: int, kind: str, key: str, value: Mapping[str, Any] | None) -> int:
-        return self._mesh_or_start().write(index, kind, _key(key), value)
-
     # -- time and faults -----------------------------------------------------------------
 
     def now(self) -> float:
         """Seconds since the cluster started (virtual under :func:`edgekv.run`)."""
-        return self._mesh_or_start().now()
+        return self._started().now()
 
     async def advance(self, seconds: float) -> None:
         """Let ``seconds`` of (virtual) time pass."""
         await asyncio.sleep(seconds)
 
     async def settle(self, timeout: float = 600.0, poll: float = 0.005) -> None:
-        """Wait until no replication is in flight or buffered and every region has applied
+        """Wait until no operation or replication is in flight and every region has applied
         the same writes (anti-entropy repairs loss); ``TimeoutError`` after ``timeout``."""
-        mesh = self._mesh_or_start()
-        deadline = mesh.now() + timeout
-        while not mesh.quiet():
-            if mesh.now() >= deadline:
+        store = self._store_or_start()
+        deadline = store.now() + timeout
+        while not store.quiet():
+            if store.now() >= deadline:
                 raise TimeoutError(
-                    f"cluster did not settle within {timeout:g}s (seed={self.seed}); "
-                    f"{mesh.in_flight} messages in flight"
+                    f"{self.system} cluster did not settle within {timeout:g}s "
+                    f"(seed={self.seed}); {store.in_flight} operations in flight"
                 )
             await asyncio.sleep(poll)
 
     def partition(self, a: str, b: str) -> None:
-        """Cut replication between two regions (both ways) until :meth:`heal`."""
-        self._mesh_or_start().network.partition(a, b)
+        """Cut the link between two regions (both ways) until :meth:`heal`: replication and
+        requests across it are lost."""
+        self._started().network.partition(a, b)
 
     def isolate(self, region: str) -> None:
-        """Cut every replication link of one region."""
-        self._mesh_or_start().network.isolate(region)
+        """Cut every link of one region."""
+        self._started().network.isolate(region)
 
     def heal(self, a: str | None = None, b: str | None = None) -> None:
         """Restore one link, or every manually cut link when called without arguments."""
-        self._mesh_or_start().network.heal(a, b)
+        self._started().network.heal(a, b)
 
     # -- inspection ----------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Counters per region and for the network."""
-        mesh = self._mesh_or_start()
-        return {
-            "regions": {
-                name: node.stats.as_dict()
-                for name, node in zip(self.config.names, mesh.nodes, strict=True)
-            },
-            "network": mesh.network.stats.as_dict(),
-            "in_flight": mesh.in_flight,
-        }
+        """The store's counters (per region, network, requests)."""
+        return self._started().stats()
 
     def converged(self) -> bool:
         """True when every region holds exactly the same documents."""
@@ -273,31 +356,31 @@ class Cluster:
     # Controls and inspection a test author needs; they work in async code and, through
     # ``cluster.sync``, in plain synchronous code.
 
-    def bind(self, loop: asyncio.AbstractEventLoop) -> Mesh:
+    def bind(self, loop: asyncio.AbstractEventLoop) -> Store:
         """Start the cluster on ``loop`` (which need not be running yet) unless started."""
-        if self._mesh is None:
+        if self._store is None:
             try:
                 running = asyncio.get_running_loop()
             except RuntimeError:
                 running = None
             if running is loop:
-                return self._mesh_or_start()
+                return self._store_or_start()
 
-            async def start() -> Mesh:
-                return self._mesh_or_start()
+            async def start() -> Store:
+                return self._store_or_start()
 
             return loop.run_until_complete(start())
-        return self._mesh
+        return self._store
 
-    def _started(self) -> Mesh:
-        """The mesh, started on the running loop or, outside async code, on
+    def _started(self) -> Store:
+        """The store, started on the running loop or, outside async code, on
         :attr:`sync`'s private virtual-time loop."""
-        if self._mesh is None:
+        if self._store is None:
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
                 self.sync.start()
-        return self._mesh_or_start()
+        return self._store_or_start()
 
     @functools.cached_property
     def sync(self) -> SyncCluster:
@@ -305,15 +388,19 @@ class Cluster:
         each ``cluster.sync[name]`` is also a ``MutableMapping`` to hand to application code."""
         return SyncCluster(self)
 
-    @functools.cached_property
+    @property
     def history(self) -> History:
-        """Every write from the first access on (who wrote what, when, and when it became
-        visible where). The pytest fixture touches it before the test starts."""
-        return History(self._started(), self.config.names)
+        """Every write from the first on (who wrote what, when, and when it became visible
+        where); replicated clusters only."""
+        self._started()
+        if self._history is None:
+            raise TypeError(f"a {self.system} cluster has no replication history; see .records")
+        return self._history
 
     def pause(self, a: str, b: str) -> None:
         """Hold every replication message between two regions (both ways, in flight or
-        sent later) until :meth:`resume`; unlike :meth:`partition` nothing is lost."""
+        sent later) until :meth:`resume`; unlike :meth:`partition` nothing is lost.
+        Requests across it are lost (and time out)."""
         self._started().network.pause(a, b)
 
     def resume(self, a: str | None = None, b: str | None = None) -> int:
@@ -321,9 +408,10 @@ class Cluster:
         now, in order. Returns how many were released."""
         if (a is None) != (b is None):
             raise TypeError("resume() takes two region names, or none to resume every link")
-        mesh = self._started()
-        mesh.network.resume(a, b)
-        return mesh.release()
+        store = self._started()
+        store.network.resume(a, b)
+        mesh = getattr(store, "mesh", None)
+        return mesh.release() if isinstance(mesh, Mesh) else 0
 
     def drop_next(self, count: int = 1) -> None:
         """Lose the next ``count`` replication messages (any link, digests included)."""
@@ -335,10 +423,39 @@ class Cluster:
 
     def in_flight(self) -> list[Message]:
         """Replication messages on their way, soonest first, then those held on paused
-        links (``arrives`` None)."""
-        return messages_in_flight(self._started(), self.config.names)
+        links (``arrives`` None); empty for a system without replication."""
+        store = self._started()
+        mesh = getattr(store, "mesh", None)
+        if not isinstance(mesh, Mesh):
+            return []
+        return messages_in_flight(mesh, self.config.names)
 
     def snapshot(self) -> dict[str, dict[str, dict[str, Any]]]:
         """What every region holds: ``{region: {key: document}}``, copied."""
         self._started()
         return {region.name: region.snapshot() for region in self}
+
+
+class SingleHomeCluster(Cluster):
+    """The Durable-Object-style baseline with the interface of :class:`Cluster`:
+    ``Cluster(system="single-home")`` plus :meth:`home_of`. ``migrate_after=N`` moves an
+    object after N consecutive operations from one other region."""
+
+    def __init__(
+        self,
+        config: ConfigSource = None,
+        *,
+        seed: int | None = None,
+        migrate_after: int | None = None,
+        **overrides: Any,
+    ) -> None:
+        _check_migrate_after(migrate_after)
+        options = {"migrate_after": migrate_after}
+        super().__init__(config, seed=seed, system="single-home", options=options, **overrides)
+
+    def home_of(self, key: str) -> str | None:
+        """Name of ``key``'s home region (None before its first write)."""
+        store = self._started()
+        assert isinstance(store, SingleHome)
+        home = store.home_of(key)
+        return None if home is None else self.config.names[home]

@@ -96,6 +96,9 @@ class Config:
     clock: str
     tombstone_grace: float | None
     compact: bool = False
+    request_timeout: float = 2.0
+    """Seconds after which an operation that could not complete (a request lost on a cut or
+    paused link) completes as ``unavailable``."""
     source: str = ""
     _by_name: Mapping[str, Region] = field(init=False, repr=False, compare=False)
 
@@ -143,7 +146,7 @@ class Config:
         for key in ("batch_window", "service_time"):
             if key in changes:
                 changes[key] = _api_seconds(changes[key], key)
-        for key in ("anti_entropy", "tombstone_grace"):
+        for key in ("anti_entropy", "tombstone_grace", "request_timeout"):
             if changes.get(key) is not None:
                 changes[key] = _api_seconds(changes[key], key, allow_zero=False)
         if "compact" in changes and not isinstance(changes["compact"], bool):
@@ -338,7 +341,7 @@ def _build(raw: Any, source: str) -> Config:
     net = _mapping(
         top.get("network"),
         "network",
-        ("route_inflation", "jitter", "client_delay", "service_time"),
+        ("route_inflation", "jitter", "client_delay", "service_time", "request_timeout"),
     )
     inflation = net.get("route_inflation", 2.0)
     if isinstance(inflation, bool) or not isinstance(inflation, int | float) or inflation < 1:
@@ -376,6 +379,9 @@ def _build(raw: Any, source: str) -> Config:
         jitter=parse_distribution(net.get("jitter", 0), "network.jitter"),
         client_delay=parse_distribution(net.get("client_delay", 0), "network.client_delay"),
         service_time=parse_duration(net.get("service_time", "1ms"), "network.service_time"),
+        request_timeout=parse_duration(
+            net.get("request_timeout", "2s"), "network.request_timeout", allow_zero=False
+        ),
         lag=parse_distribution(rep.get("lag", "lognormal:300ms,0.5"), "replication.lag"),
         link_lag=MappingProxyType(links),
         batch_window=parse_duration(rep.get("batch_window", 0), "replication.batch_window"),

@@ -99,6 +99,16 @@ class Network:
                 return True
         return False
 
+    def blocked(self, src: int, dst: int, now: float) -> bool:
+        """True when a request sent now from ``src`` to ``dst`` is lost: the link is cut
+        (manually or by the schedule) or paused. Requests are never held: a client's
+        time-out, not the link, decides how long it waits. O(scheduled partitions)."""
+        if src == dst:
+            return False
+        if self.paused and (src, dst) in self.paused:
+            return True
+        return bool(self._cut or self._scheduled) and self.partitioned(src, dst, now)
+
     def any_partition(self, now: float) -> bool:
         """True while any link is cut."""
         return bool(self._cut) or any(s <= now < e for _, _, s, e in self._scheduled)

@@ -27,10 +27,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ._config import Config
 from ._scenario import LOGIN, OUTCOMES, PURCHASE, READ, WRITE, ScenarioResult
 
 __all__ = [
     "LazyProgress",
+    "faults",
     "flatten",
     "load_pyplot",
     "plot_latency_cdf",
@@ -69,6 +71,20 @@ def _share(mask: np.ndarray, within: np.ndarray) -> dict[str, Any]:
     return {"n": n, "of": of, "pct": 100.0 * n / of if of else None}
 
 
+def faults(cfg: Config) -> list[str]:
+    """Every fault the config injects, one line each (empty: none)."""
+    out = []
+    if cfg.loss:
+        out.append(f"loss {cfg.loss:g}")
+    if cfg.duplicate:
+        out.append(f"duplicate {cfg.duplicate:g}")
+    out += [f"partition {p.a} - {p.b} {p.start:g}s-{p.end:g}s" for p in cfg.partitions]
+    out += [f"link {a} -> {b} lag {d.describe()}" for (a, b), d in cfg.link_lag.items()]
+    skewed = [r for r in cfg.regions if r.clock_skew]
+    out += [f"clock skew {r.name} {r.clock_skew * 1e3:+g}ms" for r in skewed]
+    return out
+
+
 def summarize(result: ScenarioResult) -> dict[str, Any]:
     """Every figure of a run as plain data: scenario, workload and, per system, read and
     write latencies (overall, at home, away), freshness and replication volume. O(ops)."""
@@ -93,6 +109,9 @@ def summarize(result: ScenarioResult) -> dict[str, Any]:
             "client_delay_one_way": cfg.client_delay.describe(),
             "service_time_ms": cfg.service_time * 1e3,
             "granularity": cfg.granularity,
+            "clock": cfg.clock,
+            "request_timeout_s": cfg.request_timeout,
+            "faults": faults(cfg),
         }
     )
     workload: dict[str, Any] = {"operations": work.ops, **work.counts()}
@@ -128,6 +147,11 @@ def summarize(result: ScenarioResult) -> dict[str, Any]:
                 **_quantiles(stale_ms, (50.0, 99.0)),
             },
             "ryw_violations": _share(run.ryw, reads),
+            "unavailable": {
+                "reads": _share(run.failed, reads),
+                "writes": _share(run.failed, writes),
+                "logins": _share(run.failed, logins),
+            },
             "outcomes": {
                 name: _share(run.outcome == code, reads) for code, name in enumerate(OUTCOMES)
             },
@@ -201,6 +225,8 @@ def _rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("stale beyond floor % (n)", _pct(s["stale_beyond_floor"])),
         ("staleness ms mean/p99", _pair(s["staleness_ms"], "mean", "p99", n=False)),
         ("RYW violations % (n)", _pct(s["ryw_violations"])),
+        ("unavailable reads % (n)", _pct(s["unavailable"]["reads"])),
+        ("unavailable writes % (n)", _pct(s["unavailable"]["writes"])),
         ("logins (n)", f"{lg['latency_ms']['n']:,}"),
         ("login p50/p99 ms", _pair(lg["latency_ms"], n=False)),
         ("wrong-flag logins % (n)", _pct(lg["wrong_flag"])),

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from ._config import Config, default_config, load_config
-from ._consistency import EVENTUAL, SESSION, Coordinator, OpResult, Session
+from ._consistency import EVENTUAL, SESSION, ReplicatedStore
 from ._crdt import Record
 from ._distributions import (
     Constant,
@@ -64,8 +64,8 @@ from ._distributions import (
 )
 from ._errors import ConfigError
 from ._kernel import Kernel
-from ._mesh import Mesh
 from ._singlehome import SingleHome
+from ._store import Op, OpKind, OpResult, Session
 from ._versions import EPOCH_MS
 from .flags import Evaluator, FlagConfigError, User, merge_user
 
@@ -337,6 +337,8 @@ class SystemRun:
     platinum: np.ndarray
     outcome: np.ndarray
     waited: np.ndarray
+    failed: np.ndarray
+    """The operation did not succeed (unavailable or refused)."""
     bytes_replicated: int
     messages_replicated: int
 
@@ -371,6 +373,7 @@ class _Recorder:
         "platinum",
         "outcome",
         "waited",
+        "failed",
     )
 
     def __init__(self, name: str, ctx: _Context) -> None:
@@ -388,11 +391,13 @@ class _Recorder:
         self.platinum = [False] * n
         self.outcome = [0] * n
         self.waited = [0.0] * n
+        self.failed = [False] * n
 
     def write_done(self, i: int, result: OpResult) -> None:
         ctx = self.ctx
         self.latency[i] = ctx.d_in[i] + result.record.latency + ctx.d_out[i]
         self.version[i] = result.version
+        self.failed[i] = not result.record.ok
         ctx.pending -= 1
 
     def read_done(
@@ -403,8 +408,12 @@ class _Recorder:
         self.latency[i] = ctx.d_in[i] + rec.latency + ctx.d_out[i]
         version = res.version
         self.version[i] = version
-        self.outcome[i] = _OUTCOME_CODE[rec.outcome]
+        self.outcome[i] = _OUTCOME_CODE[rec.route]
         self.waited[i] = rec.waited
+        if not rec.ok:
+            self.failed[i] = True
+            ctx.pending -= 1
+            return
         if rec.stale_versions:
             self.stale[i] = True
             self.stale_s[i] = rec.stale_seconds
@@ -435,6 +444,7 @@ class _Recorder:
             platinum=np.array(self.platinum, dtype=bool),
             outcome=np.array(self.outcome, dtype=np.int8),
             waited=np.array(self.waited, dtype=float),
+            failed=np.array(self.failed, dtype=bool),
             bytes_replicated=bytes_replicated,
             messages_replicated=messages,
         )
@@ -561,11 +571,11 @@ def _run_cluster(
     tick: Callable[[float], None] | None,
 ) -> tuple[SystemRun, SystemRun]:
     kernel = Kernel()
-    mesh = Mesh(cfg, seed, kernel)
-    coord = Coordinator(mesh)
+    store = ReplicatedStore(cfg, seed, kernel)
+    mesh = store.mesh
     nodes = mesh.nodes
     join = nodes[0].crdt.join
-    ctx = _Context(work, keys, kernel, evaluator, coord.latency.rtt)
+    ctx = _Context(work, keys, kernel, evaluator, store.latency.rtt)
     eventual, session = _Recorder(EVENTUAL, ctx), _Recorder(SESSION, ctx)
     n_users = len(keys)
     ghost: list[Record | None] = [None] * n_users
@@ -601,14 +611,8 @@ def _run_cluster(
         key = keys[u]
         if kind in (PURCHASE, WRITE):
             token = tokens[u] if kind == PURCHASE else None
-            version = coord.write(
-                region,
-                "patch",
-                key,
-                _write_value(kind, values[i]),
-                partial(both_done, i),
-                session=token,
-            )
+            op = Op(OpKind.PATCH, region, key, _write_value(kind, values[i]), session=token)
+            version = store.write(op, partial(both_done, i))
             ghost[u] = join(ghost[u], nodes[region].record(key))
             stars = values[i] if kind == PURCHASE else None
             log[u].append((version, kernel.now, region, stars))
@@ -617,13 +621,13 @@ def _run_cluster(
             return
         truth_start = truth(u)
         ctx.pending += 1
-        coord.read(region, key, EVENTUAL, partial(eventual.read_done, i, truth_start, own[u]))
-        coord.read(
-            region,
-            key,
-            SESSION,
+        store.read(
+            Op(OpKind.GET, region, key, level=EVENTUAL),
+            partial(eventual.read_done, i, truth_start, own[u]),
+        )
+        store.read(
+            Op(OpKind.GET, region, key, level=SESSION, session=tokens[u]),
             partial(session.read_done, i, truth_start, own[u]),
-            session=tokens[u],
         )
 
     kernel.call_at(float(work.t_edge[0]) if work.ops else 0.0, snapshot)
@@ -663,7 +667,7 @@ def _run_single_home(
 
     for u, stars in enumerate(work.stars0.tolist()):
         doc = _initial_doc(keys[u], stars)
-        store.submit(home[u], "put", keys[u], doc, ignore, location_hint=home[u])
+        store.submit(Op(OpKind.PUT, home[u], keys[u], doc, location_hint=home[u]), ignore)
 
     kinds, users, regions, values = ctx.kind, ctx.user, ctx.region, work.value.tolist()
 
@@ -683,10 +687,10 @@ def _run_single_home(
         if kind in (PURCHASE, WRITE):
             value = _write_value(kind, values[i])
             done = partial(write_done, i, u)
-            store.submit(region, "patch", key, value, done, location_hint=hint)
+            store.submit(Op(OpKind.PATCH, region, key, value, location_hint=hint), done)
         else:
             done = partial(rec.read_done, i, truth(u), own[u])
-            store.submit(region, "get", key, None, done, location_hint=hint)
+            store.submit(Op(OpKind.GET, region, key, location_hint=hint), done)
 
     _drive(kernel, ctx, work, issue, tick)
     return rec.finish(0, 0)

@@ -39,16 +39,12 @@ class SyncCluster:
         """The loop the cluster runs on, starting the cluster on a private virtual-time loop
         if it has not started yet."""
         cluster = self._cluster
-        if cluster._mesh is None:
+        if cluster.loop is None:
             loop = VirtualTimeLoop()
             weakref.finalize(self, loop.close)
             cluster.bind(loop)
-        scheduler = cluster.mesh.scheduler
-        if not isinstance(scheduler, asyncio.AbstractEventLoop):
-            raise TypeError(
-                f"this cluster runs on a {type(scheduler).__name__}, not an asyncio loop"
-            )
-        return scheduler
+        assert cluster.loop is not None
+        return cluster.loop
 
     def call(self, fn: Callable[..., Coroutine[Any, Any, T]], /, *args: Any, **kwargs: Any) -> T:
         """Run ``await fn(*args, **kwargs)`` on the cluster's loop until it completes."""

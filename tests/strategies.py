@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from edgekv import make_version
+from edgekv.lowlevel import make_version
 
 FIELDS = ("stars", "tier", "email", "country")
 REGIONS = ("East US", "UK South", "Japan East")

@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from edgekv import Kernel, Mesh, load_config
+from edgekv import load_config
+from edgekv.lowlevel import Kernel, Mesh
 
 MEAN = 0.1
 N = 20_000

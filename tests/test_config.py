@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import edgekv
+import edgekv.lowlevel
 from edgekv import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,7 @@ def test_default_config_has_the_nine_measured_regions() -> None:
     assert cfg.rtt[("East US", "UK South")] == pytest.approx(0.078)
     assert cfg.rtt[("UK South", "Germany West Central")] == pytest.approx(0.017)
     assert cfg.rtt[("Germany West Central", "UK South")] == pytest.approx(0.016)
-    assert cfg.lag == edgekv.LogNormal(0.3, 0.5)
+    assert cfg.lag == edgekv.lowlevel.LogNormal(0.3, 0.5)
     assert len(cfg.rtt_measured) == 72
 
 
@@ -56,7 +57,7 @@ def test_config_is_immutable() -> None:
 def test_missing_rtt_pairs_come_from_geography_above_the_fiber_floor(raw: dict[str, Any]) -> None:
     del raw["rtt_ms"]
     cfg = load_config(raw)
-    km = edgekv.great_circle_km(37.37, -79.82, 51.51, -0.13)
+    km = edgekv.lowlevel.great_circle_km(37.37, -79.82, 51.51, -0.13)
     floor = 2 * km / 204_000
     assert cfg.rtt[("East US", "UK South")] == pytest.approx(floor * 2.0)
     assert not cfg.rtt_measured
@@ -162,7 +163,7 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
 
 def test_replace_validates_overrides() -> None:
     cfg = edgekv.default_config()
-    assert cfg.replace(lag="exp:100ms").lag == edgekv.Exponential(0.1)
+    assert cfg.replace(lag="exp:100ms").lag == edgekv.lowlevel.Exponential(0.1)
     with pytest.raises(ConfigError, match="loss"):
         cfg.replace(loss=2)
     with pytest.raises(ConfigError, match="granularity"):
@@ -174,7 +175,7 @@ def test_replace_takes_numbers_as_seconds_like_the_rest_of_the_python_api() -> N
         tombstone_grace=30.0, batch_window=0.05, anti_entropy="250ms", lag=0.2
     )
     assert cfg.tombstone_grace == 30.0 and cfg.batch_window == 0.05
-    assert cfg.anti_entropy == 0.25 and cfg.lag == edgekv.Constant(0.2)
+    assert cfg.anti_entropy == 0.25 and cfg.lag == edgekv.lowlevel.Constant(0.2)
     with pytest.raises(ConfigError, match="anti_entropy"):
         cfg.replace(anti_entropy=0)
     with pytest.raises(ConfigError, match="store.compact"):

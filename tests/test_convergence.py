@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from lww_reference import Op, field_winner, item_winner
 from strategies import schedules
 
-from edgekv import Kernel, Mesh, load_config
+from edgekv import load_config
+from edgekv.lowlevel import Kernel, Mesh
 
 REGIONS = [
     {"name": "A", "lat": 40.0, "lon": -75.0},

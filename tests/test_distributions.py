@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgekv import ConfigError, parse_distribution, parse_duration
+from edgekv import ConfigError
 from edgekv._distributions import DelayStream
+from edgekv.lowlevel import parse_distribution, parse_duration
 
 SPECS = [
     ("const:50ms", 0.05),

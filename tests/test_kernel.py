@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgekv import Kernel
+from edgekv.lowlevel import Kernel
 
 
 def test_events_run_in_time_then_priority_then_insertion_order() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from edgekv import FieldLWW, ItemLWW, Oracle, RegionNode
 from edgekv._replication import OpsBatch, decode
+from edgekv.lowlevel import FieldLWW, ItemLWW, Oracle, RegionNode
 
 
 def test_a_write_commits_locally_and_emits_one_message_to_every_peer() -> None:

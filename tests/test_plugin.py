@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from edgekv import VirtualTimeLoop
+from edgekv.lowlevel import VirtualTimeLoop
 
 
 @pytest.mark.asyncio

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 import edgekv
-from edgekv import ConfigError, Kernel, Mesh, Session, default_config, load_config
-from edgekv._consistency import Coordinator, OpResult
+from edgekv import ConfigError, Op, OpKind, OpResult, Session, default_config, load_config
 from edgekv.cli import main
+from edgekv.lowlevel import Kernel, Mesh, ReplicatedStore
 
 REGIONS = [
     {"name": "A", "lat": 40.0, "lon": -75.0},
@@ -59,7 +59,7 @@ def test_session_read_of_a_collected_delete_is_local() -> None:
             assert cluster.stats()["regions"]["UK South"]["tombstones_collected"] == 1
             result = await uk.read("k", "session", session=session)
             assert result.doc is None
-            assert result.record.outcome == "local"
+            assert result.record.route == "local"
 
     edgekv.run(scenario(), seed=1)
 
@@ -67,18 +67,21 @@ def test_session_read_of_a_collected_delete_is_local() -> None:
 def test_session_read_wakes_when_an_older_field_arrives() -> None:
     cfg = default_config().replace(lag="10ms")
     kernel = Kernel()
-    mesh = Mesh(cfg, 1, kernel)
-    coordinator = Coordinator(mesh, session_wait=2.0)
+    store = ReplicatedStore(cfg, 1, kernel, session_wait=2.0)
     us, jp, uk = (cfg.region(n).index for n in ("East US", "Japan East", "UK South"))
     session = Session()
     done: list[OpResult] = []
-    kernel.call_at(0.0, coordinator.write, jp, "patch", "u", {"x": 1}, done.append, session)
-    kernel.call_at(0.005, coordinator.write, us, "patch", "u", {"y": 2}, done.append, session)
-    kernel.call_at(0.006, coordinator.read, uk, "u", "session", done.append, session)
+    patch, get = OpKind.PATCH, OpKind.GET
+    op = Op(patch, jp, "u", {"x": 1}, session=session)
+    kernel.call_at(0.0, store.submit, op, done.append)
+    op = Op(patch, us, "u", {"y": 2}, session=session)
+    kernel.call_at(0.005, store.submit, op, done.append)
+    op = Op(get, uk, "u", level="session", session=session)
+    kernel.call_at(0.006, store.submit, op, done.append)
     kernel.run(until=5.0)
     read = done[-1]
     assert read.doc == {"x": 1, "y": 2}
-    assert read.record.outcome == "waited"
+    assert read.record.route == "waited"
     assert read.record.waited < 0.5
 
 

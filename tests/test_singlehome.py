@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 import edgekv
+from edgekv import Op, OpKind, OpResult, SingleHomeCluster
 from edgekv._config import default_config
-from edgekv._consistency import OpResult
 from edgekv._kernel import Kernel
-from edgekv._singlehome import SingleHome, SingleHomeCluster
+from edgekv.lowlevel import SingleHome
 
 CFG = default_config()
 PAIRS = [("Japan East", "East US"), ("East US", "Japan East"), ("Brazil South", "Southeast Asia")]
@@ -72,7 +72,7 @@ def test_location_hint_places_the_first_write() -> None:
             result = await cluster["East US"].put("k", {"v": 1}, location_hint="Japan East")
             assert cluster.home_of("k") == "Japan East"
             assert result > 0
-            assert (await cluster["Japan East"].read("k")).record.outcome == "local"
+            assert (await cluster["Japan East"].read("k")).record.route == "local"
 
     edgekv.run(main(), seed=1)
 
@@ -84,8 +84,8 @@ def test_operations_on_a_key_are_serialized_at_the_home() -> None:
             results: list[OpResult] = []
             await cluster["UK South"].put("k", {"n": 0})
             for i in range(1, 6):
-                store.submit(2, "patch", "k", {"n": i}, results.append)
-            store.submit(2, "get", "k", None, results.append)
+                store.submit(Op(OpKind.PATCH, 2, "k", {"n": i}), results.append)
+            store.submit(Op(OpKind.GET, 2, "k"), results.append)
             await cluster.settle()
             waits = [r.record.waited for r in results]
             assert waits == pytest.approx([0.001 * i for i in range(6)])
@@ -105,9 +105,11 @@ def test_reads_are_linearizable_under_concurrent_writers() -> None:
             for step in range(60):
                 region = step % 9
                 if step % 3:
-                    store.submit(region, "patch", "k", {"r": region, "s": step}, done.append)
+                    store.submit(
+                        Op(OpKind.PATCH, region, "k", {"r": region, "s": step}), done.append
+                    )
                 else:
-                    store.submit(region, "get", "k", None, done.append)
+                    store.submit(Op(OpKind.GET, region, "k"), done.append)
                 await cluster.advance(0.013)
             await cluster.settle()
             for result in done:
@@ -131,7 +133,7 @@ def test_kernel_and_asyncio_drivers_agree() -> None:
     store = SingleHome(CFG, 7, kernel, migrate_after=2)
     out: list[OpResult] = []
     for i, region in enumerate([0, 4, 4, 4, 8, 0]):
-        kernel.call_at(i * 0.5, store.submit, region, "patch", "k", {"i": i}, out.append)
+        kernel.call_at(i * 0.5, store.submit, Op(OpKind.PATCH, region, "k", {"i": i}), out.append)
     kernel.run()
 
     async def main() -> list[float]:
@@ -151,7 +153,7 @@ def test_bad_arguments_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="migrate_after"):
         SingleHomeCluster(migrate_after=0)
     with pytest.raises(ValueError, match="allowed: get, put, patch, delete"):
-        SingleHome(CFG, 1, Kernel()).submit(0, "upsert", "k", None, print)
+        SingleHome(CFG, 1, Kernel()).submit(Op("upsert", 0, "k"), print)  # type: ignore[arg-type]
 
     async def main() -> None:
         async with SingleHomeCluster(CFG) as cluster:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edgekv import HybridClock, WallClock, make_version, split_version
+from edgekv.lowlevel import HybridClock, WallClock, make_version, split_version
 
 
 @given(st.integers(0, 2**40), st.integers(0, 16383), st.integers(0, 255))

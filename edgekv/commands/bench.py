@@ -219,7 +219,8 @@ def run(args: argparse.Namespace) -> int:
         f"think {scenario.think.describe()}, seed {scenario.seed}\n"
         f"{w['operations']:,} operations: {w['purchase']:,} purchases, {w['login']:,} logins "
         f"({w['away logins']:,} away), {w['background read']:,} background reads, "
-        f"{w['background write']:,} background writes"
+        f"{w['background write']:,} background writes\n"
+        f"faults: {'; '.join(summary['scenario']['faults']) or 'none'}"
     )
     console = Console()
     console.print(summary_table(summary, title))

@@ -73,7 +73,7 @@ def _cluster(cfg: Any, args: argparse.Namespace) -> Any:
     if not args.single_home:
         return Cluster(cfg, seed=args.seed)
     try:
-        from .._singlehome import SingleHomeCluster
+        from .._cluster import SingleHomeCluster
     except ImportError as exc:
         raise UsageError(f"--single-home is unavailable: {exc}") from None
     return SingleHomeCluster(cfg, seed=args.seed)

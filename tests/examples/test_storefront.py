@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgekv import Region
-from edgekv._consistency import Session
+from edgekv import Region, Session
 
 PLATINUM_STARS = 100
 USER = "user:42"

@@ -1,0 +1,48 @@
+"""Every system under test by name: what ``edgekv bench --systems``, the pytest marker's
+``system=`` and ``Cluster(system=...)`` build. Each entry makes a :class:`~edgekv._store.Store`
+from a config, a seed, a scheduler and the system's own options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._config import Config
+from ._consistency import ReplicatedStore
+from ._errors import ConfigError
+from ._mesh import Scheduler
+from ._singlehome import SingleHome
+from ._store import Store
+
+__all__ = ["SYSTEMS", "make_store", "parse_system"]
+
+SYSTEMS: dict[str, Callable[..., Store]] = {
+    "replicated": ReplicatedStore,
+    "single-home": SingleHome,
+}
+"""System name -> ``factory(cfg, seed, scheduler, **options)``."""
+
+
+def make_store(system: str, cfg: Config, seed: int, scheduler: Scheduler, **options: Any) -> Store:
+    """A new store of ``system``; ``ConfigError`` naming the system for an unknown name, or
+    ``ValueError``/``TypeError`` for an option it does not take."""
+    factory = SYSTEMS.get(system)
+    if factory is None:
+        raise ConfigError("system", f"unknown system {system!r}; known: {', '.join(SYSTEMS)}")
+    return factory(cfg, seed, scheduler, **options)
+
+
+def parse_system(spec: str) -> tuple[str, str | None]:
+    """``"replicated:session"`` -> ``("replicated", "session")``; ``"single-home"`` ->
+    ``("single-home", None)`` (the system's default level). ``ConfigError`` naming the spec
+    for an unknown system or a level it does not serve."""
+    name, _, level = spec.strip().partition(":")
+    factory = SYSTEMS.get(name)
+    if factory is None:
+        raise ConfigError("systems", f"unknown system {name!r}; known: {', '.join(SYSTEMS)}")
+    levels: tuple[str, ...] = getattr(factory, "levels", ())
+    if level and level not in levels:
+        raise ConfigError(
+            "systems", f"{name} serves levels {', '.join(levels)}; got {level!r} in {spec!r}"
+        )
+    return name, level or None
