@@ -42,9 +42,10 @@ __all__ = [
 
 FIXTURE = "edgekv_cluster"
 MARKER_HELP = (
-    "edgekv(regions=None, config=None, seed=None, **overrides): configure the "
-    "edgekv_cluster fixture: a subset of the default regions, a config path or mapping, a "
-    "seed, and config overrides such as lag='300ms', granularity='item', loss=0.1"
+    "edgekv(regions=None, config=None, seed=None, system='replicated', options=None, "
+    "**overrides): configure the edgekv_cluster fixture: a subset of the default regions, a "
+    "config path or mapping, a seed, the system under test and its options, and config "
+    "overrides such as lag='300ms', granularity='item', loss=0.1"
 )
 # Config fields a marker may override (each validated by Config.replace).
 OVERRIDES = (
@@ -57,6 +58,7 @@ OVERRIDES = (
     "duplicate",
     "granularity",
     "clock",
+    "request_timeout",
 )
 
 _CLUSTER = pytest.StashKey["Cluster"]()
@@ -140,7 +142,7 @@ def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     item = request.node
     cluster = _cluster_for(item, request.config)
     if inspect.iscoroutinefunction(getattr(request, "function", None)):
-        if not hasattr(request.config.hook, "pytest_asyncio_loop_factories"):
+        if not _pytest_asyncio_supports_loop_factories():
             pytest.fail(
                 f"{item.nodeid}: async tests with {FIXTURE} need pytest-asyncio >= 1.4 "
                 "(loop factories give them virtual time); upgrade it, or write a sync test "
@@ -155,7 +157,6 @@ def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         broker = None
         loop = VirtualTimeLoop()
     cluster.bind(loop)
-    cluster.history  # noqa: B018 - start recording before the test's first write
     item.stash[_CLUSTER] = cluster
     item.user_properties.append(("edgekv_seed", cluster.seed))
     try:
@@ -186,13 +187,16 @@ def _cluster_for(item: pytest.Item, config: pytest.Config) -> Cluster:
             raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         regions = options.pop("regions", None)
         source = options.pop("config", None)
+        system = options.pop("system", "replicated")
+        system_options = options.pop("options", None)
         unknown = sorted(set(options) - set(OVERRIDES))
         if unknown:
             raise TypeError(
                 f"unknown argument {', '.join(unknown)}; allowed: regions, config, seed, "
-                + ", ".join(OVERRIDES)
+                "system, options, " + ", ".join(OVERRIDES)
             )
-        return Cluster(_config(source, regions), seed=seed, **options)
+        cfg = _config(source, regions)
+        return Cluster(cfg, seed=seed, system=system, options=system_options, **options)
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
         reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         pytest.fail(f"{item.nodeid}: @pytest.mark.edgekv: {reason}", pytrace=False)
@@ -283,15 +287,35 @@ def pytest_runtest_makereport(
     return report
 
 
+def _pytest_asyncio_supports_loop_factories() -> bool:
+    """True when the installed pytest-asyncio is 1.4 or newer (it calls loop factories)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major, minor = (int(part) for part in version("pytest-asyncio").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) >= (1, 4)
+
+
+def _describe(record: Any) -> str:
+    return (
+        f"t={record.start:.3f}s region {record.region}: {record.kind} {record.key!r} -> "
+        f"{record.outcome} v{record.version} in {record.latency * 1e3:.1f} ms"
+    )
+
+
 def _failure_text(item: pytest.Item, cluster: Cluster) -> str:
     rerun = f"pytest '{item.nodeid}'"
     if not item.stash.get(_SEED_FROM_MARKER, False):
         rerun += f" --edgekv-seed={cluster.seed}"
     lines = [
         f"seed={cluster.seed} (reproduce: {rerun})",
-        f"virtual time at failure: {cluster.mesh.now():.3f}s; "
+        f"system: {cluster.system}; virtual time at failure: {cluster.now():.3f}s; "
         f"messages in flight: {len(cluster.in_flight())}",
-        "writes:",
-        cluster.history.describe(),
     ]
+    if cluster.system == "replicated":
+        lines += ["writes:", cluster.history.describe()]
+    else:
+        lines += ["operations:", *(_describe(r) for r in cluster.records)]
     return "\n".join(lines)

@@ -228,3 +228,19 @@ def test_a_project_that_only_pip_installs_edgekv_can_use_the_fixture(tmp_path: P
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "2 passed" in result.stdout
+
+
+def test_marker_selects_the_system_under_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.edgekv(regions=["East US", "UK South"], system="single-home", seed=1)
+        def test_home(edgekv_cluster):
+            sync = edgekv_cluster.sync
+            sync["East US"].put("user:1", {"stars": 3})
+            assert sync["UK South"].get("user:1") == {"stars": 3}  # no lag: one home
+            assert edgekv_cluster.system == "single-home"
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

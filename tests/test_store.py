@@ -1,0 +1,163 @@
+"""The Store contract, checked once against every registered system, and what a partition
+does to each system and level (faults reach every request path)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import edgekv
+from edgekv import Cluster, Op, OpKind, OpResult, Outcome, Unavailable
+from edgekv.lowlevel import Kernel, make_store
+
+CFG = edgekv.default_config().replace(lag="constant:200ms")
+SYSTEMS = sorted(edgekv.SYSTEMS)
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_every_operation_completes_exactly_once_later(system: str) -> None:
+    kernel = Kernel()
+    store = make_store(system, CFG, 3, kernel)
+    done: dict[int, list[OpResult]] = {}
+    ops = []
+    for i in range(40):
+        region = (i * 7) % len(CFG.regions)
+        kind = (OpKind.PUT, OpKind.PATCH, OpKind.GET, OpKind.DELETE)[i % 4]
+        value = None if kind in (OpKind.GET, OpKind.DELETE) else {"n": i}
+        ops.append(Op(kind, region, f"k{i % 5}", value, level=store.levels[0]))
+    for i, op in enumerate(ops):
+        done[i] = []
+        kernel.call_at(i * 0.05, store.submit, op, done[i].append)
+        if i == 0:
+            assert store.in_flight == 0  # nothing runs before the kernel does
+    kernel.run(until=60.0)
+    assert all(len(results) == 1 for results in done.values())
+    assert store.in_flight == 0 and store.quiet()
+    for i, (result,) in done.items():
+        rec = result.record
+        assert rec.kind == ops[i].kind and rec.key == ops[i].key and rec.region == ops[i].region
+        assert rec.latency >= 0 and rec.start == pytest.approx(i * 0.05)
+        assert rec.outcome in tuple(Outcome)
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_malformed_operations_are_refused_before_anything_runs(system: str) -> None:
+    kernel = Kernel()
+    store = make_store(system, CFG, 1, kernel)
+    timers = kernel.pending  # replication timers, if any
+    bad: list[tuple[Any, type[Exception], str]] = [
+        (Op("upsert", 0, "k"), ValueError, "unknown operation"),  # type: ignore[arg-type]
+        (Op(OpKind.GET, 99, "k"), ValueError, "region index"),
+        (Op(OpKind.GET, 0, "k", level="psychic"), ValueError, "unknown consistency"),
+        (Op(OpKind.GET, 0, "k", session="tok"), TypeError, "Session"),  # type: ignore[arg-type]
+    ]
+    for op, error, match in bad:
+        with pytest.raises(error, match=match):
+            store.submit(op, print)
+    assert kernel.pending == timers and store.in_flight == 0
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_same_seed_same_results(system: str) -> None:
+    def run() -> list[tuple[Any, ...]]:
+        kernel = Kernel()
+        store = make_store(system, CFG.replace(jitter="exp:5ms"), 9, kernel)
+        out: list[OpResult] = []
+        for i in range(30):
+            kind = OpKind.PATCH if i % 3 else OpKind.GET
+            op = Op(kind, i % 9, "k", None if kind == OpKind.GET else {"i": i})
+            kernel.call_at(i * 0.03, store.submit, op, out.append)
+        kernel.run(until=30.0)
+        return [(r.version, r.record.latency, r.record.served_by) for r in out]
+
+    assert run() == run()
+
+
+def _partitioned(system: str, level: str | None, writer: str, reader: str) -> Any:
+    """Write at ``writer``, isolate ``reader`` (a cut of one link alone is repaired through
+    the others by anti-entropy), write again, read at ``reader``: the read's record."""
+
+    async def main() -> Any:
+        async with Cluster(CFG, seed=2, system=system) as cluster:
+            await cluster[writer].put("k", {"v": 1})
+            await cluster.settle()
+            cluster.isolate(reader)
+            await cluster[writer].put("k", {"v": 2})
+            await cluster.advance(3.0)  # past bounded reads' default 2 s bound
+            try:
+                return (await cluster[reader].read("k", level)).record
+            except Unavailable as exc:
+                return exc.record
+
+    return edgekv.run(main(), seed=2)
+
+
+def test_partition_eventual_reads_stay_available_and_get_staler() -> None:
+    rec = _partitioned("replicated", "eventual", "East US", "UK South")
+    assert rec.ok and rec.stale_versions == 1 and rec.route == "local"
+
+
+def test_partition_strong_reads_across_the_cut_fail_after_the_timeout() -> None:
+    rec = _partitioned("replicated", "strong", "East US", "UK South")
+    assert rec.outcome == "unavailable"
+    assert rec.latency == pytest.approx(CFG.request_timeout)
+
+
+def test_partition_session_reads_of_a_stale_replica_fail_like_strong_ones() -> None:
+    async def main() -> Any:
+        async with Cluster(CFG, seed=2) as cluster:
+            session = edgekv.Session()
+            cluster.partition("East US", "UK South")
+            await cluster["East US"].put("k", {"v": 1}, session=session)
+            with pytest.raises(Unavailable) as failed:
+                await cluster["UK South"].get("k", "session", session=session)
+            return failed.value.record
+
+    rec = edgekv.run(main(), seed=2)
+    assert rec.outcome == "unavailable" and rec.latency == pytest.approx(CFG.request_timeout)
+
+
+def test_partition_bounded_reads_fall_back_to_strong_and_fail() -> None:
+    rec = _partitioned("replicated", "bounded", "East US", "UK South")
+    assert rec.outcome == "unavailable"
+
+
+def test_partition_single_home_users_across_the_cut_fail_home_users_do_not() -> None:
+    async def main() -> tuple[Any, Any]:
+        async with Cluster(CFG, seed=2, system="single-home") as cluster:
+            await cluster["East US"].put("k", {"v": 1})
+            cluster.partition("East US", "UK South")
+            home = (await cluster["East US"].read("k")).record
+            with pytest.raises(Unavailable) as away:
+                await cluster["UK South"].get("k")
+            other = (await cluster["Japan East"].read("k")).record
+            return home, away.value.record, other
+
+    home, away, other = edgekv.run(main(), seed=2)
+    assert home.ok and other.ok and other.route == "forwarded"
+    assert away.outcome == "unavailable"
+    assert away.latency == pytest.approx(CFG.request_timeout)
+
+
+def test_a_healed_partition_serves_again() -> None:
+    async def main() -> Any:
+        async with Cluster(CFG, seed=2) as cluster:
+            await cluster["East US"].put("k", {"v": 1})
+            cluster.partition("East US", "UK South")
+            cluster.heal()
+            return await cluster["UK South"].read("k", "strong")
+
+    assert edgekv.run(main(), seed=2).doc == {"v": 1}
+
+
+def test_scheduled_partition_counts_against_availability_in_the_bench() -> None:
+    from edgekv._scenario import EdgeFlags, load_evaluator, run_edge_flags
+
+    cfg = CFG.replace(
+        partitions=(edgekv.lowlevel.PartitionWindow("East US", "UK South", 0.0, 100.0),)
+    )
+    scenario = EdgeFlags(users=300, duration=10.0, seed=3)
+    result = run_edge_flags(scenario, cfg, load_evaluator())
+    assert result.systems["eventual"].failed.sum() == 0
+    assert result.systems["single-home"].failed.sum() > 0
