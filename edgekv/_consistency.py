@@ -42,7 +42,7 @@ from typing import Any
 from ._config import Config
 from ._crdt import Record
 from ._latency import LatencyModel
-from ._mesh import Mesh, Scheduler
+from ._mesh import Mesh
 from ._requests import Requests
 from ._store import (
     Level,
@@ -52,6 +52,7 @@ from ._store import (
     OpRecord,
     Pending,
     Route,
+    Scheduler,
     Session,
     check_op,
 )

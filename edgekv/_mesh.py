@@ -4,9 +4,8 @@ loop (virtual or real time). The one place where node outputs become scheduled d
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -16,18 +15,11 @@ from ._network import Network
 from ._node import CompactRegionNode, RegionNode
 from ._oracle import Oracle
 from ._replication import Digest, OpsBatch, Send, decode
+from ._store import Scheduler
 
-__all__ = ["Mesh", "Scheduler"]
+__all__ = ["Mesh"]
 
 _INF = float("inf")
-
-
-class Scheduler(Protocol):
-    """What a driver must offer: a clock and callbacks at a time."""
-
-    def time(self) -> float: ...
-
-    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> Any: ...
 
 
 class Mesh:
@@ -247,32 +239,3 @@ class Mesh:
             self.ops_in_flight += isinstance(args[2], OpsBatch)
             self._deliver(*args)
         return len(held) - len(self.held)
-
-    def messages_in_flight(self) -> list[tuple[int, int, float, OpsBatch | Digest]]:
-        """``(src, dst, arrival time, message)`` of every scheduled delivery, soonest first,
-        times in mesh seconds. Reads the scheduler's queue (an asyncio loop's or the
-        :class:`Kernel`'s), so tracking costs nothing on the hot path; O(queue)."""
-        handles: list[tuple[float, Callable[..., Any], tuple[Any, ...]]]
-        sched: Any = self.scheduler
-        if hasattr(sched, "_scheduled") and hasattr(sched, "_ready"):
-            handles = [
-                (
-                    h.when() if isinstance(h, asyncio.TimerHandle) else sched.time(),
-                    h._callback,
-                    h._args,
-                )
-                for h in (*sched._scheduled, *sched._ready)
-                if not h.cancelled()
-            ]
-        elif hasattr(sched, "_heap"):
-            handles = [(when, fn, args) for when, _, _, fn, args in sched._heap]
-        else:
-            raise TypeError(f"cannot list the queue of a {type(sched).__name__} scheduler")
-        deliver = self._deliver
-        out = [
-            (args[2].sender, args[0], when - self._t0, args[2])
-            for when, fn, args in handles
-            if fn == deliver
-        ]
-        out.sort(key=lambda m: m[2])
-        return out

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from ._store import Outcome, Pending
 
 if TYPE_CHECKING:
-    from ._mesh import Scheduler
     from ._network import Network
+    from ._store import Scheduler
 
 __all__ = ["Requests"]
 

@@ -17,11 +17,10 @@ import numpy as np
 
 from ._config import Config
 from ._latency import LatencyModel
-from ._mesh import Scheduler
 from ._network import Network
 from ._oracle import Oracle
 from ._requests import Requests
-from ._store import Level, OnDone, Op, OpKind, Pending, Route, check_op
+from ._store import Level, OnDone, Op, OpKind, Pending, Route, Scheduler, check_op
 from ._versions import EPOCH_MS, HybridClock
 
 __all__ = ["SingleHome"]

@@ -34,6 +34,7 @@ __all__ = [
     "Outcome",
     "Pending",
     "Route",
+    "Scheduler",
     "Session",
     "Store",
 ]
@@ -156,6 +157,15 @@ class OpResult(NamedTuple):
 OnDone = Callable[[OpResult], None]
 """Completion callback: called exactly once, from the scheduler, never from inside the call
 that started the operation."""
+
+
+class Scheduler(Protocol):
+    """What a driver must offer a store: a clock and callbacks at a time (the
+    :class:`~edgekv._kernel.Kernel`, or an asyncio loop)."""
+
+    def time(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> Any: ...
 
 
 class Store(Protocol):

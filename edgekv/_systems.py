@@ -10,9 +10,8 @@ from typing import Any
 from ._config import Config
 from ._consistency import ReplicatedStore
 from ._errors import ConfigError
-from ._mesh import Scheduler
 from ._singlehome import SingleHome
-from ._store import Store
+from ._store import Scheduler, Store
 
 __all__ = ["SYSTEMS", "make_store", "parse_system"]
 

@@ -135,6 +135,7 @@ def test_help_shows_an_example(command: str, capsys: pytest.CaptureFixture[str])
     assert "example:" in out and f"edgekv {command} --" in out
 
 
+@pytest.mark.slow
 def test_sweep_lag_median_in_parallel(tmp_path: Path) -> None:
     args = ["sweep", "--param", "lag.median", "--values", "0ms,100ms,500ms,2s"]
     args += ["--users", "1000", "--duration", "15s", "--mobility", "0.5"]

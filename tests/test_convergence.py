@@ -100,6 +100,7 @@ def assert_converged(mesh: Mesh, history: dict[str, list[Op]], granularity: str,
             )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("granularity", ["field", "item"])
 def test_thousands_of_seeded_schedules_converge_to_the_lww_winner(granularity: str) -> None:
     for seed in range(600):

@@ -87,6 +87,7 @@ def theirs(result: dict[str, Any]) -> dict[str, Any]:
     return {"variables": variables, "features": features}
 
 
+@pytest.mark.slow
 @settings(
     max_examples=250,
     deadline=None,
