@@ -38,7 +38,7 @@ its user's home region through ``location_hint``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import resources
@@ -48,8 +48,7 @@ from typing import Any
 import numpy as np
 
 from ._config import Config, default_config, load_config
-from ._consistency import EVENTUAL, SESSION, ReplicatedStore
-from ._crdt import Record
+from ._consistency import SESSION
 from ._distributions import (
     Constant,
     Distribution,
@@ -64,8 +63,9 @@ from ._distributions import (
 )
 from ._errors import ConfigError
 from ._kernel import Kernel
-from ._singlehome import SingleHome
-from ._store import Op, OpKind, OpResult, Session
+from ._latency import LatencyModel
+from ._store import Op, OpKind, OpResult, Session, Store
+from ._systems import make_store, parse_system
 from ._versions import EPOCH_MS
 from .flags import Evaluator, FlagConfigError, User, merge_user
 
@@ -74,7 +74,7 @@ __all__ = [
     "PURCHASE",
     "READ",
     "SCENARIO",
-    "SYSTEMS",
+    "DEFAULT_SYSTEMS",
     "WRITE",
     "EdgeFlags",
     "ScenarioResult",
@@ -89,8 +89,6 @@ __all__ = [
 ]
 
 SCENARIO = "edge-flags"
-SYSTEMS = ("eventual", "session", "single-home")
-"""System names, in table order."""
 
 PURCHASE, LOGIN, READ, WRITE = 0, 1, 2, 3
 """Operation kinds of a :class:`Workload`."""
@@ -562,123 +560,82 @@ def _drive(
         kernel.run(until=t)
 
 
-def _run_cluster(
+DEFAULT_SYSTEMS = ("replicated:eventual", "replicated:session", "single-home")
+"""The columns of ``edgekv bench`` without ``--systems``."""
+
+
+def _run_system(
     work: Workload,
     cfg: Config,
     seed: int,
     keys: list[str],
     evaluator: Evaluator,
+    system: str,
+    columns: list[tuple[str, str]],
     tick: Callable[[float], None] | None,
-) -> tuple[SystemRun, SystemRun]:
+) -> dict[str, SystemRun]:
+    """Run the workload on one store of ``system``, each read issued at every level of
+    ``columns`` (``(label, level)`` pairs) at the same instant (reads change no replica
+    state, so the levels share one store and its writes). Every user's document is put once
+    at home (``location_hint``: home) before the window.
+
+    The truth a read is scored against is every acknowledged write: per top-level field, the
+    value of the newest version acknowledged so far (what a store losing no update holds).
+    """
     kernel = Kernel()
-    store = ReplicatedStore(cfg, seed, kernel)
-    mesh = store.mesh
-    nodes = mesh.nodes
-    join = nodes[0].crdt.join
-    ctx = _Context(work, keys, kernel, evaluator, store.latency.rtt)
-    eventual, session = _Recorder(EVENTUAL, ctx), _Recorder(SESSION, ctx)
+    store = make_store(system, cfg, seed, kernel)
+    ctx = _Context(work, keys, kernel, evaluator, LatencyModel(cfg, seed).rtt)
+    recorders = [(_Recorder(label, ctx), level) for label, level in columns]
+    session_levels = {level for _, level in columns if level == SESSION}
     n_users = len(keys)
-    ghost: list[Record | None] = [None] * n_users
+    fields: list[dict[str, tuple[int, Any]]] = [{} for _ in range(n_users)]
+    truth_doc: list[dict[str, Any] | None] = [None] * n_users
     own = [0] * n_users
-    tokens = [Session() for _ in range(n_users)]
+    tokens = [Session() for _ in range(n_users)] if session_levels else None
     log = ctx.log
-
-    def truth(u: int) -> dict[str, Any] | None:
-        rec = ghost[u]
-        return None if rec is None else rec[0]
-
-    ctx.truth = truth
     home = work.home.tolist()
-    for u, stars in enumerate(work.stars0.tolist()):
-        version = mesh.write(home[u], "put", keys[u], _initial_doc(keys[u], stars))
-        ghost[u] = nodes[home[u]].record(keys[u])
-        log[u].append((version, 0.0, home[u], None))
-
     kinds, users, regions, values = ctx.kind, ctx.user, ctx.region, work.value.tolist()
-    sent = [0, 0]
-
-    def snapshot() -> None:
-        sent[0] = sum(node.stats.bytes_sent for node in nodes)
-        sent[1] = sum(node.stats.messages_sent for node in nodes)
-
-    def both_done(i: int, result: OpResult) -> None:
-        eventual.write_done(i, result)
-        ctx.pending += 1
-        session.write_done(i, result)
-
-    def issue(i: int) -> None:
-        kind, u, region = kinds[i], users[i], regions[i]
-        key = keys[u]
-        if kind in (PURCHASE, WRITE):
-            token = tokens[u] if kind == PURCHASE else None
-            op = Op(OpKind.PATCH, region, key, _write_value(kind, values[i]), session=token)
-            version = store.write(op, partial(both_done, i))
-            ghost[u] = join(ghost[u], nodes[region].record(key))
-            stars = values[i] if kind == PURCHASE else None
-            log[u].append((version, kernel.now, region, stars))
-            if kind == PURCHASE:
-                own[u] = version
-            return
-        truth_start = truth(u)
-        ctx.pending += 1
-        store.read(
-            Op(OpKind.GET, region, key, level=EVENTUAL),
-            partial(eventual.read_done, i, truth_start, own[u]),
-        )
-        store.read(
-            Op(OpKind.GET, region, key, level=SESSION, session=tokens[u]),
-            partial(session.read_done, i, truth_start, own[u]),
-        )
-
-    kernel.call_at(float(work.t_edge[0]) if work.ops else 0.0, snapshot)
-    _drive(kernel, ctx, work, issue, tick)
-    before = list(sent)
-    snapshot()
-    shipped = (sent[0] - before[0], sent[1] - before[1])
-    mesh.close()
-    return eventual.finish(*shipped), session.finish(*shipped)
-
-
-def _run_single_home(
-    work: Workload,
-    cfg: Config,
-    seed: int,
-    keys: list[str],
-    evaluator: Evaluator,
-    tick: Callable[[float], None] | None,
-) -> SystemRun:
-    kernel = Kernel()
-    store = SingleHome(cfg, seed, kernel)
-    ctx = _Context(work, keys, kernel, evaluator, store.latency.rtt)
-    rec = _Recorder("single-home", ctx)
-    objects = store.objects
-    n_users = len(keys)
-    own = [0] * n_users
-    home = work.home.tolist()
 
     def truth(u: int) -> dict[str, Any] | None:
-        obj = objects.get(keys[u])
-        return None if obj is None else obj.doc
+        return truth_doc[u]
 
     ctx.truth = truth
 
-    def ignore(result: OpResult) -> None:
-        return None
+    def acknowledged(u: int, value: Mapping[str, Any], version: int) -> None:
+        held = fields[u]
+        changed = False
+        for name, field_value in value.items():
+            old = held.get(name)
+            if old is None or version > old[0]:
+                held[name] = (version, field_value)
+                changed = True
+        if changed:
+            truth_doc[u] = {name: v for name, (_, v) in held.items()}
+
+    def loaded(u: int, value: Mapping[str, Any], result: OpResult) -> None:
+        if result.record.ok:
+            acknowledged(u, value, result.version)
+            log[u].append((result.version, result.record.start, home[u], None))
 
     for u, stars in enumerate(work.stars0.tolist()):
         doc = _initial_doc(keys[u], stars)
-        store.submit(Op(OpKind.PUT, home[u], keys[u], doc, location_hint=home[u]), ignore)
+        op = Op(OpKind.PUT, home[u], keys[u], doc, location_hint=home[u])
+        store.submit(op, partial(loaded, u, doc))
 
-    kinds, users, regions, values = ctx.kind, ctx.user, ctx.region, work.value.tolist()
-
-    log = ctx.log
-
-    def write_done(i: int, u: int, result: OpResult) -> None:
-        stars = values[i] if kinds[i] == PURCHASE else None
-        if stars is not None and result.version > own[u]:
-            own[u] = result.version
-        log[u].append((result.version, result.record.start, home[u], stars))
-        rec.write_done(i, result)
+    def write_done(i: int, u: int, value: Mapping[str, Any], result: OpResult) -> None:
+        rec = result.record
+        if rec.ok:
+            acknowledged(u, value, result.version)
+            stars = values[i] if kinds[i] == PURCHASE else None
+            if stars is not None and result.version > own[u]:
+                own[u] = result.version
+            log[u].append((result.version, rec.start, rec.region, stars))
+        first = True
+        for recorder, _ in recorders:
+            if not first:
+                ctx.pending += 1
+            first = False
+            recorder.write_done(i, result)
 
     def issue(i: int) -> None:
         kind, u, region = kinds[i], users[i], regions[i]
@@ -686,14 +643,66 @@ def _run_single_home(
         hint = home[u]
         if kind in (PURCHASE, WRITE):
             value = _write_value(kind, values[i])
-            done = partial(write_done, i, u)
-            store.submit(Op(OpKind.PATCH, region, key, value, location_hint=hint), done)
-        else:
-            done = partial(rec.read_done, i, truth(u), own[u])
-            store.submit(Op(OpKind.GET, region, key, location_hint=hint), done)
+            token = tokens[u] if tokens is not None and kind == PURCHASE else None
+            op = Op(OpKind.PATCH, region, key, value, session=token, location_hint=hint)
+            store.submit(op, partial(write_done, i, u, value))
+            return
+        truth_start = truth_doc[u]
+        first = True
+        for recorder, level in recorders:
+            if not first:
+                ctx.pending += 1
+            first = False
+            token = tokens[u] if tokens is not None and level == SESSION else None
+            op = Op(OpKind.GET, region, key, level=level, session=token, location_hint=hint)
+            store.submit(op, partial(recorder.read_done, i, truth_start, own[u]))
 
+    shipped = _Shipped(store)
+    kernel.call_at(float(work.t_edge[0]) if work.ops else 0.0, shipped.start)
     _drive(kernel, ctx, work, issue, tick)
-    return rec.finish(0, 0)
+    sent, messages = shipped.stop()
+    store.close()
+    return {recorder.name: recorder.finish(sent, messages) for recorder, _ in recorders}
+
+
+class _Shipped:
+    """Replication bytes and messages a store sends between :meth:`start` and :meth:`stop`
+    (0 for a store that reports none)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.at_start = (0, 0)
+
+    def _totals(self) -> tuple[int, int]:
+        regions = self.store.stats().get("regions", {})
+        sent = sum(r.get("bytes_sent", 0) for r in regions.values())
+        messages = sum(r.get("messages_sent", 0) for r in regions.values())
+        return sent, messages
+
+    def start(self) -> None:
+        self.at_start = self._totals()
+
+    def stop(self) -> tuple[int, int]:
+        sent, messages = self._totals()
+        return sent - self.at_start[0], messages - self.at_start[1]
+
+
+def parse_columns(specs: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """``["replicated:eventual", "single-home", ...]`` -> per system its ``(label, level)``
+    columns in order (a bare system name: its default level). ``ConfigError`` naming the
+    spec for an unknown system or level, or a column given twice."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    seen: set[str] = set()
+    for spec in specs:
+        name, level = parse_system(spec)
+        label = spec.strip()
+        if label in seen:
+            raise ConfigError("systems", f"{label!r} given twice")
+        seen.add(label)
+        out.setdefault(name, []).append((label, level))
+    if not out:
+        raise ConfigError("systems", "name at least one system")
+    return out
 
 
 def run_edge_flags(
@@ -701,28 +710,28 @@ def run_edge_flags(
     cfg: Config,
     evaluator: Evaluator,
     progress: Callable[[float], None] | None = None,
+    systems: Sequence[str] = DEFAULT_SYSTEMS,
 ) -> ScenarioResult:
-    """Run the scenario on every system; ``progress(fraction)`` follows along (the replicated
-    run counts for 80% of the work). Deterministic: same inputs, same result bit for bit."""
+    """Run the scenario on every system of ``systems`` (specs such as
+    ``"replicated:session"``); ``progress(fraction)`` follows along. Deterministic: same
+    inputs, same result bit for bit."""
+    columns = parse_columns(systems)
     work = build_workload(scenario, cfg)
     width = len(str(scenario.users - 1))
     keys = [f"user-{u:0{width}d}" for u in range(scenario.users)]
-
-    def stage(lo: float, hi: float) -> Callable[[float], None] | None:
-        if progress is None:
-            return None
-        return lambda f: progress(lo + (hi - lo) * f)
-
-    eventual, session = _run_cluster(work, cfg, scenario.seed, keys, evaluator, stage(0.0, 0.8))
-    single = _run_single_home(work, cfg, scenario.seed, keys, evaluator, stage(0.8, 1.0))
+    runs: dict[str, SystemRun] = {}
+    n = len(columns)
+    for j, (system, cols) in enumerate(columns.items()):
+        tick = None if progress is None else partial(_stage, progress, j / n, (j + 1) / n)
+        runs.update(_run_system(work, cfg, scenario.seed, keys, evaluator, system, cols, tick))
     rtt = [[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]
-    return ScenarioResult(
-        scenario,
-        cfg,
-        work,
-        {EVENTUAL: eventual, SESSION: session, "single-home": single},
-        rtt,
-    )
+    ordered = {label: runs[label] for cols in columns.values() for label, _ in cols}
+    ordered = {spec.strip(): ordered[spec.strip()] for spec in systems}
+    return ScenarioResult(scenario, cfg, work, ordered, rtt)
+
+
+def _stage(progress: Callable[[float], None], lo: float, hi: float, fraction: float) -> None:
+    progress(lo + (hi - lo) * fraction)
 
 
 def distribution_median(dist: Distribution) -> float:

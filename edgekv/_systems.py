@@ -31,9 +31,9 @@ def make_store(system: str, cfg: Config, seed: int, scheduler: Scheduler, **opti
     return factory(cfg, seed, scheduler, **options)
 
 
-def parse_system(spec: str) -> tuple[str, str | None]:
+def parse_system(spec: str) -> tuple[str, str]:
     """``"replicated:session"`` -> ``("replicated", "session")``; ``"single-home"`` ->
-    ``("single-home", None)`` (the system's default level). ``ConfigError`` naming the spec
+    ``("single-home", "strong")`` (the system's first level). ``ConfigError`` naming the spec
     for an unknown system or a level it does not serve."""
     name, _, level = spec.strip().partition(":")
     factory = SYSTEMS.get(name)
@@ -44,4 +44,4 @@ def parse_system(spec: str) -> tuple[str, str | None]:
         raise ConfigError(
             "systems", f"{name} serves levels {', '.join(levels)}; got {level!r} in {spec!r}"
         )
-    return name, level or None
+    return name, level or levels[0]

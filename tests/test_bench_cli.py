@@ -41,7 +41,7 @@ def test_bench_json_holds_every_figure_consistently(
     assert work["reads"] == work["login"] + work["background read"]
     assert work["writes"] == work["purchase"] + work["background write"]
     systems = data["systems"]
-    assert list(systems) == ["eventual", "session", "single-home"]
+    assert list(systems) == ["replicated:eventual", "replicated:session", "single-home"]
     for s in systems.values():
         reads = s["reads"]["latency_ms"]
         assert reads["n"] == work["reads"]
@@ -49,7 +49,11 @@ def test_bench_json_holds_every_figure_consistently(
         assert s["reads"]["home_latency_ms"]["n"] + s["reads"]["away_latency_ms"]["n"] == reads["n"]
         assert s["logins"]["wrong_flag"]["of"] == work["login"]
         assert s["writes"]["latency_ms"]["n"] == work["writes"]
-    eventual, session, single = systems["eventual"], systems["session"], systems["single-home"]
+    eventual, session, single = (
+        systems["replicated:eventual"],
+        systems["replicated:session"],
+        systems["single-home"],
+    )
     # Single-home away reads pay the round trip to the home; the replicated store does not.
     gap = single["reads"]["away_latency_ms"]["mean"] - single["reads"]["home_latency_ms"]["mean"]
     assert gap == pytest.approx(work["mean_rtt_to_home_of_away_reads_ms"], abs=5.0)
@@ -97,7 +101,7 @@ def test_bench_zero_lag_leaves_nothing_stale_beyond_the_floor(tmp_path: Path) ->
     for s in data["systems"].values():
         assert s["stale_beyond_floor"]["n"] == 0
     # What is left is physics: writes still in flight at half the RTT.
-    assert data["systems"]["eventual"]["staleness_ms"]["mean"] < 170
+    assert data["systems"]["replicated:eventual"]["staleness_ms"]["mean"] < 170
 
 
 @pytest.mark.parametrize(
@@ -151,9 +155,9 @@ def test_sweep_lag_median_in_parallel(tmp_path: Path) -> None:
     assert [p["value"] for p in points] == [0.0, 0.1, 0.5, 2.0]
     assert points[0]["scenario"]["lag"] == "constant(0ms)"
     assert points[1]["scenario"]["lag"] == "lognormal(median=100ms, sigma=0.5)"
-    stale = [p["systems"]["eventual"]["stale_reads"]["pct"] for p in points]
+    stale = [p["systems"]["replicated:eventual"]["stale_reads"]["pct"] for p in points]
     assert stale == sorted(stale) and stale[-1] > 5 * stale[0]
-    assert points[0]["systems"]["eventual"]["stale_beyond_floor"]["n"] == 0
+    assert points[0]["systems"]["replicated:eventual"]["stale_beyond_floor"]["n"] == 0
     for p in points:
         assert p["systems"]["single-home"]["stale_reads"]["n"] == 0
         assert p["workload"] == points[0]["workload"]
@@ -169,6 +173,6 @@ def test_sweep_mobility_moves_single_home_latency(tmp_path: Path) -> None:
     assert main([*argv, "--users", "600", "--duration", "10s", "--json", str(out)]) == 0
     still, roaming = json.loads(out.read_text())["points"]
     assert still["systems"]["single-home"]["reads"]["away_latency_ms"]["n"] == 0
-    assert still["systems"]["eventual"]["stale_reads"]["n"] == 0
+    assert still["systems"]["replicated:eventual"]["stale_reads"]["n"] == 0
     p99 = [p["systems"]["single-home"]["reads"]["latency_ms"]["p99"] for p in (still, roaming)]
     assert p99[1] > p99[0] + 100

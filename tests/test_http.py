@@ -110,7 +110,7 @@ async def test_platinum_turns_on_in_another_region_only_after_the_lag(api: Api) 
             seen = time.monotonic() - written
             break
         await asyncio.sleep(0.02)
-    assert seen is not None and seen >= LAG
+    assert seen is not None and seen >= LAG - 0.002  # the PATCH answered after its 1 ms service
     assert body[FLAG] == {
         "_id": "6650f1a2c3d4e5f607182c01",
         "key": FLAG,

@@ -46,7 +46,7 @@ def _reads(result: ScenarioResult) -> np.ndarray:
 def test_eventual_read_latency_is_client_round_trip_plus_service(
     default_run: ScenarioResult,
 ) -> None:
-    work, run = default_run.workload, default_run.systems["eventual"]
+    work, run = default_run.workload, default_run.systems["replicated:eventual"]
     reads = _reads(default_run)
     expected = work.d_in + default_run.cfg.service_time + work.d_out
     assert reads.sum() > 3000
@@ -73,14 +73,14 @@ def test_single_home_away_reads_pay_the_round_trip_to_home(default_run: Scenario
 def test_session_and_single_home_keep_read_your_writes(default_run: ScenarioResult) -> None:
     reads = _reads(default_run)
     logins = default_run.workload.kind == LOGIN
-    eventual = default_run.systems["eventual"]
+    eventual = default_run.systems["replicated:eventual"]
     assert eventual.ryw[reads].sum() > 0
     assert eventual.wrong[logins].sum() > 0
     single = default_run.systems["single-home"]
     assert not single.ryw[reads].any()
     # The session token is a CRDT state and replicas must dominate it: a newer write to
     # another field (appVersion from elsewhere) does not pass for the user's own purchase.
-    session = default_run.systems["session"]
+    session = default_run.systems["replicated:session"]
     assert not session.ryw[reads].any()
     assert not session.wrong[logins].any()
     assert not single.stale.any() and not single.wrong.any()
@@ -110,7 +110,7 @@ def test_stale_share_falls_with_the_lag_and_none_is_due_to_lag_at_zero() -> None
     for lag in ("lognormal:1s,0.5", "lognormal:300ms,0.5", "lognormal:50ms,0.5", "const:0ms"):
         result = _run(lag, users=1000, duration=15.0, mobility=0.5)
         reads = _reads(result)
-        run = result.systems["eventual"]
+        run = result.systems["replicated:eventual"]
         stale.append(run.stale[reads].mean())
         beyond.append(run.beyond_floor[reads].sum())
     assert stale == sorted(stale, reverse=True)

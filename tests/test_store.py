@@ -159,5 +159,5 @@ def test_scheduled_partition_counts_against_availability_in_the_bench() -> None:
     )
     scenario = EdgeFlags(users=300, duration=10.0, seed=3)
     result = run_edge_flags(scenario, cfg, load_evaluator())
-    assert result.systems["eventual"].failed.sum() == 0
+    assert result.systems["replicated:eventual"].failed.sum() == 0
     assert result.systems["single-home"].failed.sum() > 0

@@ -23,12 +23,15 @@ from .._report import (
     write_json,
 )
 from .._scenario import (
+    DEFAULT_SYSTEMS,
     SCENARIO,
     EdgeFlags,
     load_evaluator,
+    parse_columns,
     run_edge_flags,
     scenario_config,
 )
+from .._systems import SYSTEMS
 from ..cli import UsageError
 
 __all__ = [
@@ -161,6 +164,16 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scenario_arguments(parser, DEFAULTS)
+    parser.add_argument(
+        "--systems",
+        default=",".join(DEFAULT_SYSTEMS),
+        metavar="LIST",
+        help=(
+            "comma-separated columns, SYSTEM or SYSTEM:LEVEL, of: "
+            + ", ".join(SYSTEMS)
+            + " (default %(default)s)"
+        ),
+    )
     parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
     parser.add_argument("--csv", metavar="PATH", help="write every figure as CSV")
     parser.add_argument(
@@ -172,24 +185,25 @@ def register(subparsers: Any) -> None:
 def _headline(summary: dict[str, Any]) -> list[str]:
     systems = summary["systems"]
     lines = []
-    home = systems["single-home"]["reads"]
     extra = summary["workload"]["mean_rtt_to_home_of_away_reads_ms"]
-    if home["away_latency_ms"]["n"] and home["home_latency_ms"]["n"]:
+    home = systems.get("single-home", {}).get("reads")
+    if home and home["away_latency_ms"]["n"] and home["home_latency_ms"]["n"]:
         lines.append(
             f"single-home: away reads p50 {home['away_latency_ms']['p50']:.1f} ms vs "
             f"{home['home_latency_ms']['p50']:.1f} ms at home (mean gap "
             f"{home['away_latency_ms']['mean'] - home['home_latency_ms']['mean']:.1f} ms; "
             f"mean RTT to home of away reads {extra:.1f} ms)."
         )
-    for name in ("eventual", "session"):
-        s = systems[name]
+    for name, s in systems.items():
         if s["stale_reads"]["pct"] is None or s["reads"]["latency_ms"]["p99"] is None:
             continue
         wrong = s["logins"]["wrong_flag"]["pct"]
         logins = "no logins" if wrong is None else f"{wrong:.3f}% of logins served a wrong flag"
+        failed = s["unavailable"]["reads"]["pct"]
         lines.append(
             f"{name}: read p99 {s['reads']['latency_ms']['p99']:.1f} ms; "
-            f"{s['stale_reads']['pct']:.3f}% of reads stale, {logins}."
+            f"{s['stale_reads']['pct']:.3f}% of reads stale, {logins}"
+            + (f", {failed:.3f}% of reads failed." if failed else ".")
         )
     return lines
 
@@ -201,12 +215,17 @@ def run(args: argparse.Namespace) -> int:
         check_output(flag, getattr(args, flag[2:]))
     plt = check_plot(args.plot)
     cfg = scenario_config(args.config, args.lag)
+    systems = [spec for spec in args.systems.split(",") if spec.strip()]
+    try:
+        parse_columns(systems)
+    except ConfigError as exc:
+        raise UsageError(f"--systems: {exc.reason}") from None
     evaluator = load_evaluator(args.flags)
 
     started = time.perf_counter()
     progress = LazyProgress(f"{SCENARIO}: {scenario.users:,} users")
     try:
-        result = run_edge_flags(scenario, cfg, evaluator, progress.update)
+        result = run_edge_flags(scenario, cfg, evaluator, progress.update, systems)
     finally:
         progress.close()
     elapsed = time.perf_counter() - started

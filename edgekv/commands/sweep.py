@@ -14,7 +14,7 @@ from rich.table import Table
 
 from .._errors import ConfigError
 from .._report import LazyProgress, flatten, save_figure, write_csv, write_json
-from .._scenario import SCENARIO, SYSTEMS, EdgeFlags
+from .._scenario import DEFAULT_SYSTEMS, SCENARIO, EdgeFlags
 from .._sweep import PARAMS, SweepPoint, canonical, parse_values, run_sweep
 from ..cli import UsageError
 from .bench import add_scenario_arguments, check_output, check_plot, scenario_from_args
@@ -76,7 +76,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-SHORT = {"eventual": "E", "session": "S", "single-home": "H"}
+SHORT = {"replicated:eventual": "E", "replicated:session": "S", "single-home": "H"}
 
 
 def _table(param: str, points: list[dict[str, Any]]) -> Table:
@@ -92,16 +92,16 @@ def _table(param: str, points: list[dict[str, Any]]) -> Table:
         box=box.SIMPLE_HEAD,
     )
     table.add_column(param, justify="right")
-    for name in SYSTEMS:
+    for name in DEFAULT_SYSTEMS:
         table.add_column(f"{SHORT[name]} stale%", justify="right")
-    for name in SYSTEMS:
+    for name in DEFAULT_SYSTEMS:
         table.add_column(f"{SHORT[name]} p99 ms", justify="right")
     table.add_column("E wrong%", justify="right")
     for p in points:
         systems = p["systems"]
-        stale = [systems[n]["stale_reads"]["pct"] for n in SYSTEMS]
-        p99 = [systems[n]["reads"]["latency_ms"]["p99"] for n in SYSTEMS]
-        wrong = systems["eventual"]["logins"]["wrong_flag"]["pct"]
+        stale = [systems[n]["stale_reads"]["pct"] for n in DEFAULT_SYSTEMS]
+        p99 = [systems[n]["reads"]["latency_ms"]["p99"] for n in DEFAULT_SYSTEMS]
+        wrong = systems["replicated:eventual"]["logins"]["wrong_flag"]["pct"]
         table.add_row(
             p["label"],
             *("-" if v is None else f"{v:.3f}" for v in stale),
@@ -115,7 +115,7 @@ def _plot(plt: Any, path: str, param: str, kind: str, points: list[dict[str, Any
     scale = 1e3 if kind == "duration" else 1.0
     xs = [p["value"] * scale for p in points]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
-    for name in SYSTEMS:
+    for name in DEFAULT_SYSTEMS:
         stale = [p["systems"][name]["stale_reads"]["pct"] for p in points]
         p99 = [p["systems"][name]["reads"]["latency_ms"]["p99"] for p in points]
         left.plot(xs, [float("nan") if v is None else v for v in stale], "o-", label=name)
