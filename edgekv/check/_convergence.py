@@ -4,6 +4,7 @@ ok may have been applied, so its version may win too)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,7 +21,8 @@ State = tuple[Any, int]
 
 def _show(state: State) -> str:
     value, version = state
-    return "nothing" if value is None and not version else f"{value!r} (v{version})"
+    shown = json.dumps(value, sort_keys=True)
+    return "nothing" if value is None and not version else f"{shown} (v{version})"
 
 
 def check_convergence(
@@ -71,13 +73,13 @@ def check_convergence(
             regions = ", ".join(r for r, s in held.items() if s == (value, version))
             if version < best.version:
                 why = (
-                    f"the acknowledged write of {best.value!r} at v{best.version} is newer, so "
+                    f"the acknowledged write of {_show((best.value, best.version))} is newer, so "
                     "last-writer-wins should have kept it: it was lost"
                 )
             else:
                 why = (
                     f"no write of the history produced {_show((value, version))} (the newest "
-                    f"acknowledged one is {best.value!r} at v{best.version})"
+                    f"acknowledged one is {_show((best.value, best.version))})"
                 )
             violations.append(
                 Violation(

@@ -120,9 +120,6 @@ class History(Sequence[Operation]):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, History) and self._ops == other._ops
 
-    def __hash__(self) -> int:
-        return hash(self._ops)
-
     def __repr__(self) -> str:
         return f"History({len(self._ops)} operations)"
 

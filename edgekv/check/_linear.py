@@ -11,6 +11,7 @@ may take effect at any point after their invocation or never (Jepsen's ``:info``
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 
@@ -96,26 +97,27 @@ def _could_source(w: Operation, r: Operation) -> bool:
     return w.kind == "write" and w.invoke <= r.complete and freeze(w.value) == freeze(r.value)
 
 
-def _sources(ops: Sequence[Operation]) -> dict[Operation, Operation]:
-    """Each ok read whose version names a write of the same value, mapped to that write."""
+def _sources(ops: Sequence[Operation]) -> dict[int, Operation]:
+    """Each ok read (by ``id``) whose version names a write of the same value, mapped to
+    that write."""
     by_version = {op.version: op for op in ops if op.kind == "write" and op.version}
     found = {}
     for r in ops:
         w = by_version.get(r.version) if r.kind == "read" and r.ok and r.version else None
         if w is not None and _could_source(w, r):
-            found[r] = w
+            found[id(r)] = w
     return found
 
 
-def _grounded(ops: Sequence[Operation], sources: dict[Operation, Operation]) -> bool:
+def _grounded(ops: Sequence[Operation], sources: dict[int, Operation]) -> bool:
     """True when every ok read of a value keeps a write it could have read (its own, when
     versions say which), so a counterexample never blames a read for a dropped write."""
-    kept = set(ops)
+    kept = {id(op) for op in ops}
     for r in ops:
         if r.kind != "read" or not r.ok or r.value is None:
             continue
-        w = sources.get(r)
-        if w is not None and w not in kept:
+        w = sources.get(id(r))
+        if w is not None and id(w) not in kept:
             return False
         if w is None and not any(_could_source(w, r) for w in ops):
             return False
@@ -167,7 +169,7 @@ def minimal_counterexample(ops: Sequence[Operation]) -> list[Operation]:
 
 
 def _show(value: object) -> str:
-    return "absent" if value is None else repr(value)
+    return "absent" if value is None else json.dumps(value, sort_keys=True)
 
 
 def explain(key: str, ops: Sequence[Operation]) -> str:
