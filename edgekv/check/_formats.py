@@ -343,7 +343,7 @@ def _operation(
             value=_value(value, f"{ipath}.value"),
             version=version,
             invoke=start,
-            complete=max(t, start),
+            complete=t,
             outcome=outcome,
         )
     except ConfigError as exc:

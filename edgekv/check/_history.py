@@ -84,10 +84,11 @@ class Operation:
 
 
 def freeze(value: Any) -> Any:
-    """A hashable stand-in for a JSON-able value, equal exactly when the values are equal."""
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return value
+    """A hashable stand-in for a JSON-able value, equal exactly when the JSON texts are (so
+    ``1``, ``1.0`` and ``true`` differ, as in Jepsen's Clojure); None stays None (absent)."""
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
 
 
 class History(Sequence[Operation]):

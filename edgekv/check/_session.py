@@ -1,11 +1,12 @@
 """Session guarantees (Terry et al., "Session Guarantees for Weakly Consistent Replicated
 Data", PDIS 1994) checked per process and key from LWW versions: a read returning version v
 has seen every write of that key with version <= v, so each guarantee becomes an order on
-versions. Within a session, an operation precedes another when it completed no later than
-the other was invoked."""
+versions. Within a session (operations in order of invocation, history order on ties), an
+operation precedes a later one when it completed no later than that one was invoked."""
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 
 from .._errors import ConfigError
@@ -70,17 +71,16 @@ def check_session(history: Iterable[Operation]) -> CheckResult:
     violations: list[Violation] = []
     checked = 0
     for ops in history.by_process().values():
-        by_complete = sorted(ops, key=lambda o: o.complete)
-        done = 0
-        wrote: dict[str, Operation] = {}  # key -> this session's newest completed write
-        read: dict[str, Operation] = {}  # key -> this session's newest completed read
-        for op in ops:
-            while done < len(by_complete) and by_complete[done].complete <= op.invoke:
-                d = by_complete[done]
-                done += 1
+        pending: list[tuple[float, int, Operation]] = []  # begun earlier, by completion time
+        wrote: dict[str, Operation] = {}  # key -> this session's newest preceding write
+        read: dict[str, Operation] = {}  # key -> this session's newest preceding read
+        for n, op in enumerate(ops):
+            while pending and pending[0][0] <= op.invoke:
+                d = heapq.heappop(pending)[2]
                 seen = wrote if d.kind == "write" else read
                 if d.ok and (d.key not in seen or d.version > seen[d.key].version):
                     seen[d.key] = d
+            heapq.heappush(pending, (op.complete, n, op))
             if not op.ok:
                 continue
             checked += 1
