@@ -15,7 +15,7 @@ from ._errors import ConfigError
 
 __all__ = ["main"]
 
-COMMANDS = ("bench", "sweep", "pbs", "regions", "serve", "anomalies")
+COMMANDS = ("bench", "sweep", "pbs", "regions", "serve", "anomalies", "check")
 """Sub-commands, each a module of :mod:`edgekv.commands` with ``register(subparsers)``."""
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from hypothesis import strategies as st
 
+from edgekv.check import Operation
 from edgekv.lowlevel import make_version
 
 FIELDS = ("stars", "tier", "email", "country")
@@ -45,3 +47,102 @@ schedules = st.fixed_dictionaries(
     }
 )
 """Network and store settings for convergence runs."""
+
+
+# ---- histories for edgekv.check ----
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+"""Any JSON-able value a register may hold."""
+
+
+@st.composite
+def operations(draw: st.DrawFn) -> Operation:
+    """One arbitrary Operation with nanosecond-exact times (so file round trips are exact)."""
+    start = draw(st.integers(0, 10**12))
+    kind = draw(st.sampled_from(("read", "write")))
+    return Operation(
+        process=draw(st.sampled_from(("alice", "bob", "shop", "p 1"))),
+        region=draw(st.sampled_from(REGIONS)),
+        key=draw(st.text(max_size=5)),
+        kind=kind,
+        value=draw(json_values),
+        version=draw(st.integers(0, 2**62)),
+        invoke=start / 1e9,
+        complete=(start + draw(st.integers(0, 10**9))) / 1e9,
+        outcome=draw(st.sampled_from(("ok", "ok", "unavailable", "error"))),
+    )
+
+
+@st.composite
+def register_histories(
+    draw: st.DrawFn, max_ops: int = 8, keys: tuple[str, ...] = ("x",)
+) -> list[Operation]:
+    """Small register histories: operations take effect at a drawn instant inside their
+    interval (linearizable), unless ``corrupt`` then replaces one read's value. Integer
+    times give ties; few values give repeats; some writes end unavailable (applied or not)."""
+    drafts = []
+    for i in range(draw(st.integers(1, max_ops))):
+        invoke = draw(st.integers(0, 12))
+        complete = invoke + draw(st.integers(0, 6))
+        point = draw(st.integers(invoke, complete))
+        kind = draw(st.sampled_from(("read", "write")))
+        outcome = draw(st.sampled_from(("ok", "ok", "ok", "unavailable")))
+        applied = outcome == "ok" or draw(st.booleans())
+        value = draw(st.integers(0, 2))
+        drafts.append(
+            (
+                point,
+                i,
+                kind,
+                draw(st.sampled_from(keys)),
+                value,
+                outcome,
+                applied,
+                invoke,
+                complete,
+                draw(st.sampled_from(("p0", "p1", "p2"))),
+            )
+        )
+    state: dict[str, tuple[Any, int]] = {}
+    ops = []
+    version = 0
+    for _point, i, kind, key, value, outcome, applied, invoke, complete, process in sorted(drafts):
+        if kind == "write":
+            if applied:
+                version += 1
+                state[key] = (value, version)
+            v = version if applied else 0
+        else:
+            value, v = state.get(key, (None, 0))
+        ops.append(
+            (
+                i,
+                Operation(
+                    process,
+                    REGIONS[i % 3],
+                    key,
+                    kind,
+                    value,
+                    v,
+                    float(invoke),
+                    float(complete),
+                    outcome,
+                ),
+            )
+        )
+    history = [op for _, op in sorted(ops, key=lambda item: item[0])]
+    reads = [i for i, op in enumerate(history) if op.kind == "read" and op.ok]
+    if reads and draw(st.booleans()):
+        i = draw(st.sampled_from(reads))
+        history[i] = dataclasses.replace(history[i], value=draw(st.none() | st.integers(0, 2)))
+    return history
