@@ -123,6 +123,10 @@ class Config:
         ra, rb = self.region(a), self.region(b)
         return great_circle_km(ra.lat, ra.lon, rb.lat, rb.lon) / FIBER_KM_PER_S
 
+    def floors(self) -> list[list[float]]:
+        """:meth:`floor` for every ordered pair of regions, by index (seconds). O(regions^2)."""
+        return [[self.floor(a, b) for b in self.names] for a in self.names]
+
     def replace(self, **changes: Any) -> Config:
         """A copy with fields replaced, validated like the YAML. Distributions may be given
         as specs (``cfg.replace(lag="exp:100ms")``); durations as strings with units or, as

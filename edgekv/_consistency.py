@@ -510,13 +510,7 @@ class Coordinator:
         else:
             doc = None if rec[0] is None else dict(rec[0])
             version = rec[1]
-        behind, seconds = 0, 0.0
-        if version < op.latest:
-            staleness = self.mesh.oracle.staleness
-            seen = staleness(key, version, now)
-            newer = staleness(key, op.latest, now)
-            behind = seen[0] - newer[0]
-            seconds = seen[1] - (now - op.start)
+        behind, seconds = self.mesh.oracle.score(key, rec, op.latest, op.start)
         if op.session is not None:
             if rec is None and op.outcome == "forwarded":
                 op.session.forget(key)  # gone at every region that wrote it

@@ -59,7 +59,7 @@ class Mesh:
             for r in cfg.regions
         ]
         self.network = Network(cfg, np.random.default_rng([seed, 0]))
-        self.oracle = Oracle()
+        self.oracle = Oracle(granularity=cfg.granularity)
         self.in_flight = 0
         """Messages scheduled for delivery, digests included."""
         self.ops_in_flight = 0
@@ -98,7 +98,7 @@ class Mesh:
             version, sends = node.delete(now, key)
         else:
             raise ValueError(f"unknown write kind {kind!r}; allowed: put, patch, delete")
-        self.oracle.commit(key, version, now)
+        self.oracle.commit(key, version, now, value if kind == "patch" else None)
         for listener in self._write_listeners:
             listener(region, key, version)
         if sends:
