@@ -15,7 +15,7 @@ from ._errors import ConfigError
 
 __all__ = ["main"]
 
-COMMANDS = ("bench", "sweep", "pbs", "regions", "serve", "anomalies")
+COMMANDS = ("bench", "sweep", "pbs", "regions", "serve", "anomalies", "fit")
 """Sub-commands, each a module of :mod:`edgekv.commands` with ``register(subparsers)``."""
 
 
@@ -67,4 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main: the commands raise ``edgekv.cli.UsageError``, which
+    # ``__main__.main`` would not catch (a second copy of this module).
+    from edgekv.cli import main as _main
+
+    sys.exit(_main())
