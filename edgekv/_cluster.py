@@ -170,6 +170,7 @@ class Cluster:
     def _mesh_or_start(self) -> Mesh:
         if self._mesh is None:
             self._mesh = Mesh(self.config, self.seed, asyncio.get_running_loop())
+            self._mesh.track_lag()
             self._coordinator = Coordinator(self._mesh, history=_HISTORY)
         return self._mesh
 
@@ -252,7 +253,8 @@ class Cluster:
     # -- inspection ----------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Counters per region and for the network."""
+        """Counters per region and for the network, and per link the realised commit-to-
+        apply lag (ms, with its sample size) beside the configured one."""
         mesh = self._mesh_or_start()
         return {
             "regions": {
@@ -261,6 +263,7 @@ class Cluster:
             },
             "network": mesh.network.stats.as_dict(),
             "in_flight": mesh.in_flight,
+            "realised_lag": [link.as_dict() for link in mesh.track_lag().summary()],
         }
 
     def converged(self) -> bool:

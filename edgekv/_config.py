@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -101,6 +102,10 @@ class Config:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", MappingProxyType({r.name: r for r in self.regions}))
+        from ._realised import LagWarning, lag_warnings  # it imports this module
+
+        for message in lag_warnings(self):
+            warnings.warn(message, LagWarning, stacklevel=3)
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """The ``edgekv`` command line: one sub-command per module of :mod:`edgekv.commands`.
 
 Every expected mistake (bad config, bad flag value) ends in a one-line error and exit code 2,
-never a traceback.
+never a traceback; warnings (e.g. a lag that anti-entropy will override) are one line each.
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 from ._errors import ConfigError
 
@@ -57,13 +59,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``edgekv`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (ConfigError, UsageError) as exc:
-        print(f"edgekv {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+
+    def warn(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        print(f"edgekv {args.command}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = warn
+        try:
+            return int(args.func(args) or 0)
+        except (ConfigError, UsageError) as exc:
+            print(f"edgekv {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 130
 
 
 if __name__ == "__main__":
