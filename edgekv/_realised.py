@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,9 @@ __all__ = ["LagTracker", "LagWarning", "LinkLag", "lag_warnings", "median", "pro
 
 _DRAWS = 200_000
 """Seeded draws behind the configured quantiles (and the median without a closed form)."""
+
+WINDOW = 10_000
+"""Realised samples kept per link (the newest): the realised quantiles and mean are of these."""
 
 
 class LagWarning(UserWarning):
@@ -92,7 +96,8 @@ def lag_warnings(cfg: Config) -> list[str]:
 class LinkLag:
     """Configured and realised commit-to-apply lag of one link, in seconds. The configured
     figures are of the link's lag with the network's floor (half the RTT) applied, from
-    seeded draws; the realised ones of ``n`` ops observed (NaN when none)."""
+    seeded draws; ``n`` ops were observed, and the realised figures are of the last
+    :data:`WINDOW` of them (NaN when none)."""
 
     src: str
     dst: str
@@ -132,43 +137,54 @@ class LinkLag:
 class LagTracker:
     """Records, per link, how long each write took from its commit at the origin to its
     first application at every other region (by replication or by anti-entropy repair).
-    Attach with :meth:`Mesh.track_lag` before the writes to measure; O(1) per op delivered."""
+    Attach with :meth:`Mesh.track_lag` before the writes to measure. Memory stays bounded for
+    a long-running server: the last :data:`WINDOW` samples per link are kept (``counts`` has
+    them all), and a write's commit time is dropped once every region applied it. O(1) per op
+    delivered."""
 
-    __slots__ = ("_mesh", "_commits", "samples")
+    __slots__ = ("_mesh", "_commits", "samples", "counts")
 
     def __init__(self, mesh: Mesh) -> None:
         n = len(mesh.nodes)
         self._mesh = mesh
-        self._commits: list[list[float]] = [[] for _ in range(n)]
-        """Per origin, the commit time of its op ``seq`` at index ``seq - 1`` (NaN: not seen)."""
-        self.samples: list[list[list[float]]] = [[[] for _ in range(n)] for _ in range(n)]
-        """``samples[src][dst]``: commit-to-apply seconds of each op of ``src`` at ``dst``."""
+        self._commits: list[dict[int, list[float]]] = [{} for _ in range(n)]
+        """Per origin, ``seq -> [commit time, regions yet to apply it]``."""
+        self.samples: list[list[deque[float]]] = [
+            [deque(maxlen=WINDOW) for _ in range(n)] for _ in range(n)
+        ]
+        """``samples[src][dst]``: commit-to-apply seconds of the last ops of ``src`` at ``dst``."""
+        self.counts = [[0] * n for _ in range(n)]
+        """``counts[src][dst]``: ops of ``src`` applied at ``dst`` since tracking began."""
         mesh.on_write(self._written)
         mesh.on_receive(self._receiving)
 
     def _written(self, region: int, key: str, version: int) -> None:
-        commits = self._commits[region]
-        seq = self._mesh.nodes[region].repl.applied[region]
-        if seq > len(commits) + 1:
-            commits.extend([math.nan] * (seq - 1 - len(commits)))
-        commits.append(self._mesh.now())
+        nodes = self._mesh.nodes
+        seq = nodes[region].repl.applied[region]
+        if len(nodes) > 1:
+            self._commits[region][seq] = [self._mesh.now(), len(nodes) - 1]
 
     def _receiving(self, dst: int, batch: OpsBatch, now: float) -> None:
         repl = self._mesh.nodes[dst].repl
         for origin, seq, _key, _delta in batch.ops:
             commits = self._commits[origin]
-            if seq <= len(commits) and not repl.holds(origin, seq):
-                committed = commits[seq - 1]
-                if committed == committed:
-                    self.samples[origin][dst].append(now - committed)
+            entry = commits.get(seq)
+            if entry is None or repl.holds(origin, seq):
+                continue
+            self.samples[origin][dst].append(now - entry[0])
+            self.counts[origin][dst] += 1
+            entry[1] -= 1
+            if entry[1] == 0:
+                del commits[seq]
 
     def summary(self) -> list[LinkLag]:
         """Every link's configured and realised lag, in config order. O(samples log)."""
-        cfg = self._mesh.cfg
-        return _links(cfg, self.samples)
+        return _links(self._mesh.cfg, self.samples, self.counts)
 
 
-def _links(cfg: Config, samples: Sequence[Sequence[Sequence[float]]]) -> list[LinkLag]:
+def _links(
+    cfg: Config, samples: Sequence[Sequence[Sequence[float]]], counts: Sequence[Sequence[int]]
+) -> list[LinkLag]:
     names = cfg.names
     cache: dict[tuple[Distribution, float], tuple[float, float, float]] = {}
     out = []
@@ -188,7 +204,9 @@ def _links(cfg: Config, samples: Sequence[Sequence[Sequence[float]]]) -> list[Li
             else:
                 r50 = r99 = mean = math.nan
             c50, c99, cmean = cache[(dist, floor)]
-            out.append(LinkLag(a, b, dist.describe(), c50, c99, cmean, len(got), r50, r99, mean))
+            out.append(
+                LinkLag(a, b, dist.describe(), c50, c99, cmean, counts[i][j], r50, r99, mean)
+            )
     return out
 
 

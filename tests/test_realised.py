@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 import edgekv
+from edgekv import _realised as realised
 from edgekv._cluster import Cluster
 from edgekv._config import default_config
 from edgekv._distributions import (
@@ -27,6 +28,8 @@ from edgekv._distributions import (
     Pareto,
     Uniform,
 )
+from edgekv._kernel import Kernel
+from edgekv._mesh import Mesh
 from edgekv._realised import LagWarning, lag_warnings, median, probe
 from edgekv.cli import main
 
@@ -64,6 +67,23 @@ def test_a_duplicated_or_repaired_op_counts_once_per_link() -> None:
     cfg = CFG.replace(lag="exp:200ms", duplicate=0.5)
     links = probe(cfg, seed=3, writes=40, duration=10.0)
     assert {link.n for link in links} == {40}
+
+
+def test_memory_stays_bounded_for_a_long_running_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The newest WINDOW samples per link are kept (all are counted), and a write's commit
+    time is forgotten once every region has applied it."""
+    monkeypatch.setattr(realised, "WINDOW", 5)
+    kernel = Kernel()
+    mesh = Mesh(CFG.replace(lag="exp:100ms"), 1, kernel)
+    tracker = mesh.track_lag()
+    for i in range(12):
+        kernel.call_at(i * 0.05, mesh.write, 0, "patch", f"k{i}", {"n": i})
+    kernel.run(until=5.0)
+    assert mesh.quiet()
+    assert tracker.counts[0][1:] == [12] * (len(CFG.names) - 1)
+    assert all(len(tracker.samples[0][j]) == 5 for j in range(1, len(CFG.names)))
+    assert tracker._commits == [{} for _ in CFG.names]
+    assert {link.n for link in tracker.summary() if link.src == CFG.names[0]} == {12}
 
 
 def test_anti_entropy_shortens_a_lag_longer_than_its_period_and_is_warned_about() -> None:
