@@ -245,6 +245,7 @@ class Cluster:
             self._store, self.loop = store, loop
             mesh = getattr(store, "mesh", None)
             if isinstance(mesh, Mesh):
+                mesh.track_lag()
                 self._history = History(mesh, self.config.names)
         return self._store
 
@@ -343,7 +344,9 @@ class Cluster:
     # -- inspection ----------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """The store's counters (per region, network, requests)."""
+        """The store's counters (per region, network, requests); for the replicated store
+        also, per link, the realised commit-to-apply lag (ms, with its sample size) beside
+        the configured one."""
         return self._started().stats()
 
     def converged(self) -> bool:

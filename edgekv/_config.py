@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -104,6 +105,10 @@ class Config:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", MappingProxyType({r.name: r for r in self.regions}))
+        from ._realised import LagWarning, lag_warnings  # it imports this module
+
+        for message in lag_warnings(self):
+            warnings.warn(message, LagWarning, stacklevel=3)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -125,6 +130,10 @@ class Config:
         """Physical minimum one-way delay between two regions (seconds)."""
         ra, rb = self.region(a), self.region(b)
         return great_circle_km(ra.lat, ra.lon, rb.lat, rb.lon) / FIBER_KM_PER_S
+
+    def floors(self) -> list[list[float]]:
+        """:meth:`floor` for every ordered pair of regions, by index (seconds). O(regions^2)."""
+        return [[self.floor(a, b) for b in self.names] for a in self.names]
 
     def replace(self, **changes: Any) -> Config:
         """A copy with fields replaced, validated like the YAML. Distributions may be given

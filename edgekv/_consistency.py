@@ -167,6 +167,7 @@ class ReplicatedStore:
             "network": self.network.stats.as_dict(),
             "requests": {"lost": self.requests.lost, "timed_out": self.requests.timed_out},
             "in_flight": self.mesh.in_flight,
+            "realised_lag": [link.as_dict() for link in self.mesh.track_lag().summary()],
         }
 
     def submit(self, op: Op, on_done: OnDone) -> None:
@@ -372,13 +373,7 @@ class ReplicatedStore:
         else:
             doc = None if rec[0] is None else dict(rec[0])
             version = rec[1]
-        behind, seconds = 0, 0.0
-        if version < read.latest:
-            staleness = self.mesh.oracle.staleness
-            seen = staleness(key, version, now)
-            newer = staleness(key, read.latest, now)
-            behind = seen[0] - newer[0]
-            seconds = seen[1] - (now - read.start)
+        behind, seconds = self.mesh.oracle.score(key, rec, read.latest, read.start)
         session = op.session
         if session is not None:
             if rec is None and read.route is Route.FORWARDED:

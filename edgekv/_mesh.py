@@ -14,6 +14,7 @@ from ._crdt import crdt_for
 from ._network import Network
 from ._node import CompactRegionNode, RegionNode
 from ._oracle import Oracle
+from ._realised import LagTracker
 from ._replication import Digest, OpsBatch, Send, decode
 from ._store import Scheduler
 
@@ -51,7 +52,7 @@ class Mesh:
             for r in cfg.regions
         ]
         self.network = Network(cfg, np.random.default_rng([seed, 0]))
-        self.oracle = Oracle()
+        self.oracle = Oracle(granularity=cfg.granularity)
         self.in_flight = 0
         """Messages scheduled for delivery, digests included."""
         self.ops_in_flight = 0
@@ -60,6 +61,9 @@ class Mesh:
         self._armed = [_INF] * n
         self._listeners: list[tuple[Callable[[int, str, int], None], bool]] = []
         self._write_listeners: list[Callable[[int, str, int], None]] = []
+        self._receive_listeners: list[Callable[[int, OpsBatch, float], None]] = []
+        self.lag_tracker: LagTracker | None = None
+        """With :meth:`track_lag`: realised commit-to-apply lag per link."""
         self.held: list[tuple[Any, ...]] = []
         """Deliveries held back on a paused link (see :meth:`Network.pause`), in arrival
         order, as the arguments of ``_deliver``; :meth:`release` sends them on."""
@@ -90,7 +94,7 @@ class Mesh:
             version, sends = node.delete(now, key)
         else:
             raise ValueError(f"unknown write kind {kind!r}; allowed: put, patch, delete")
-        self.oracle.commit(key, version, now)
+        self.oracle.commit(key, version, now, value if kind == "patch" else None)
         for listener in self._write_listeners:
             listener(region, key, version)
         if sends:
@@ -101,6 +105,18 @@ class Mesh:
     def on_write(self, listener: Callable[[int, str, int], None]) -> None:
         """Call ``listener(region, key, version)`` after every write committed at a region."""
         self._write_listeners.append(listener)
+
+    def on_receive(self, listener: Callable[[int, OpsBatch, float], None]) -> None:
+        """Call ``listener(region, batch, now)`` just before a region merges a replication
+        batch (so it can tell which ops are new there)."""
+        self._receive_listeners.append(listener)
+
+    def track_lag(self) -> LagTracker:
+        """Start (once) recording the realised commit-to-apply lag of every later write per
+        link; ``track_lag().summary()`` reports it beside the configured lag."""
+        if self.lag_tracker is None:
+            self.lag_tracker = LagTracker(self)
+        return self.lag_tracker
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> None:
         """Run ``callback(*args)`` ``delay`` seconds from now on the mesh's scheduler."""
@@ -163,6 +179,9 @@ class Mesh:
         network.stats.delivered += 1
         node = self.nodes[dst]
         now = self._time() - self._t0
+        if self._receive_listeners and type(message) is OpsBatch:
+            for listener in self._receive_listeners:
+                listener(dst, message, now)
         if self._listeners:
             replies = self._receive_observed(node, now, payload, message)
         else:

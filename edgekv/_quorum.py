@@ -84,7 +84,11 @@ class LatencyProfile:
 
 _LNKD_SSD = _fit(0.9122, 0.235, 10.0, 1.66)
 _LNKD_DISK_W = _fit(0.38, 1.05, 1.51, 0.183)
-_YMMR_W = _fit(0.939, 3.0, 3.35, 0.0028)
+_YMMR_W = _fit(0.939, 3.0, 3.5, 0.0028)
+"""YMMR writes with alpha 3.5, as in the authors' released simulator (class ``YammerDelayModel``
+in nrw_solver/src/Simulator.java of github.com/pbailis/pbs-vldb-historical-paper-material),
+not the 3.35 printed in the paper's Table 3: 3.5 reproduces the paper's 89.3% t-visibility at
+t=0 for N=3, R=W=1 (89.29% at 1M trials, seed 1); 3.35 gives 88.72%."""
 _YMMR_ARS = _fit(0.982, 1.5, 3.8, 0.0217)
 _SOURCE = "fit from Bailis et al., PBS, VLDB 2012, Table 3 (Pareto/exponential mixtures)"
 
@@ -109,7 +113,8 @@ PROFILES: Mapping[str, LatencyProfile] = {
         ),
         LatencyProfile(
             "ymmr",
-            f"Yammer Riak, {_SOURCE}",
+            f"Yammer Riak, {_SOURCE}; write Pareto alpha 3.5 as in the authors' simulator "
+            "(the table prints 3.35), which reproduces the paper's 89.3% at t=0, N=3 R=W=1",
             _YMMR_W,
             _YMMR_ARS,
             _YMMR_ARS,
@@ -127,8 +132,8 @@ PROFILES: Mapping[str, LatencyProfile] = {
         ),
     )
 }
-"""Latency profiles by name. The fits (in ms) are those of the PBS paper; for YMMR writes the
-paper's alpha 3.35 is used (the authors' Java simulator has 3.5)."""
+"""Latency profiles by name. The fits (in ms) are those of the PBS paper; for YMMR writes alpha
+is 3.5 as in the authors' released simulator (the paper's table prints 3.35; see ``_YMMR_W``)."""
 
 
 def k_staleness_closed_form(n: int, r: int, w: int, k: int) -> float:

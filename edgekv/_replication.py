@@ -135,6 +135,10 @@ class ReplicationLog:
         self.log[origin][seq] = (key, record, now)
         return True
 
+    def holds(self, origin: int, seq: int) -> bool:
+        """Whether op ``seq`` of ``origin`` has been applied here. O(1)."""
+        return seq <= self.applied[origin] or seq in self._extra[origin]
+
     def missing_for(self, vv: list[int], logged_before: float) -> list[list[Any]]:
         """Ops logged here before ``logged_before`` that a region with version vector ``vv``
         lacks, in sequence order. Younger ops are probably still in flight to it, so they

@@ -63,10 +63,10 @@ from ._distributions import (
 )
 from ._errors import ConfigError
 from ._kernel import Kernel
-from ._latency import LatencyModel
+from ._oracle import Oracle
 from ._store import Op, OpKind, OpResult, Session, Store
 from ._systems import make_store, parse_system
-from ._versions import EPOCH_MS
+from ._versions import EPOCH_MS, split_version
 from .flags import Evaluator, FlagConfigError, User, merge_user
 
 __all__ = [
@@ -313,11 +313,11 @@ class SystemRun:
     ``latency`` is client-perceived (client-to-edge + service side + edge-to-client), seconds.
     For reads: ``version`` seen, ``stale`` (missed a version committed before the read began,
     per the oracle), ``stale_s`` (how long the first missed one had been committed),
-    ``beyond_floor`` (missed a version committed long enough before the read that it would
-    have arrived at the physical floor, half the RTT from its origin: staleness due to the
-    lag, not to the speed of light), ``ryw`` (does not show the user's own last purchase
-    committed before the read began, nor a newer one; ``required`` is that purchase's
-    version, 0 if none), ``outcome`` (code into ``OUTCOMES``),
+    ``beyond_floor`` (missed a write committed long enough before the read that it would
+    have arrived at the physical floor, light in fiber over the great-circle distance from
+    its origin: staleness due to the lag, not to the speed of light), ``ryw`` (does not
+    show the user's own last purchase committed before the read began, nor a newer one;
+    ``required`` is that purchase's version, 0 if none), ``outcome`` (code into ``OUTCOMES``),
     ``waited``; for logins ``wrong`` (the variables served differ from what the newest
     committed user data gives, both at the read's start and at its answer) and ``platinum``
     (served ``platinum-status-feature`` true).
@@ -415,7 +415,7 @@ class _Recorder:
         if rec.stale_versions:
             self.stale[i] = True
             self.stale_s[i] = rec.stale_seconds
-            self.beyond_floor[i] = ctx.beyond_floor(i, version, rec.start)
+            self.beyond_floor[i] = ctx.beyond_floor(i, rec.start)
         self.required[i] = own
         if own and not ctx.reflects(i, res.doc, own):
             self.ryw[i] = True
@@ -461,7 +461,7 @@ class _Context:
         keys: list[str],
         kernel: Kernel,
         evaluator: Evaluator,
-        rtt: list[list[float]],
+        floor: list[list[float]],
     ) -> None:
         self.n_ops = work.ops
         self.kind = work.kind.tolist()
@@ -472,7 +472,11 @@ class _Context:
         self.keys = keys
         self.kernel = kernel
         self.evaluator = evaluator
-        self.half_rtt = [[r / 2 for r in row] for row in rtt]
+        self.floor = floor
+        """One-way fiber floor seconds ``floor[origin][reader]`` (great-circle distance)."""
+        self.oracle: Oracle | None = None
+        """The replicated system's oracle, whose :attr:`Oracle.missed` names a stale read's
+        missed writes (single-home reads are never stale)."""
         self.pending = 0
         self.truth: Callable[[int], dict[str, Any] | None] = _no_truth
         self.log: list[list[tuple[int, float, int, int | None]]] = [[] for _ in keys]
@@ -486,15 +490,16 @@ class _Context:
         now_ms = EPOCH_MS + self.kernel.now * 1e3
         return {k: v.value for k, v in self.evaluator.evaluate(user, now_ms=now_ms).items()}
 
-    def beyond_floor(self, i: int, seen: int, start: float) -> bool:
-        """Whether a read of op ``i`` that started at ``start`` and saw ``seen`` missed a write
-        that would have reached its region at the physical floor. O(writes of the user)."""
-        reader = self.region[i]
-        half = self.half_rtt
-        for version, committed, origin, _ in self.log[self.user[i]]:
-            if version > seen and committed + half[origin][reader] < start:
-                return True
-        return False
+    def beyond_floor(self, i: int, start: float) -> bool:
+        """Whether the read of op ``i`` that started at ``start``, just scored stale by the
+        oracle, missed a write that would have reached its region at the speed of light in
+        fiber over the great-circle distance. O(writes missed)."""
+        assert self.oracle is not None
+        reader, floor = self.region[i], self.floor
+        return any(
+            committed + floor[split_version(version)[2]][reader] < start
+            for version, committed in self.oracle.missed
+        )
 
     def reflects(self, i: int, doc: Mapping[str, Any] | None, own: int) -> bool:
         """Whether ``doc``, read by op ``i``, shows the user's own purchase of version ``own``
@@ -584,7 +589,8 @@ def _run_system(
     """
     kernel = Kernel()
     store = make_store(system, cfg, seed, kernel)
-    ctx = _Context(work, keys, kernel, evaluator, LatencyModel(cfg, seed).rtt)
+    ctx = _Context(work, keys, kernel, evaluator, cfg.floors())
+    ctx.oracle = store.oracle
     recorders = [(_Recorder(label, ctx), level) for label, level in columns]
     session_levels = {level for _, level in columns if level == SESSION}
     n_users = len(keys)

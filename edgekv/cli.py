@@ -1,7 +1,7 @@
 """The ``edgekv`` command line: one sub-command per module of :mod:`edgekv.commands`.
 
 Every expected mistake (bad config, bad flag value) ends in a one-line error and exit code 2,
-never a traceback.
+never a traceback; warnings (e.g. a lag that anti-entropy will override) are one line each.
 """
 
 from __future__ import annotations
@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 from ._errors import ConfigError
 
 __all__ = ["main"]
 
-COMMANDS = ("bench", "sweep", "pbs", "regions", "serve", "anomalies", "check")
+COMMANDS = ("bench", "sweep", "pbs", "regions", "serve", "anomalies", "check", "fit")
 """Sub-commands, each a module of :mod:`edgekv.commands` with ``register(subparsers)``."""
 
 
@@ -57,14 +59,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``edgekv`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (ConfigError, UsageError) as exc:
-        print(f"edgekv {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+
+    def warn(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        print(f"edgekv {args.command}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = warn
+        try:
+            return int(args.func(args) or 0)
+        except (ConfigError, UsageError) as exc:
+            print(f"edgekv {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 130
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main: the commands raise ``edgekv.cli.UsageError``, which
+    # ``__main__.main`` would not catch (a second copy of this module).
+    from edgekv.cli import main as _main
+
+    sys.exit(_main())

@@ -95,12 +95,14 @@ def test_bench_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
     assert paths[0].read_bytes() != paths[2].read_bytes()
 
 
-def test_bench_zero_lag_leaves_nothing_stale_beyond_the_floor(tmp_path: Path) -> None:
+def test_bench_zero_lag_leaves_only_writes_in_flight(tmp_path: Path) -> None:
     data = _bench(tmp_path, "zero", "--lag", "const:0ms")
     assert data["scenario"]["lag"] == "constant(0ms)"
     for s in data["systems"].values():
-        assert s["stale_beyond_floor"]["n"] == 0
-    # What is left is physics: writes still in flight at half the RTT.
+        assert s["stale_beyond_floor"]["n"] <= s["stale_reads"]["n"]
+    assert data["systems"]["single-home"]["stale_beyond_floor"]["n"] == 0
+    # What is left is the network: writes still in flight at half the measured RTT (reads
+    # after the fiber floor has passed count as stale beyond it).
     assert data["systems"]["replicated:eventual"]["staleness_ms"]["mean"] < 170
 
 
@@ -157,7 +159,8 @@ def test_sweep_lag_median_in_parallel(tmp_path: Path) -> None:
     assert points[1]["scenario"]["lag"] == "lognormal(median=100ms, sigma=0.5)"
     stale = [p["systems"]["replicated:eventual"]["stale_reads"]["pct"] for p in points]
     assert stale == sorted(stale) and stale[-1] > 5 * stale[0]
-    assert points[0]["systems"]["replicated:eventual"]["stale_beyond_floor"]["n"] == 0
+    beyond = [p["systems"]["replicated:eventual"]["stale_beyond_floor"]["n"] for p in points]
+    assert beyond[0] < beyond[-1]
     for p in points:
         assert p["systems"]["single-home"]["stale_reads"]["n"] == 0
         assert p["workload"] == points[0]["workload"]
