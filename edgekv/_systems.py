@@ -13,12 +13,14 @@ from ._errors import ConfigError
 from ._mesh import Scheduler
 from ._singlehome import SingleHome
 from ._store import Store
+from ._workerskv import WorkersKV
 
 __all__ = ["SYSTEMS", "make_store", "parse_system"]
 
 SYSTEMS: dict[str, Callable[..., Store]] = {
     "replicated": ReplicatedStore,
     "single-home": SingleHome,
+    "workers-kv": WorkersKV,
 }
 """System name -> ``factory(cfg, seed, scheduler, **options)``."""
 
