@@ -9,6 +9,7 @@ from typing import Any
 
 from ._config import Config
 from ._consistency import ReplicatedStore
+from ._d1 import D1Replicas
 from ._errors import ConfigError
 from ._mesh import Scheduler
 from ._singlehome import SingleHome
@@ -21,6 +22,7 @@ SYSTEMS: dict[str, Callable[..., Store]] = {
     "replicated": ReplicatedStore,
     "single-home": SingleHome,
     "workers-kv": WorkersKV,
+    "d1-replicas": D1Replicas,
 }
 """System name -> ``factory(cfg, seed, scheduler, **options)``."""
 
