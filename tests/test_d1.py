@@ -7,11 +7,13 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import edgekv
 from edgekv import Cluster, Op, OpKind, OpResult, Outcome, Session, Unavailable
 from edgekv._config import default_config
-from edgekv._d1 import D1Replicas
+from edgekv._d1 import BEHIND, SESSION_STARTS, D1Replicas
 from edgekv._kernel import Kernel
 
 CFG = default_config()
@@ -187,3 +189,64 @@ def test_every_operation_completes_exactly_once_under_loss_and_duplication() -> 
 def test_bad_options_are_refused_naming_the_option(options: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError, match=f"^{field}: "):
         D1Replicas(CFG, 1, Kernel(), **options)  # type: ignore[arg-type]
+
+
+clients = st.lists(
+    st.tuples(
+        st.integers(0, 2),  # session
+        st.sampled_from([OpKind.GET, OpKind.GET, OpKind.PUT, OpKind.PATCH, OpKind.DELETE]),
+        st.integers(0, 8),  # region
+        st.integers(0, 2),  # key
+        st.floats(0.0, 0.5),  # think time before the op, seconds
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    steps=clients,
+    start=st.sampled_from(SESSION_STARTS),
+    behind=st.sampled_from(BEHIND),
+    seed=st.integers(0, 2**16),
+)
+def test_a_session_never_reads_behind_what_it_wrote_or_read(
+    steps: list[tuple[int, OpKind, int, int, float]], start: str, behind: str, seed: int
+) -> None:
+    """Each session issues its ops one after another (a client), from any region, under
+    jitter, loss and duplication; every session read returns at least the newest version of
+    the key the session wrote or read before, and its bookmark never decreases."""
+    kernel = Kernel()
+    cfg = CFG.replace(jitter="exp:10ms", loss=0.1, duplicate=0.1)
+    store = D1Replicas(cfg, seed, kernel, session_start=start, behind=behind)
+    queues: dict[int, list[tuple[OpKind, int, int, float]]] = {}
+    for who, kind, region, key, think in steps:
+        queues.setdefault(who, []).append((kind, region, key, think))
+    sessions = {who: Session() for who in queues}
+    seen: dict[tuple[int, str], int] = {}
+    completed = []
+
+    def issue(who: int) -> None:
+        if not queues[who]:
+            return
+        kind, region, key, think = queues[who].pop(0)
+        value = None if kind in (OpKind.GET, OpKind.DELETE) else {"who": who}
+        op = Op(kind, region, f"k{key}", value, "session", sessions[who])
+        kernel.call_at(kernel.time() + think, store.submit, op, lambda r: done(who, op, r))
+
+    def done(who: int, op: Op, result: OpResult) -> None:
+        completed.append(result)
+        bookmark = sessions[who].bookmark
+        if result.record.ok:
+            floor = seen.get((who, op.key), 0)
+            assert result.version >= floor
+            seen[(who, op.key)] = result.version
+            assert bookmark >= result.version
+        issue(who)
+
+    for who in queues:
+        issue(who)
+    kernel.run()
+    assert len(completed) == len(steps)
+    assert store.quiet()

@@ -3,9 +3,12 @@ per-key write limit."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import edgekv
 from edgekv import Cluster, Op, OpKind, OpResult, Outcome, Unavailable
@@ -182,3 +185,42 @@ def test_unknown_levels_are_refused() -> None:
     with pytest.raises(ValueError, match="allowed: eventual"):
         store.submit(Op(OpKind.GET, 0, "k", level="strong"), lambda result: None)
     assert store.in_flight == 0
+
+
+ops = st.lists(
+    st.tuples(
+        st.sampled_from([OpKind.GET, OpKind.GET, OpKind.GET, OpKind.PUT, OpKind.PATCH]),
+        st.integers(0, 8),  # region
+        st.integers(0, 2),  # key
+        st.floats(0.0, 120.0),  # when, seconds
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=ops, ttl=st.sampled_from([30.0, 60.0]), central=st.sampled_from([US, JP]))
+def test_reads_lag_at_most_cache_ttl_plus_half_the_rtt_and_writes_are_a_second_apart(
+    steps: list[tuple[OpKind, int, int, float]], ttl: float, central: str
+) -> None:
+    """A read misses no write committed more than ``cache_ttl`` + service + RTT/2 before it
+    started (its cached answer left the central store at most that long ago), and the writes
+    the central store accepts to one key are at least a second apart."""
+    kernel = Kernel()
+    store = WorkersKV(CFG, 1, kernel, cache_ttl=ttl, central=central)
+    c = CFG.region(central).index
+    done: list[OpResult] = []
+    for kind, region, key, when in steps:
+        value = None if kind == OpKind.GET else {"v": when}
+        kernel.call_at(when, store.submit, Op(kind, region, f"k{key}", value), done.append)
+    kernel.run()
+    assert len(done) == len(steps)
+    for result in done:
+        rec = result.record
+        if rec.kind == OpKind.GET:
+            bound = ttl + CFG.service_time + store.latency.rtt[rec.region][c] / 2
+            assert rec.stale_seconds <= bound + 1e-9
+    for name in {f"k{key}" for _, _, key, _ in steps}:
+        times = [t for _, t in store.oracle.history(name)]
+        assert all(b - a >= 1.0 for a, b in itertools.pairwise(times))
