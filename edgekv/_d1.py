@@ -30,14 +30,20 @@ What it models, each from Cloudflare's documentation
   or holds it until it catches up with ``behind="wait"`` (the documentation's diagram). The
   answer's bookmark is the serving copy's position, so a session reads its own writes and
   never reads backwards.
-* ``eventual`` reads: the nearest copy answers as is, whatever the session ("Your subsequent
-  SQL read query goes to a read replica. The read replica has not yet been updated ... The
-  returned results are inconsistent from your perspective.").
+* ``eventual`` reads: each read is a new ``first-unconstrained`` session carrying no bookmark,
+  so the nearest copy answers as is, whatever ``op.session`` says ("Your subsequent SQL read
+  query goes to a read replica. The read replica has not yet been updated ... The returned
+  results are inconsistent from your perspective."). Without the Sessions API at all, D1 runs
+  every query on the primary ("otherwise all queries will continue to be executed only by the
+  primary database"): that is ``session`` reads with ``session_start="first-primary"`` and no
+  session.
 
-Left out: SQL (one document per key stands for a row), transactions and batches, the primary's
-single-threaded queue of queries ("each D1 database is single-threaded"; no queueing here),
-replicas going inactive without traffic, the primary's location hints and jurisdictions, Time
-Travel and pricing.
+A ``session`` read without a session, or whose session has not seen a write yet (bookmark 0),
+is a first read. Left out: SQL (one document per key stands for a row), transactions and
+batches, the queue of queries at each copy ("Each individual D1 database is inherently
+single-threaded, and processes queries one at a time", https://developers.cloudflare.com/d1/platform/limits/;
+here copies serve concurrently), replicas going inactive without traffic, the primary's
+location hints and jurisdictions, Time Travel and pricing.
 """
 
 from __future__ import annotations
