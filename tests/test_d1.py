@@ -250,3 +250,32 @@ def test_a_session_never_reads_behind_what_it_wrote_or_read(
     kernel.run()
     assert len(completed) == len(steps)
     assert store.quiet()
+
+
+def test_kernel_and_asyncio_drivers_agree() -> None:
+    plan = [(0.0, OpKind.PUT, 4), (0.05, OpKind.GET, 4), (0.2, OpKind.GET, 4)]
+    plan += [(0.35, OpKind.PATCH, 8), (0.6, OpKind.GET, 8), (0.62, OpKind.GET, 0)]
+    kernel = Kernel()
+    store = D1Replicas(CFG.replace(jitter="exp:5ms"), 7, kernel)
+    session = Session()
+    out: list[OpResult] = []
+    for when, kind, region in plan:
+        value = None if kind == OpKind.GET else {"t": when}
+        op = Op(kind, region, "k", value, "session", session)
+        kernel.call_at(when, store.submit, op, out.append)
+    kernel.run()
+
+    async def main() -> list[OpResult]:
+        async with Cluster(CFG, seed=7, system="d1-replicas", jitter="exp:5ms") as cluster:
+            mine = Session()
+            done: list[OpResult] = []
+            for when, kind, region in plan:
+                await cluster.advance(when - cluster.now())
+                value = None if kind == OpKind.GET else {"t": when}
+                cluster.store.submit(Op(kind, region, "k", value, "session", mine), done.append)
+            await cluster.settle()
+            return done
+
+    done = edgekv.run(main(), seed=7)
+    assert [r.record for r in out] == [r.record for r in done]
+    assert {r.record.route for r in done} == {"local", "forwarded"}

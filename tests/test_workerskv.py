@@ -224,3 +224,30 @@ def test_reads_lag_at_most_cache_ttl_plus_half_the_rtt_and_writes_are_a_second_a
     for name in {f"k{key}" for _, _, key, _ in steps}:
         times = [t for _, t in store.oracle.history(name)]
         assert all(b - a >= 1.0 for a, b in itertools.pairwise(times))
+
+
+def test_kernel_and_asyncio_drivers_agree() -> None:
+    plan = [(0.0, OpKind.PUT, 4), (0.05, OpKind.GET, 2), (0.3, OpKind.GET, 2)]
+    plan += [(1.2, OpKind.PATCH, 8), (1.5, OpKind.PUT, 4), (2.0, OpKind.GET, 8)]
+    cfg = CFG.replace(jitter="exp:5ms")
+    kernel = Kernel()
+    store = WorkersKV(cfg, 7, kernel)
+    out: list[OpResult] = []
+    for when, kind, region in plan:
+        value = None if kind == OpKind.GET else {"t": when}
+        kernel.call_at(when, store.submit, Op(kind, region, "k", value), out.append)
+    kernel.run()
+
+    async def main() -> list[OpResult]:
+        async with Cluster(cfg, seed=7, system="workers-kv") as cluster:
+            done: list[OpResult] = []
+            for when, kind, region in plan:
+                await cluster.advance(when - cluster.now())
+                value = None if kind == OpKind.GET else {"t": when}
+                cluster.store.submit(Op(kind, region, "k", value), done.append)
+            await cluster.settle()
+            return done
+
+    done = edgekv.run(main(), seed=7)
+    assert [r.record for r in out] == [r.record for r in done]
+    assert {r.record.outcome for r in done} == {Outcome.OK, Outcome.ERROR}
