@@ -18,7 +18,7 @@ from edgekv._workerskv import RATE_LIMITED, WorkersKV
 from edgekv.lowlevel import PartitionWindow
 
 CFG = default_config()
-US, JP, UK = "East US", "Japan East", "UK South"
+US, JP, UK, DE = "East US", "Japan East", "UK South", "Germany West Central"
 
 
 def kv(**options: object) -> Cluster:
@@ -45,6 +45,8 @@ def test_put_get_round_trip_pays_the_rtt_to_the_central_store() -> None:
             assert cold.record.latency == pytest.approx(CFG.rtt[(UK, US)] + CFG.service_time)
             # ... and caches it
             assert (await cluster[UK].read("k")).record.route == "local"
+            assert cluster[UK].snapshot() == {"k": {"v": 1}}
+            assert cluster[DE].snapshot() == {}
             await cluster.advance(1.0)
             await cluster[UK].patch("k", {"w": 2})
             await cluster.advance(1.0)
