@@ -362,7 +362,6 @@ class D1Replicas:
         self.oracle.commit(key, version, now)
         seq = self._seq
         self._seq += 1
-        primary.next_seq = self._seq
         if self._replicas:
             self._log[seq] = (key, doc, version, len(self._replicas))
             for dst in self._replicas:
