@@ -9,15 +9,19 @@ from typing import Any
 
 from ._config import Config
 from ._consistency import ReplicatedStore
+from ._d1 import D1Replicas
 from ._errors import ConfigError
 from ._singlehome import SingleHome
 from ._store import Scheduler, Store
+from ._workerskv import WorkersKV
 
 __all__ = ["SYSTEMS", "make_store", "parse_system"]
 
 SYSTEMS: dict[str, Callable[..., Store]] = {
     "replicated": ReplicatedStore,
     "single-home": SingleHome,
+    "workers-kv": WorkersKV,
+    "d1-replicas": D1Replicas,
 }
 """System name -> ``factory(cfg, seed, scheduler, **options)``."""
 
