@@ -9,6 +9,7 @@ from typing import Any
 
 from ._config import Config
 from ._consistency import ReplicatedStore
+from ._dynamodb import GlobalTableMREC, GlobalTableMRSC
 from ._errors import ConfigError
 from ._mesh import Scheduler
 from ._singlehome import SingleHome
@@ -19,6 +20,8 @@ __all__ = ["SYSTEMS", "make_store", "parse_system"]
 SYSTEMS: dict[str, Callable[..., Store]] = {
     "replicated": ReplicatedStore,
     "single-home": SingleHome,
+    "dynamodb-mrec": GlobalTableMREC,
+    "dynamodb-mrsc": GlobalTableMRSC,
 }
 """System name -> ``factory(cfg, seed, scheduler, **options)``."""
 
