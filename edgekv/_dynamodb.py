@@ -360,8 +360,10 @@ def _member_names(cfg: Config, regions: Any, witness: Any) -> tuple[tuple[str, .
         where = f"{path}.witness" if i == want else f"{path}.regions[{i}]"
         if not isinstance(name, str) or name not in cfg.names:
             raise ConfigError(where, f"unknown region {name!r}; known: {', '.join(cfg.names)}")
-    if len({*names, witness}) != len(names) + (witness is not None):
-        raise ConfigError(path, "members must be distinct regions")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}.regions", f"expected distinct regions, got {list(names)}")
+    if witness in names:
+        raise ConfigError(f"{path}.witness", f"must be a region other than the replicas {names}")
     return names, witness
 
 
