@@ -27,11 +27,20 @@ def _rtt(a: str, b: str) -> float:
 
 
 def _random_run(
-    system: str, seed: int, n: int = 1500, duration: float = 30.0, **options: Any
+    system: str,
+    seed: int,
+    n: int = 1500,
+    duration: float = 30.0,
+    isolate: str | None = None,
+    **options: Any,
 ) -> tuple[Any, dict[int, list[OpResult]]]:
-    """``n`` random operations from every region on a few keys, on a Kernel."""
+    """``n`` random operations from every region on a few keys, on a Kernel; ``isolate``
+    cuts that region off from 10 s to 15 s."""
     kernel = Kernel()
     store = make_store(system, CFG, seed, kernel, **options)
+    if isolate is not None:
+        kernel.call_at(10.0, store.network.isolate, isolate)
+        kernel.call_at(15.0, store.network.heal)
     rng = np.random.default_rng([seed, 7])
     results: dict[int, list[OpResult]] = {}
     levels = store.levels
@@ -211,10 +220,32 @@ def test_mrsc_strong_reads_are_never_stale_over_a_random_run() -> None:
     errors = [r for r in writes if r.outcome is Outcome.ERROR]
     assert errors and all(r.error.startswith(CONFLICT) for r in errors)
     assert store.conflicts == len(errors)
-    nearest = {m: min(_rtt(CFG.names[m], CFG.names[p]) for p in store.peers[m]) for m in store.peers}
+    nearest = {
+        m: min(_rtt(CFG.names[m], CFG.names[p]) for p in store.peers[m]) for m in store.peers
+    }
     for r in writes:
         if r.ok:
             assert r.latency >= nearest[store.entry[r.region]]
+
+
+@pytest.mark.parametrize("system", ["dynamodb-mrec", "dynamodb-mrsc"])
+def test_every_op_completes_exactly_once_through_an_isolation(system: str) -> None:
+    store, results = _random_run(system, seed=6, n=800, isolate="East US")
+    assert sorted(results) == list(range(800))
+    assert all(len(r) == 1 for r in results.values())
+    records = [r[0].record for r in results.values()]
+    unavailable = [r for r in records if r.outcome is Outcome.UNAVAILABLE]
+    if system == "dynamodb-mrec":
+        assert not unavailable  # every operation is local
+    else:
+        assert unavailable and all(
+            r.latency == pytest.approx(CFG.request_timeout) for r in unavailable
+        )
+        strong = [r for r in records if r.consistency == "strong" and r.kind == OpKind.GET]
+        assert not any(r.stale for r in strong)
+    replicas = getattr(store, "replicas", range(len(CFG.regions)))
+    first = store.documents(replicas[0])
+    assert all(store.documents(m) == first for m in replicas)  # converged after the heal
 
 
 def test_mrsc_concurrent_writes_from_two_members_conflict_and_one_member_queues() -> None:
