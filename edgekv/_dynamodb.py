@@ -2,7 +2,7 @@
 classes sharing one replica layer: ``dynamodb-mrec`` (multi-Region eventual consistency) and
 ``dynamodb-mrsc`` (multi-Region strong consistency).
 
-Sources (AWS documentation, read 2026):
+Sources (AWS documentation and one AWS talk, read 2026):
 
 * [HIW] https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html
   ("How DynamoDB global tables work"): MREC is the default mode; item changes in an MREC
@@ -10,7 +10,8 @@ Sources (AWS documentation, read 2026):
   less"; concurrent updates of one item in several Regions are resolved per item by the
   modification with the latest internal timestamp ("last writer wins") and every replica
   converges to it; a strongly consistent read returns the latest version only if the item
-  was last updated in the Region of the read, otherwise it may return stale data.
+  was last updated in the Region of the read, otherwise it may return stale data; data not
+  yet replicated from an isolated or impaired replica replicates once it is healthy.
 * [PG] https://docs.aws.amazon.com/prescriptive-guidance/latest/dynamodb-global-tables/overview.html
   ("Overview of global tables", key facts about MREC): items are replicated individually
   (items updated in one transaction may not be replicated together); each partition
@@ -30,6 +31,12 @@ Sources (AWS documentation, read 2026):
 * [RWC] https://docs.aws.amazon.com/botocore/latest/reference/services/dynamodb/client/exceptions/ReplicatedWriteConflictException.html:
   "The request was rejected because one or more items in the request are being modified
   by a request in another Region" (retry-safe).
+* [DAT440] AWS re:Invent 2025 talk "Multi-Region strong consistency with Amazon DynamoDB
+  global tables" by DynamoDB engineers, transcript at
+  https://dev.to/kazuya_dev/aws-reinvent-2025-multi-region-strong-consistency-with-amazon-dynamodb-global-tables-dat440-2j1c:
+  MRSC writes go to a multi-Region journal that needs a quorum of Regions; reads are
+  serializable from any Region; under a network partition MRSC reaches its quorum through
+  the witness; MREC replicates asynchronously, per item, last writer wins.
 
 What the model does:
 
@@ -47,15 +54,15 @@ What the model does:
 * MRSC (:class:`GlobalTableMRSC`): three member regions (``regions``), or two plus a
   ``witness`` that holds the journal but no replica ([WIT]). A client outside the members
   pays the round trip to the nearest replica member. A write, and a strong read, pay the
-  round trip from that member to a majority: requests go to every other member and the
-  first answer completes it (normally the nearest; the other when a link is cut). The
-  model keeps each item's latest committed record as what a majority holds; a write
-  commits, is applied at its member and reaches the other replicas one one-way delay
-  later (eventual reads there see it then). A write arriving while a write to the same item
-  from another member is in flight fails with ``ReplicatedWriteConflictException`` after
-  the same majority round trip ([RWC]); writes to one item through the same member queue.
-  ``strong`` reads never miss a committed write ([MRSC]); ``eventual`` reads the member's
-  local replica.
+  round trip from that member to a majority ([DAT440]): requests go to every other member
+  and the first answer completes it (normally the nearest; the other, e.g. the witness,
+  when a link is cut). The model keeps each item's latest committed record as what a
+  majority holds; a write commits, is applied at its member and reaches the other replicas
+  one one-way delay later (eventual reads there see it then). A write arriving while a
+  write to the same item from another member is in flight fails with
+  ``ReplicatedWriteConflictException`` after the same majority round trip ([RWC]); writes
+  to one item through the same member queue. ``strong`` reads never miss a committed write
+  ([MRSC]); ``eventual`` reads the member's local replica.
 
 Left out: capacity and throttling, transactions, conditional writes, TTL, streams, secondary
 indexes, the mapping of configured regions onto AWS Region sets (any configured regions may
