@@ -10,6 +10,7 @@ from typing import Any
 from ._config import Config
 from ._consistency import ReplicatedStore
 from ._d1 import D1Replicas
+from ._dynamodb import GlobalTableMREC, GlobalTableMRSC
 from ._errors import ConfigError
 from ._singlehome import SingleHome
 from ._store import Scheduler, Store
@@ -22,6 +23,8 @@ SYSTEMS: dict[str, Callable[..., Store]] = {
     "single-home": SingleHome,
     "workers-kv": WorkersKV,
     "d1-replicas": D1Replicas,
+    "dynamodb-mrec": GlobalTableMREC,
+    "dynamodb-mrsc": GlobalTableMRSC,
 }
 """System name -> ``factory(cfg, seed, scheduler, **options)``."""
 
