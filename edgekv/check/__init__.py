@@ -2,7 +2,7 @@
 convergence and bounded staleness, each reporting minimal counterexamples; Jepsen/Elle
 history files in and out. Pure: no I/O beyond the file helpers, no event loop."""
 
-from ._brute import MAX_BRUTE_FORCE, brute_force_linearizable
+from ._brute import MAX_BRUTE_FORCE, Agreement, agreement, brute_force_linearizable
 from ._convergence import check_convergence
 from ._formats import (
     dumps_edn,
@@ -24,10 +24,12 @@ from ._staleness import check_staleness
 __all__ = [
     "GUARANTEES",
     "MAX_BRUTE_FORCE",
+    "Agreement",
     "CheckResult",
     "History",
     "Operation",
     "Violation",
+    "agreement",
     "brute_force_linearizable",
     "check_convergence",
     "check_linearizable",
