@@ -349,6 +349,8 @@ def test_reads_a_jepsen_history() -> None:
          "{:type :ok, :value [[:r 1 nil]], :process 0, :time 5}", "history[0].time"),
         ("{:type :invoke, :value [[:r 1 nil]], :process 0, :time 9}\n"
          "{:type :ok, :value [[:r 1 nil]], :process 0, :time 5}", "history[1].complete"),
+        ("{:type :invoke, :value [[:r 1 nil]], :process 0, :time 1" + "0" * 400 + "}",
+         "history[0].time"),
         ("[{:type :invoke}", "offset 0"),
         ("{:a}", "offset 0"),
         ("@x", "offset 0"),

@@ -272,7 +272,10 @@ def from_jepsen(entries: list[Any]) -> History:
         raw_time = _field(entry, "time") if all(timed) else i
         if isinstance(raw_time, bool) or not isinstance(raw_time, int | float):
             raise ConfigError(f"{path}.time", f"expected nanoseconds, got {raw_time!r}")
-        t = raw_time / 1e9
+        try:
+            t = raw_time / 1e9
+        except OverflowError:
+            t = math.inf
         if not math.isfinite(t):
             raise ConfigError(f"{path}.time", f"expected nanoseconds, got {raw_time!r}")
         last = max(last, t)
