@@ -15,7 +15,7 @@ from ._formats import (
     to_jepsen,
 )
 from ._generate import simulate_register
-from ._history import History, Operation
+from ._history import History, Operation, precedes
 from ._linear import check_linearizable, is_linearizable, minimal_counterexample
 from ._result import CheckResult, Violation
 from ._session import GUARANTEES, check_session
@@ -43,6 +43,7 @@ __all__ = [
     "loads_edn",
     "loads_json",
     "minimal_counterexample",
+    "precedes",
     "save_history",
     "simulate_register",
     "to_jepsen",

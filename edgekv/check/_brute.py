@@ -4,13 +4,12 @@ fast checker's memoisation or its per-key split."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._generate import simulate_register
-from ._history import Operation, freeze
+from ._history import Operation, freeze, precedes
 from ._linear import check_linearizable
 
 __all__ = ["MAX_BRUTE_FORCE", "Agreement", "agreement", "brute_force_linearizable"]
@@ -21,20 +20,19 @@ MAX_BRUTE_FORCE = 8
 
 def brute_force_linearizable(ops: Sequence[Operation]) -> bool:
     """True when some total order of the operations, in which an operation that completed
-    before another was invoked comes first, makes every ok read return the value of the
-    latest write of its key before it (absent when none). A write that did not end ok may
-    come anywhere after its invocation, last included (equivalent to never happening)."""
+    before another was invoked (:func:`precedes`) comes first, makes every ok read return the
+    value of the latest write of its key before it (absent when none). A write that did not
+    end ok may come anywhere after its invocation, last included (as if it never happened)."""
     ops = [op for op in ops if op.ok or op.kind == "write"]
     if len(ops) > MAX_BRUTE_FORCE:
         raise ValueError(f"brute force takes at most {MAX_BRUTE_FORCE} operations, got {len(ops)}")
-    ends = [op.complete if op.ok else math.inf for op in ops]
 
     def extend(remaining: frozenset[int], state: dict[str, object]) -> bool:
         if not remaining:
             return True
         for i in remaining:
             op = ops[i]
-            if any(ends[j] < op.invoke for j in remaining if j != i):
+            if any(ops[j].ok and precedes(ops[j], op) for j in remaining):
                 continue  # another pending operation finished before this one began
             value = freeze(op.value)
             if op.kind == "read":

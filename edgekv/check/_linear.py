@@ -15,7 +15,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 
-from ._history import History, Operation, freeze
+from ._history import History, Operation, freeze, precedes
 from ._result import CheckResult, Violation
 
 __all__ = ["check_linearizable", "is_linearizable", "minimal_counterexample"]
@@ -37,12 +37,13 @@ def _search(ops: Sequence[Operation], values: Sequence[object]) -> list[int] | N
     n = len(ops)
     if n == 0:
         return None
-    # Entries 1..2n between sentinels 0 (head) and end; calls before returns at equal times,
-    # so operations that touch at one instant count as concurrent (as in Porcupine).
+    # Entries 1..2n between sentinels 0 (head) and end, in the order of ``precedes``: at one
+    # instant, returns of operations that took time, then calls, then zero-time returns.
     events = []
     for i, op in enumerate(ops):
-        events.append((op.invoke, 0, i))
-        events.append((op.complete if op.ok else math.inf, 1, i))
+        events.append((op.invoke, 1, i))
+        zero = op.complete == op.invoke
+        events.append((op.complete if op.ok else math.inf, 2 if zero else 0, i))
     events.sort()
     end = 2 * n + 1
     nxt = list(range(1, end + 1)) + [end]
@@ -53,7 +54,7 @@ def _search(ops: Sequence[Operation], values: Sequence[object]) -> list[int] | N
     call_of = [0] * n
     for e, (_, kind, i) in enumerate(events, start=1):
         entry_op[e] = i
-        if kind == 0:
+        if kind == 1:
             is_call[e] = True
             call_of[i] = e
         else:
@@ -224,9 +225,9 @@ def explain(key: str, ops: Sequence[Operation]) -> str:
             w
             for w in writes
             if w.ok
-            and w.complete < r.invoke
+            and precedes(w, r)
             and freeze(w.value) != freeze(r.value)
-            and all(s.complete < w.invoke for s in sources)
+            and all(precedes(s, w) for s in sources)
         ]
         if not newer:
             continue
@@ -250,12 +251,7 @@ def explain(key: str, ops: Sequence[Operation]) -> str:
         for r2 in reads:
             old = [w for w in writes if _could_source(w, r2)]
             new = [w for w in writes if _could_source(w, r1)]
-            if (
-                r1.complete < r2.invoke
-                and old
-                and new
-                and all(o.complete < n.invoke for o in old for n in new)
-            ):
+            if precedes(r1, r2) and old and new and all(precedes(o, n) for o in old for n in new):
                 return (
                     f"{head} {r2.process} read {_show(r2.value)} (begun at {r2.invoke:.3f}s) "
                     f"after {r1.process}'s read had already returned the newer "
