@@ -445,7 +445,7 @@ def test_cli_help_ends_with_examples(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         main(["check", "--help"])
     out = capsys.readouterr().out
-    assert "examples:" in out and "edgekv check history.edn --model linearizable" in out
+    assert "example:" in out and "edgekv check history.edn --model linearizable" in out
 
 
 def test_checkers_import_no_event_loop() -> None:

@@ -18,7 +18,7 @@ __all__ = ["register", "run"]
 
 MODELS = ("linearizable", "session", "staleness")
 
-EXAMPLE = """examples:
+EXAMPLE = """example:
   edgekv check history.edn --model linearizable
   edgekv check history.json --model session --json -
   edgekv check history.edn --model staleness --max-versions 1 --max-seconds 300ms
