@@ -21,6 +21,7 @@ from edgekv.check import (
     Operation,
     agreement,
     brute_force_linearizable,
+    check,
     check_convergence,
     check_linearizable,
     check_session,
@@ -237,9 +238,9 @@ def test_session_checker_agrees_with_pairwise_definition(ops: list[Operation]) -
 
 
 def test_session_needs_write_versions() -> None:
-    for check in (check_session, lambda h: check_staleness(h, max_versions=0)):
+    for model in ("session", "staleness"):
         with pytest.raises(ConfigError, match=r"history\[0\]\.version"):
-            check([op("s", "write", 1, 0, 0.0, 1.0)])
+            check([op("s", "write", 1, 0, 0.0, 1.0)], model, max_versions=0)
 
 
 # ---- staleness ----
@@ -301,6 +302,17 @@ def test_convergence() -> None:
     assert "it was lost" in check_convergence(lost, history).violations[0].explanation
     assert not check_convergence({"East US": {"x": (4, 9)}}, history).ok
     assert check_convergence(apart).violations[0].guarantee == "convergence"
+
+
+def test_check_by_model_name() -> None:
+    ops = [W1, W2, op("c", "read", 1, 1, 4.0, 5.0)]
+    assert [check(ops, m).ok for m in ("linearizable", "session")] == [False, True]
+    assert not check(ops, "staleness", max_versions=0).ok
+    assert check(ops, "convergence", states={"East US": {"x": (2, 2)}}).ok
+    with pytest.raises(ConfigError, match="states"):
+        check(ops, "convergence")
+    with pytest.raises(ConfigError, match="model"):
+        check(ops, "serializable")
 
 
 # ---- files ----

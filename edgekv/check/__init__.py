@@ -17,6 +17,7 @@ from ._formats import (
 from ._generate import simulate_register
 from ._history import History, Operation, precedes
 from ._linear import check_linearizable, is_linearizable, minimal_counterexample
+from ._models import MODELS, check
 from ._result import CheckResult, Violation
 from ._session import GUARANTEES, check_session
 from ._staleness import check_staleness
@@ -24,6 +25,7 @@ from ._staleness import check_staleness
 __all__ = [
     "GUARANTEES",
     "MAX_BRUTE_FORCE",
+    "MODELS",
     "Agreement",
     "CheckResult",
     "History",
@@ -31,6 +33,7 @@ __all__ = [
     "Violation",
     "agreement",
     "brute_force_linearizable",
+    "check",
     "check_convergence",
     "check_linearizable",
     "check_session",
