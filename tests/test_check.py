@@ -302,6 +302,11 @@ def test_convergence() -> None:
     assert "it was lost" in check_convergence(lost, history).violations[0].explanation
     assert not check_convergence({"East US": {"x": (4, 9)}}, history).ok
     assert check_convergence(apart).violations[0].guarantee == "convergence"
+    docs = [op("a", "write", {"stars": 3}, 1, 0.0, 1.0), op("b", "write", {"stars": 4}, 2, 2, 3)]
+    held = {"East US": {"x": ({"stars": 4}, 2)}, "UK South": {"x": ({"stars": 3}, 1)}}
+    result = check_convergence(held, docs)
+    assert [v.guarantee for v in result.violations] == ["convergence", "last-writer-wins"]
+    assert 'UK South holds {"stars": 3} (v1)' in result.violations[0].explanation
 
 
 def test_check_by_model_name() -> None:
