@@ -35,6 +35,7 @@ from edgekv.check import (
     precedes,
     save_history,
     simulate_register,
+    to_jepsen,
 )
 from edgekv.cli import main
 from tests.strategies import operations, register_histories
@@ -369,6 +370,26 @@ def test_reads_a_jepsen_history() -> None:
     ]
     assert h[0].invoke == pytest.approx(100e-9) and h[0].complete == pytest.approx(300e-9)
     assert [len(v.operations) for v in check_linearizable(h).violations] == [1]
+
+
+def test_overlapping_operations_of_a_session_get_their_own_jepsen_processes() -> None:
+    ops = [op("alice", "write", 1, 1, 0.0, 2.0), op("alice", "read", None, 0, 1.0, 3.0)]
+    entries = to_jepsen(ops)
+    assert {e["process"] for e in entries} == {0, 1}
+    assert {e["session"] for e in entries} == {"alice"}
+    assert [e["index"] for e in entries] == [0, 1, 2, 3]
+    assert list(loads_json(dumps_json(ops))) == ops
+
+
+def test_a_history_without_times_is_ordered_by_position() -> None:
+    h = loads_edn(
+        "[{:type :invoke, :f :write, :value [[:w :k 1]], :process 0}"
+        " {:type :ok, :f :write, :value [[:w :k 1]], :process 0}"
+        " {:type :invoke, :f :read, :value [[:r :k nil]], :process 1}"
+        " {:type :ok, :f :read, :value [[:r :k nil]], :process 1}]"
+    )
+    assert [(o.key, o.invoke * 1e9, o.complete * 1e9) for o in h] == [("k", 0, 1), ("k", 2, 3)]
+    assert not check_linearizable(h).ok  # the read began after the write completed
 
 
 @pytest.mark.parametrize(
