@@ -57,3 +57,9 @@ def test_flags_benchmark_agrees_with_the_devcycle_sdk() -> None:
 def test_http_load_runs_both_servers() -> None:
     out = run("http_load.py", "--seconds", "0.2", "--concurrency", "2", "--max-requests", "100")
     assert "edgekv / minimal requests/s" in out
+
+
+def test_checker_benchmark_agrees_with_the_brute_force() -> None:
+    out = run("checker.py", "--ops", "300", "--agreement", "100")
+    assert "brute-force agreement count: 100/100" in out, out
+    assert out.count("linearizable") >= 6 and "violation, counterexample of" in out

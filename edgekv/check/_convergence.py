@@ -60,7 +60,8 @@ def check_convergence(
         if not acked:
             continue
         best = max(acked, key=lambda w: w.version)
-        for value, version in dict.fromkeys(held.values()):
+        unique = {(freeze(v), n): (v, n) for v, n in held.values()}
+        for value, version in unique.values():
             matching = [w for w in key_writes if w.version == version]
             if version == best.version and freeze(value) == freeze(best.value):
                 continue
@@ -70,7 +71,9 @@ def check_convergence(
                 freeze(w.value) == freeze(value) for w in matching if not w.ok
             ):
                 continue  # a write that did not end ok was applied after all, and wins
-            regions = ", ".join(r for r, s in held.items() if s == (value, version))
+            regions = ", ".join(
+                r for r, (v, n) in held.items() if (freeze(v), n) == (freeze(value), version)
+            )
             if version < best.version:
                 why = (
                     f"the acknowledged write of {_show((best.value, best.version))} is newer, so "

@@ -251,7 +251,7 @@ def _value(value: Any, path: str) -> Any:
 def from_jepsen(entries: list[Any]) -> History:
     """Pair invocations with completions per process into operations; ConfigError naming
     the entry and field for anything that is not a single-key rw-register history."""
-    pending: dict[Any, tuple[int, dict[str, Any]]] = {}
+    pending: dict[Any, tuple[int, dict[str, Any], float]] = {}
     timed = [isinstance(e, dict) and _field(e, "time") is not None for e in entries]
     if any(timed) and not all(timed):
         raise ConfigError(f"history[{timed.index(False)}].time", "missing (others have one)")
@@ -272,23 +272,27 @@ def from_jepsen(entries: list[Any]) -> History:
         raw_time = _field(entry, "time") if all(timed) else i
         if isinstance(raw_time, bool) or not isinstance(raw_time, int | float):
             raise ConfigError(f"{path}.time", f"expected nanoseconds, got {raw_time!r}")
-        t = raw_time / 1e9
+        try:
+            t = raw_time / 1e9
+        except OverflowError:
+            t = math.inf
         if not math.isfinite(t):
             raise ConfigError(f"{path}.time", f"expected nanoseconds, got {raw_time!r}")
         last = max(last, t)
         if kind == "invoke":
             if process in pending:
                 raise ConfigError(path, f"process {process!r} invoked again before completing")
-            pending[process] = (i, entry)
+            pending[process] = (i, entry, t)
             continue
         if process not in pending:
             raise ConfigError(path, f"process {process!r} completes an op it never invoked")
-        start, invoked = pending.pop(process)
-        op = _operation(invoked, entry, kind, t, f"history[{start}]", path)
+        start, invoked, began = pending.pop(process)
+        op = _operation(invoked, entry, kind, (began, t), f"history[{start}]", path)
         if op is not None:
             done.append((start, op))
-    for start, invoked in pending.values():
-        op = _operation(invoked, invoked, "info", last, f"history[{start}]", f"history[{start}]")
+    for start, invoked, began in pending.values():
+        where = f"history[{start}]"
+        op = _operation(invoked, invoked, "info", (began, last), where, where)
         if op is not None:
             done.append((start, op))
     done.sort(key=lambda item: item[0])
@@ -306,7 +310,12 @@ def _micro(entry: dict[Any, Any], path: str) -> tuple[str, Any, Any]:
 
 
 def _operation(
-    invoked: dict[Any, Any], completed: dict[Any, Any], kind: str, t: float, ipath: str, cpath: str
+    invoked: dict[Any, Any],
+    completed: dict[Any, Any],
+    kind: str,
+    times: tuple[float, float],
+    ipath: str,
+    cpath: str,
 ) -> Operation | None:
     """One Operation from an invocation and its completion (None for a failed write)."""
     f, key, value = _micro(invoked, ipath)
@@ -332,8 +341,7 @@ def _operation(
     version = _field(completed, "version") if kind != "info" or f == "w" else 0
     if version is None:
         version = 0
-    raw = _field(invoked, "time")
-    start = t if raw is None else raw / 1e9
+    start, t = times
     try:
         return Operation(
             process=process,

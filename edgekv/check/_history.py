@@ -15,7 +15,7 @@ from typing import Any, Literal, overload
 
 from .._errors import ConfigError
 
-__all__ = ["KINDS", "OUTCOMES", "History", "Operation", "freeze"]
+__all__ = ["KINDS", "OUTCOMES", "History", "Operation", "freeze", "precedes"]
 
 KINDS = ("read", "write")
 """Operation kinds of a read/write register."""
@@ -74,13 +74,23 @@ class Operation:
         what = "wrote" if self.kind == "write" else "read"
         if self.kind == "write" and not self.ok:
             what = "tried to write"
-        shown = "absent" if self.value is None else json.dumps(self.value, sort_keys=True)
+        shown = (
+            "absent" if self.value is None else json.dumps(self.value, sort_keys=True, default=repr)
+        )
         version = f" (v{self.version})" if self.version else ""
         ending = "" if self.ok else f" -> {self.outcome}"
         return (
             f"[{self.invoke:.3f}s, {self.complete:.3f}s] {self.process} @ {self.region}: "
             f"{what} {self.key} = {shown}{version}{ending}"
         )
+
+
+def precedes(a: Operation, b: Operation) -> bool:
+    """True when ``a`` completed before ``b`` was invoked, so every checker (and a Jepsen
+    export, which lists entries in this order) must put ``a`` first. Completing at the very
+    instant ``b`` is invoked counts, unless ``a`` took no time at all: two operations that
+    both begin and end at one instant are concurrent."""
+    return a.complete < b.invoke or (a.complete == b.invoke and a.invoke < a.complete)
 
 
 def freeze(value: Any) -> Any:
@@ -145,6 +155,16 @@ class History(Sequence[Operation]):
         for op in sorted(self._ops, key=lambda o: (o.invoke, o.complete)):
             groups.setdefault(op.process, []).append(op)
         return {p: History(ops) for p, ops in groups.items()}
+
+    def require_versions(self, model: str) -> None:
+        """Raise a ConfigError naming the first ok write without a version: ``model`` orders
+        operations by LWW version, so it cannot judge a history that lacks them."""
+        for i, op in enumerate(self._ops):
+            if op.kind == "write" and op.ok and op.version == 0:
+                raise ConfigError(
+                    f"history[{i}].version",
+                    f"the {model} model needs the version of every ok write",
+                )
 
     def relevant(self) -> History:
         """The operations that constrain a register: every write, and reads that ended ok."""

@@ -15,7 +15,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 
-from ._history import History, Operation, freeze
+from ._history import History, Operation, freeze, precedes
 from ._result import CheckResult, Violation
 
 __all__ = ["check_linearizable", "is_linearizable", "minimal_counterexample"]
@@ -27,15 +27,23 @@ def is_linearizable(ops: Sequence[Operation]) -> bool:
     """True when the operations on ONE register (key) have a linearization; reads that did not
     end ok are ignored, writes that did not end ok may or may not have taken effect."""
     ops = [op for op in ops if op.ok or op.kind == "write"]
+    return _search(ops, [freeze(op.value) for op in ops]) is None
+
+
+def _search(ops: Sequence[Operation], values: Sequence[object]) -> list[int] | None:
+    """The search itself, on relevant operations with their values already frozen: None when
+    linearizable, else the indices of the operations invoked before the furthest return the
+    search got stuck at (no branch ever linearized another one, so they fail on their own)."""
     n = len(ops)
     if n == 0:
-        return True
-    # Entries 1..2n between sentinels 0 (head) and end; calls before returns at equal times,
-    # so operations that touch at one instant count as concurrent (as in Porcupine).
+        return None
+    # Entries 1..2n between sentinels 0 (head) and end, in the order of ``precedes``: at one
+    # instant, returns of operations that took time, then calls, then zero-time returns.
     events = []
     for i, op in enumerate(ops):
-        events.append((op.invoke, 0, i))
-        events.append((op.complete if op.ok else math.inf, 1, i))
+        events.append((op.invoke, 1, i))
+        zero = op.complete == op.invoke
+        events.append((op.complete if op.ok else math.inf, 2 if zero else 0, i))
     events.sort()
     end = 2 * n + 1
     nxt = list(range(1, end + 1)) + [end]
@@ -46,19 +54,19 @@ def is_linearizable(ops: Sequence[Operation]) -> bool:
     call_of = [0] * n
     for e, (_, kind, i) in enumerate(events, start=1):
         entry_op[e] = i
-        if kind == 0:
+        if kind == 1:
             is_call[e] = True
             call_of[i] = e
         else:
             ret_of[call_of[i]] = e
     writes = [op.kind == "write" for op in ops]
-    values = [freeze(op.value) for op in ops]
     maybe = [not op.ok for op in ops]
 
     cache: set[tuple[int, object]] = set()
     stack: list[tuple[int, object]] = []
     linearized = 0
     state: object = None
+    stuck = 0
     e = nxt[0]
     while e != end:
         i = entry_op[e]
@@ -78,9 +86,10 @@ def is_linearizable(ops: Sequence[Operation]) -> bool:
             e = nxt[e]
         else:
             if maybe[i]:
-                return True  # only maybe-writes are left: they never took effect
+                return None  # only maybe-writes are left: they never took effect
+            stuck = max(stuck, e)
             if not stack:
-                return False
+                return [entry_op[p] for p in range(1, stuck) if is_call[p]]
             e, state = stack.pop()
             linearized &= ~(1 << entry_op[e])
             r = ret_of[e]  # put them back, return first (the reverse of lifting)
@@ -89,7 +98,7 @@ def is_linearizable(ops: Sequence[Operation]) -> bool:
             nxt[prv[e]] = e
             prv[nxt[e]] = e
             e = nxt[e]
-    return True
+    return None
 
 
 def _could_source(w: Operation, r: Operation) -> bool:
@@ -97,69 +106,94 @@ def _could_source(w: Operation, r: Operation) -> bool:
     return w.kind == "write" and w.invoke <= r.complete and freeze(w.value) == freeze(r.value)
 
 
-def _sources(ops: Sequence[Operation]) -> dict[int, Operation]:
-    """Each ok read (by ``id``) whose version names a write of the same value, mapped to
-    that write."""
-    by_version = {op.version: op for op in ops if op.kind == "write" and op.version}
-    found = {}
-    for r in ops:
-        w = by_version.get(r.version) if r.kind == "read" and r.ok and r.version else None
-        if w is not None and _could_source(w, r):
-            found[id(r)] = w
-    return found
-
-
-def _grounded(ops: Sequence[Operation], sources: dict[int, Operation]) -> bool:
-    """True when every ok read of a value keeps a write it could have read (its own, when
-    versions say which), so a counterexample never blames a read for a dropped write."""
-    kept = {id(op) for op in ops}
-    for r in ops:
-        if r.kind != "read" or not r.ok or r.value is None:
-            continue
-        w = sources.get(id(r))
-        if w is not None and id(w) not in kept:
-            return False
-        if w is None and not any(_could_source(w, r) for w in ops):
-            return False
-    return True
-
-
 def minimal_counterexample(ops: Sequence[Operation]) -> list[Operation]:
     """A 1-minimal non-linearizable subset of one key's non-linearizable operations: removing
     any single operation (keeping a write each read could have read) makes it linearizable."""
+    found = _check_key(ops)
+    if found is None:
+        raise ValueError("the operations are linearizable: there is no counterexample")
+    return _minimize(*found)
+
+
+def _check_key(
+    ops: Sequence[Operation],
+) -> tuple[list[Operation], dict[int, object], list[int]] | None:
+    """None when one key's operations are linearizable, else what minimising needs: the
+    relevant operations by invocation, their frozen values by ``id`` and where it got stuck."""
     current = sorted(
         (op for op in ops if op.ok or op.kind == "write"), key=lambda o: (o.invoke, o.complete)
     )
-    if is_linearizable(current):
-        raise ValueError("the operations are linearizable: there is no counterexample")
-    ghosts = [
-        r
-        for r in current
-        if r.kind == "read"
-        and r.value is not None
-        and not any(_could_source(w, r) for w in current)
-    ]
-    if ghosts:  # a read of a value nobody could have written is a counterexample alone
-        return ghosts[:1]
-    sources = _sources(current)
+    frozen = {id(op): freeze(op.value) for op in current}
+    stuck = _search(current, [frozen[id(op)] for op in current])
+    return None if stuck is None else (current, frozen, stuck)
 
-    def fails(trial: list[Operation]) -> bool:
-        return bool(trial) and _grounded(trial, sources) and not is_linearizable(trial)
 
-    lo, hi = 0, len(current)  # shortest failing prefix (lo passes or is empty, hi fails)
+def _minimize(
+    current: list[Operation], frozen: dict[int, object], stuck: list[int]
+) -> list[Operation]:
+    """Shrink a failing history (see :func:`minimal_counterexample`), starting from the part
+    the search got stuck in."""
+    by_version = {op.version: op for op in current if op.kind == "write" and op.version}
+    sources: dict[int, Operation] = {}  # id of a read -> the write its version names
+    for r in current:
+        src = by_version.get(r.version) if r.kind == "read" and r.ok and r.version else None
+        if src is not None and src.invoke <= r.complete and frozen[id(src)] == frozen[id(r)]:
+            sources[id(r)] = src
+
+    def unsourced(trial: Sequence[Operation]) -> Operation | None:
+        """An ok read of a value no write kept in ``trial`` could have written (its own
+        write, when versions say which), or None: a counterexample never blames a read for
+        a write that minimisation dropped."""
+        kept = {id(op) for op in trial}
+        first: dict[object, float] = {}  # value -> earliest invocation of a write of it
+        for w in trial:
+            if w.kind == "write" and w.invoke < first.get(frozen[id(w)], math.inf):
+                first[frozen[id(w)]] = w.invoke
+        for r in trial:
+            if r.kind != "read" or not r.ok or r.value is None:
+                continue
+            own = sources.get(id(r))
+            if own is not None and id(own) not in kept:
+                return r
+            if first.get(frozen[id(r)], math.inf) > r.complete:
+                return r
+        return None
+
+    ghost = unsourced(current)  # with every write kept, only a read nobody could have written
+    if ghost is not None:
+        return [ghost]  # a read of a value nobody could have written is a counterexample alone
+
+    def fails(trial: list[Operation]) -> list[Operation]:
+        """The part of ``trial`` the search got stuck in when it is a grounded failure (with
+        every read's write: the search never linearizes past it), else []."""
+        if not trial or unsourced(trial) is not None:
+            return []
+        stuck = _search(trial, [frozen[id(op)] for op in trial])
+        if stuck is None:
+            return []
+        part = [trial[i] for i in sorted(stuck)]
+        return part if unsourced(part) is None else trial
+
+    part = [current[i] for i in sorted(stuck)]
+    if unsourced(part) is None:
+        current = part
+    small = 1  # shortest failing suffix: grow it from the end, then bisect
+    while small < len(current) and not fails(current[-small:]):
+        small *= 2
+    lo, hi = small // 2, min(small, len(current))  # a suffix of lo passes, one of hi fails
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if fails(current[:mid]):
+        if fails(current[-mid:]):
             hi = mid
         else:
             lo = mid
-    current = current[:hi]
+    current = fails(current[-hi:])
     chunk = max(1, len(current) // 2)
     while True:  # delta debugging: drop chunks, then single operations, while it still fails
         i, before = 0, len(current)
         while i < len(current):
-            trial = current[:i] + current[i + chunk :]
-            if fails(trial):
+            trial = fails(current[:i] + current[i + chunk :])
+            if trial:
                 current = trial
             else:
                 i += chunk
@@ -191,9 +225,9 @@ def explain(key: str, ops: Sequence[Operation]) -> str:
             w
             for w in writes
             if w.ok
-            and w.complete < r.invoke
+            and precedes(w, r)
             and freeze(w.value) != freeze(r.value)
-            and all(s.complete < w.invoke for s in sources)
+            and all(precedes(s, w) for s in sources)
         ]
         if not newer:
             continue
@@ -217,12 +251,7 @@ def explain(key: str, ops: Sequence[Operation]) -> str:
         for r2 in reads:
             old = [w for w in writes if _could_source(w, r2)]
             new = [w for w in writes if _could_source(w, r1)]
-            if (
-                r1.complete < r2.invoke
-                and old
-                and new
-                and all(o.complete < n.invoke for o in old for n in new)
-            ):
+            if precedes(r1, r2) and old and new and all(precedes(o, n) for o in old for n in new):
                 return (
                     f"{head} {r2.process} read {_show(r2.value)} (begun at {r2.invoke:.3f}s) "
                     f"after {r1.process}'s read had already returned the newer "
@@ -243,10 +272,10 @@ def check_linearizable(history: Iterable[Operation], *, minimize: bool = True) -
     violations = []
     checked = 0
     for key, ops in history.by_key().items():
-        relevant = [op for op in ops if op.ok or op.kind == "write"]
-        checked += len(relevant)
-        if is_linearizable(relevant):
+        found = _check_key(ops)
+        checked += sum(1 for op in ops if op.ok or op.kind == "write")
+        if found is None:
             continue
-        shown = minimal_counterexample(relevant) if minimize else relevant
+        shown = _minimize(*found) if minimize else found[0]
         violations.append(Violation("linearizability", key, tuple(shown), explain(key, shown)))
     return CheckResult(MODEL, checked, tuple(violations))

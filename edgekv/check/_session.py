@@ -2,15 +2,14 @@
 Data", PDIS 1994) checked per process and key from LWW versions: a read returning version v
 has seen every write of that key with version <= v, so each guarantee becomes an order on
 versions. Within a session (operations in order of invocation, history order on ties), an
-operation precedes a later one when it completed no later than that one was invoked."""
+operation precedes a later one when it completed before that one was invoked (``precedes``)."""
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
 
-from .._errors import ConfigError
-from ._history import History, Operation
+from ._history import History, Operation, precedes
 from ._result import CheckResult, Violation
 
 __all__ = ["GUARANTEES", "check_session"]
@@ -26,7 +25,11 @@ def _version(op: Operation) -> str:
 def _explain(guarantee: str, first: Operation, then: Operation) -> str:
     """One paragraph on how ``first`` then ``then`` of one session break ``guarantee``."""
     p, key = first.process, first.key
-    route = f"({first.region} then {then.region})"
+    route = (
+        f"(both in {first.region})"
+        if first.region == then.region
+        else f"({first.region} then {then.region})"
+    )
     if guarantee == "read-your-writes":
         return (
             f"{p} wrote {key!r} at version v{first.version} (acknowledged at "
@@ -63,24 +66,20 @@ def check_session(history: Iterable[Operation]) -> CheckResult:
     every process, per key; each violation shows the two operations of the session that
     break it. Needs the version of every ok write (0 = none is a ConfigError)."""
     history = history if isinstance(history, History) else History(history)
-    for i, op in enumerate(history):
-        if op.kind == "write" and op.ok and op.version == 0:
-            raise ConfigError(
-                f"history[{i}].version", "the session model needs the version of every ok write"
-            )
+    history.require_versions(MODEL)
     violations: list[Violation] = []
     checked = 0
     for ops in history.by_process().values():
-        pending: list[tuple[float, int, Operation]] = []  # begun earlier, by completion time
+        pending: list[tuple[float, bool, int, Operation]] = []  # begun earlier, by completion
         wrote: dict[str, Operation] = {}  # key -> this session's newest preceding write
         read: dict[str, Operation] = {}  # key -> this session's newest preceding read
         for n, op in enumerate(ops):
-            while pending and pending[0][0] <= op.invoke:
-                d = heapq.heappop(pending)[2]
+            while pending and precedes(pending[0][3], op):
+                d = heapq.heappop(pending)[3]
                 seen = wrote if d.kind == "write" else read
                 if d.ok and (d.key not in seen or d.version > seen[d.key].version):
                     seen[d.key] = d
-            heapq.heappush(pending, (op.complete, n, op))
+            heapq.heappush(pending, (op.complete, op.complete == op.invoke, n, op))
             if not op.ok:
                 continue
             checked += 1

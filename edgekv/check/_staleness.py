@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from sortedcontainers import SortedList
 
 from .._errors import ConfigError
-from ._history import History, Operation
+from ._history import History, Operation, precedes
 from ._result import CheckResult, Violation
 
 __all__ = ["check_staleness"]
@@ -35,11 +35,13 @@ def check_staleness(
     if max_seconds is not None and not max_seconds >= 0:
         raise ConfigError("max_seconds", f"expected a number of seconds >= 0, got {max_seconds}")
     history = history if isinstance(history, History) else History(history)
+    history.require_versions(MODEL)
     violations: list[Violation] = []
     checked = 0
     for key, ops in history.by_key().items():
         writes = sorted(
-            (op for op in ops if op.kind == "write" and op.ok), key=lambda o: o.complete
+            (op for op in ops if op.kind == "write" and op.ok),
+            key=lambda o: (o.complete, o.complete == o.invoke),
         )
         by_version = {w.version: w for w in writes}
         ends = [w.complete for w in writes]
@@ -51,7 +53,7 @@ def check_staleness(
         done = 0
         for r in reads:
             checked += 1
-            while done < len(writes) and writes[done].complete < r.invoke:
+            while done < len(writes) and precedes(writes[done], r):
                 before.add(writes[done].version)
                 done += 1
             missed = len(before) - before.bisect_right(r.version)

@@ -11,14 +11,14 @@ from typing import Any
 
 from .._distributions import parse_duration
 from .._errors import ConfigError
-from ..check import check_linearizable, check_session, check_staleness, load_history
+from ..check import check, load_history
 from ..cli import UsageError
 
 __all__ = ["register", "run"]
 
 MODELS = ("linearizable", "session", "staleness")
 
-EXAMPLE = """examples:
+EXAMPLE = """example:
   edgekv check history.edn --model linearizable
   edgekv check history.json --model session --json -
   edgekv check history.edn --model staleness --max-versions 1 --max-seconds 300ms
@@ -79,15 +79,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--model staleness needs --max-versions, --max-seconds or both")
     if args.model != "staleness" and bounds:
         raise UsageError("--max-versions and --max-seconds apply to --model staleness only")
-    history = load_history(args.history)
-    if args.model == "linearizable":
-        result = check_linearizable(history)
-    elif args.model == "session":
-        result = check_session(history)
-    else:
-        result = check_staleness(
-            history, max_versions=args.max_versions, max_seconds=args.max_seconds
-        )
+    result = check(
+        load_history(args.history),
+        args.model,
+        max_versions=args.max_versions,
+        max_seconds=args.max_seconds,
+    )
     if args.json == "-":
         json.dump(result.to_json(), sys.stdout, indent=2)
         print()
