@@ -241,7 +241,9 @@ def run(args: argparse.Namespace) -> int:
         f"{w['background write']:,} background writes\n"
         f"faults: {'; '.join(summary['scenario']['faults']) or 'none'}"
     )
-    console = Console()
+    # A column per system never wraps: wider than the terminal, the table scrolls instead.
+    needed = 30 + 20 * len(summary["systems"])
+    console = Console(width=max(Console().width, needed))
     console.print(summary_table(summary, title))
     for line in _headline(summary):
         console.print(line)
