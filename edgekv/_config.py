@@ -223,10 +223,10 @@ def _coordinate(value: Any, path: str, limit: float) -> float:
 
 def _signed_duration(value: Any, path: str) -> float:
     if isinstance(value, str) and value.strip().startswith("-"):
-        return -parse_duration(value.strip()[1:], path)
+        return -parse_duration(value.strip()[1:], path, bare="error")
     if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-        return -parse_duration(-value, path)
-    return parse_duration(value, path)
+        return -parse_duration(-value, path, bare="error")
+    return parse_duration(value, path, bare="error")
 
 
 def _regions(raw: Any) -> tuple[Region, ...]:
@@ -335,8 +335,8 @@ def _partitions(raw: Any, names: set[str]) -> tuple[PartitionWindow, ...]:
                     f"{path}.between[{j}]",
                     f"unknown region {name!r}; known: {', '.join(sorted(names))}",
                 )
-        start = parse_duration(spec.get("start", 0), f"{path}.start")
-        end = parse_duration(spec.get("end"), f"{path}.end")
+        start = parse_duration(spec.get("start", 0), f"{path}.start", bare="error")
+        end = parse_duration(spec.get("end"), f"{path}.end", bare="error")
         if end <= start:
             raise ConfigError(f"{path}.end", "must be after start")
         out.append(PartitionWindow(pair[0], pair[1], start, end))
@@ -371,7 +371,9 @@ def _build(raw: Any, source: str) -> Config:
                     f"{path}.{end}",
                     f"unknown region {spec.get(end)!r}; known: {', '.join(sorted(names))}",
                 )
-        links[(spec["from"], spec["to"])] = parse_distribution(spec.get("lag"), f"{path}.lag")
+        links[(spec["from"], spec["to"])] = parse_distribution(
+            spec.get("lag"), f"{path}.lag", bare="error"
+        )
     anti_entropy = rep.get("anti_entropy", "1s")
     store = _mapping(
         top.get("store"), "store", ("granularity", "clock", "tombstone_grace", "compact")
@@ -385,26 +387,39 @@ def _build(raw: Any, source: str) -> Config:
         rtt=MappingProxyType(rtt),
         rtt_measured=measured,
         route_inflation=float(inflation),
-        jitter=parse_distribution(net.get("jitter", 0), "network.jitter"),
-        client_delay=parse_distribution(net.get("client_delay", 0), "network.client_delay"),
-        service_time=parse_duration(net.get("service_time", "1ms"), "network.service_time"),
-        request_timeout=parse_duration(
-            net.get("request_timeout", "2s"), "network.request_timeout", allow_zero=False
+        jitter=parse_distribution(net.get("jitter", 0), "network.jitter", bare="error"),
+        client_delay=parse_distribution(
+            net.get("client_delay", 0), "network.client_delay", bare="error"
         ),
-        lag=parse_distribution(rep.get("lag", "lognormal:300ms,0.5"), "replication.lag"),
+        service_time=parse_duration(
+            net.get("service_time", "1ms"), "network.service_time", bare="error"
+        ),
+        request_timeout=parse_duration(
+            net.get("request_timeout", "2s"),
+            "network.request_timeout",
+            allow_zero=False,
+            bare="error",
+        ),
+        lag=parse_distribution(
+            rep.get("lag", "lognormal:300ms,0.5"), "replication.lag", bare="error"
+        ),
         link_lag=MappingProxyType(links),
-        batch_window=parse_duration(rep.get("batch_window", 0), "replication.batch_window"),
+        batch_window=parse_duration(
+            rep.get("batch_window", 0), "replication.batch_window", bare="error"
+        ),
         loss=_fraction(rep.get("loss", 0.0), "replication.loss"),
         duplicate=_fraction(rep.get("duplicate", 0.0), "replication.duplicate"),
         anti_entropy=None
         if anti_entropy is None
-        else parse_duration(anti_entropy, "replication.anti_entropy", allow_zero=False),
+        else parse_duration(
+            anti_entropy, "replication.anti_entropy", allow_zero=False, bare="error"
+        ),
         partitions=_partitions(rep.get("partitions"), names),
         granularity=_choice(store.get("granularity", "field"), "store.granularity", GRANULARITIES),
         clock=_choice(store.get("clock", "hlc"), "store.clock", CLOCKS),
         tombstone_grace=None
         if grace is None
-        else parse_duration(grace, "store.tombstone_grace", allow_zero=False),
+        else parse_duration(grace, "store.tombstone_grace", allow_zero=False, bare="error"),
         compact=compact,
         source=source,
     )

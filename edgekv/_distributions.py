@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -30,6 +30,7 @@ __all__ = [
     "Uniform",
     "parse_distribution",
     "parse_duration",
+    "parse_duration_list",
 ]
 
 
@@ -245,23 +246,53 @@ class DelayStream:
 
 
 _DURATION = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|ms|s|m)?\s*$")
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, None: 1e-3}
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
-def parse_duration(value: Any, path: str, *, allow_zero: bool = True) -> float:
-    """Parse ``300ms``, ``0.3s``, ``2m`` or a bare number of milliseconds into seconds."""
+Bare = Literal["seconds", "error"]
+"""What a number without a unit means: seconds (the Python API's rule), or an error (YAML
+files and the command line, where every duration states its unit)."""
+
+
+def parse_duration(
+    value: Any, path: str, *, allow_zero: bool = True, bare: Bare = "seconds"
+) -> float:
+    """Parse ``300ms``, ``0.3s``, ``2m`` into seconds; a bare number is seconds, or with
+    ``bare="error"`` a :class:`ConfigError` asking for a unit (0 needs none)."""
     if isinstance(value, bool) or value is None:
         raise ConfigError(path, f"expected a duration such as 300ms or 0.3s, got {value!r}")
     if isinstance(value, int | float):
-        seconds = float(value) * 1e-3
+        if bare == "error" and value != 0:
+            raise ConfigError(
+                path, f"a duration needs a unit, e.g. {value:g}ms or {value:g}s; got {value!r}"
+            )
+        seconds = float(value)
     elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+        if m.group(2) is None and float(m.group(1)) != 0:
+            raise ConfigError(
+                path,
+                f"a duration needs a unit, e.g. {m.group(1)}ms or {m.group(1)}s; got {value!r}",
+            )
+        seconds = float(m.group(1)) * _UNITS.get(m.group(2) or "s", 1.0)
     else:
         raise ConfigError(path, f"expected a duration such as 300ms or 0.3s, got {value!r}")
     if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
         allowed = "non-negative" if allow_zero else "positive"
         raise ConfigError(path, f"expected a {allowed} duration, got {value!r}")
     return seconds
+
+
+def parse_duration_list(text: str, path: str) -> list[float]:
+    """``"0,1,5,10ms"`` -> seconds: comma-separated durations where the unit of the last one
+    applies to every bare number before it (``"0.1s,300ms"`` mixes units)."""
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise ConfigError(path, f"expected a comma-separated list of durations, got {text!r}")
+    last = _DURATION.match(items[-1])
+    unit = last.group(2) if last else None
+    if unit:
+        items = [item + unit if re.fullmatch(r"[-+0-9.eE]+", item) else item for item in items]
+    return [parse_duration(item, path, bare="error") for item in items]
 
 
 def _number(value: Any, path: str, *, positive: bool = False) -> float:
@@ -294,14 +325,14 @@ _POSITIONAL = {
 }
 
 
-def _from_fields(kind: str, spec: Mapping[str, Any], path: str) -> Distribution:
+def _from_fields(kind: str, spec: Mapping[str, Any], path: str, bare: Bare) -> Distribution:
     def need(name: str) -> Any:
         if name not in spec:
             raise ConfigError(f"{path}.{name}", f"required for a {kind} distribution")
         return spec[name]
 
     def dur(name: str) -> float:
-        return parse_duration(need(name), f"{path}.{name}")
+        return parse_duration(need(name), f"{path}.{name}", bare=bare)
 
     def num(name: str) -> float:
         return _number(need(name), f"{path}.{name}", positive=True)
@@ -324,23 +355,29 @@ def _from_fields(kind: str, spec: Mapping[str, Any], path: str) -> Distribution:
             raise ConfigError(f"{path}.high", "must be at least low")
         return Uniform(low, high)
     if kind == "exponential":
-        return Exponential(parse_duration(need("mean"), f"{path}.mean", allow_zero=False))
+        return Exponential(
+            parse_duration(need("mean"), f"{path}.mean", allow_zero=False, bare=bare)
+        )
     if kind == "normal":
         return Normal(dur("mean"), dur("std"))
     if kind == "lognormal":
         return LogNormal(
-            parse_duration(need("median"), f"{path}.median", allow_zero=False), num("sigma")
+            parse_duration(need("median"), f"{path}.median", allow_zero=False, bare=bare),
+            num("sigma"),
         )
     if kind == "pareto":
         return Pareto(
-            parse_duration(need("scale"), f"{path}.scale", allow_zero=False), num("alpha")
+            parse_duration(need("scale"), f"{path}.scale", allow_zero=False, bare=bare),
+            num("alpha"),
         )
     if kind == "empirical":
         samples = need("samples")
         if not isinstance(samples, Sequence) or isinstance(samples, str) or not samples:
             raise ConfigError(f"{path}.samples", "expected a non-empty list of durations")
         return Empirical(
-            tuple(parse_duration(s, f"{path}.samples[{i}]") for i, s in enumerate(samples))
+            tuple(
+                parse_duration(s, f"{path}.samples[{i}]", bare=bare) for i, s in enumerate(samples)
+            )
         )
     comps = need("components")
     if not isinstance(comps, Sequence) or isinstance(comps, str) or not comps:
@@ -352,19 +389,21 @@ def _from_fields(kind: str, spec: Mapping[str, Any], path: str) -> Distribution:
         if not isinstance(comp, Mapping):
             raise ConfigError(cpath, "expected a mapping with weight and a distribution")
         weights.append(_number(comp.get("weight"), f"{cpath}.weight", positive=True))
-        dists.append(parse_distribution({k: v for k, v in comp.items() if k != "weight"}, cpath))
+        component = {k: v for k, v in comp.items() if k != "weight"}
+        dists.append(parse_distribution(component, cpath, bare=bare))
     total = sum(weights)
     return Mixture(tuple(dists), tuple(w / total for w in weights))
 
 
-def parse_distribution(spec: Any, path: str) -> Distribution:
+def parse_distribution(spec: Any, path: str, *, bare: Bare = "seconds") -> Distribution:
     """Build a distribution from a mapping (``{dist: lognormal, median: 300ms, sigma: 0.5}``),
     a compact string (``lognormal:300ms,0.5``, ``exp:100ms``, ``300ms`` for a constant) or a
-    bare number of milliseconds. Errors name ``path`` and the allowed values."""
+    number of seconds (with ``bare="error"``, as in YAML and on the command line, a number
+    without a unit is an error). Errors name ``path`` and the allowed values."""
     if isinstance(spec, Distribution):
         return spec
     if isinstance(spec, int | float) and not isinstance(spec, bool):
-        return Constant(parse_duration(spec, path))
+        return Constant(parse_duration(spec, path, bare=bare))
     if isinstance(spec, str):
         kind, _, args = spec.partition(":")
         kind = _ALIASES.get(kind.strip().lower(), kind.strip().lower())
@@ -383,7 +422,7 @@ def parse_distribution(spec: Any, path: str) -> Distribution:
         fields: dict[str, Any] = {"dist": kind}
         for name, raw in zip(names, values, strict=True):
             fields[name] = float(raw) if name in ("sigma", "alpha") and _is_float(raw) else raw
-        return _from_fields(kind, fields, path)
+        return _from_fields(kind, fields, path, bare)
     if not isinstance(spec, Mapping):
         raise ConfigError(path, f"expected a distribution mapping or string, got {spec!r}")
     raw_kind = spec.get("dist")
@@ -392,7 +431,7 @@ def parse_distribution(spec: Any, path: str) -> Distribution:
         raise ConfigError(
             f"{path}.dist", f"unknown distribution {raw_kind!r}; allowed: {', '.join(_KINDS)}"
         )
-    return _from_fields(kind, spec, path)
+    return _from_fields(kind, spec, path, bare)
 
 
 def _is_float(text: str) -> bool:

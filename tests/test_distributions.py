@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgekv import ConfigError
-from edgekv._distributions import DelayStream
+from edgekv._distributions import DelayStream, parse_duration_list
 from edgekv.lowlevel import parse_distribution, parse_duration
 
 SPECS = [
@@ -26,7 +26,7 @@ SPECS = [
         },
         0.75 * 0.01 + 0.25 * 0.05,
     ),
-    ({"dist": "empirical", "samples": [10, 20, "30ms"]}, 0.02),
+    ({"dist": "empirical", "samples": [0.01, 0.02, "30ms"]}, 0.02),
 ]
 
 
@@ -56,10 +56,25 @@ def test_stream_gives_the_same_draws_as_the_vector() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("300ms", 0.3), ("0.3s", 0.3), ("2m", 120.0), (250, 0.25), ("15us", 15e-6)],
+    [("300ms", 0.3), ("0.3s", 0.3), ("2m", 120.0), (0.25, 0.25), ("15us", 15e-6), ("0", 0.0)],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text, "x") == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bare", [250, 0.3, "250", "1e3"])
+def test_text_and_yaml_durations_need_a_unit(bare: object) -> None:
+    """One unit rule: Python numbers are seconds; YAML and the command line state units."""
+    with pytest.raises(ConfigError, match="^lag: a duration needs a unit"):
+        parse_duration(bare, "lag", bare="error")
+    assert parse_duration(0, "lag", bare="error") == 0.0
+
+
+def test_a_unit_after_a_list_applies_to_its_bare_numbers() -> None:
+    assert parse_duration_list("0,1,5,10ms", "--t") == pytest.approx([0, 1e-3, 5e-3, 0.01])
+    assert parse_duration_list("0.5s,300ms", "--t") == pytest.approx([0.5, 0.3])
+    with pytest.raises(ConfigError, match="needs a unit"):
+        parse_duration_list("1,2", "--t")
 
 
 @pytest.mark.parametrize("bad", ["fast", "-1ms", None, True, "1h", "nanms"])

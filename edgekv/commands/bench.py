@@ -85,7 +85,7 @@ def add_scenario_arguments(parser: argparse.ArgumentParser, defaults: EdgeFlags)
         "--duration",
         default=f"{defaults.duration:g}s",
         metavar="DURATION",
-        help="workload window in virtual time; bare numbers are seconds (default %(default)s)",
+        help="workload window in virtual time, with its unit (default %(default)s)",
     )
     parser.add_argument(
         "--mobility",
@@ -108,13 +108,7 @@ def add_scenario_arguments(parser: argparse.ArgumentParser, defaults: EdgeFlags)
 
 
 def _duration(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        return parse_duration(text, "duration", allow_zero=False)
-    if not 0 < seconds < float("inf"):
-        raise UsageError(f"--duration: expected a positive duration, got {text!r}")
-    return seconds
+    return parse_duration(text, "duration", allow_zero=False, bare="error")
 
 
 def scenario_from_args(args: argparse.Namespace) -> EdgeFlags:
