@@ -4,11 +4,15 @@ Each region serves DevCycle's bucketing API (``/v1/variables``, ``/v1/features``
 ``/v1/track``, ``PATCH /v1/edgedb/{user_id}``) from its own replica, and the config CDN path
 its local-bucketing SDKs poll (``/config/v2/server/{sdk_key}.json``), so an official SDK works
 when pointed at a region's base URL. Bad input gets a 4xx ``{"statusCode", "message"}`` and
-stores nothing; any unexpected exception becomes a logged 500 of the same shape.
+stores nothing (every check runs before the first write); any unexpected exception becomes
+a logged 500 of the same shape. Resources are bounded by :class:`edgekv._inputs.Limits`:
+body and document bytes, fields, nesting, users per project, connections per region, idle and
+body-read timeouts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -17,16 +21,20 @@ from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from aiohttp import web
+import msgpack
+from aiohttp import http_exceptions, web
 
 from ._edgedb import EdgeDB, RegionStore
+from ._inputs import InputError, Limits, check_json, check_user
 from ._keys import SERVER, Keys, Project
 from .flags import User, UserError
 
-__all__ = ["MAX_BODY", "EdgeServer", "RegionMetrics", "make_app"]
+__all__ = ["MAX_BODY", "EdgeServer", "RegionMetrics", "UserQuota", "make_app"]
 
-MAX_BODY = 64 * 1024
+MAX_BODY = Limits().max_body
 """Largest accepted request body in bytes (larger ones get 413)."""
+
+_BAD_KEY = "Invalid SDK key, or not allowed to do this"
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -38,11 +46,12 @@ log = logging.getLogger("edgekv.http")
 class ApiError(Exception):
     """A client mistake answered with ``{"statusCode": status, "message": message}``."""
 
-    def __init__(self, status: int, message: str, data: Any = None) -> None:
+    def __init__(self, status: int, message: str, data: Any = None, *, close: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.data = data
+        self.close = close  # close the connection after answering: the body was left unread
 
 
 class Histogram:
@@ -143,6 +152,28 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class UserQuota:
+    """How many users each project stores, over all regions, against ``limit`` per project.
+
+    Counts user keys (``"{project}:{user_id}"``) written through the API; a write creating a
+    user beyond the limit is refused with 429 before anything is stored.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._users: dict[str, set[str]] = {}
+
+    def admit(self, key: str, stored: Mapping[str, Any] | None) -> None:
+        """Count a write to ``key``; raise ApiError(429) when it would add a user too many."""
+        project = key.partition(":")[0]
+        users = self._users.setdefault(project, set())
+        if key in users:
+            return
+        if stored is None and len(users) >= self.limit:
+            raise ApiError(429, f"project {project!r} already stores {self.limit} users, the limit")
+        users.add(key)
+
+
 class _RegionApi:
     """The handlers of one region: each project's :class:`EdgeDB` bound to this region."""
 
@@ -153,12 +184,35 @@ class _RegionApi:
         keys: Keys,
         metrics: RegionMetrics,
         node_counters: Callable[[], Mapping[str, Any]],
+        limits: Limits,
+        users: UserQuota,
     ) -> None:
         self.name = name
         self.keys = keys
         self.metrics = metrics
         self.node_counters = node_counters
-        self.edgedb = {p.name: EdgeDB(store, p.evaluator, namespace=p.name) for p in keys.projects}
+        self.limits = limits
+        self.users = users
+        self.edgedb = {
+            p.name: EdgeDB(store, p.evaluator, namespace=p.name, guard=self._guard)
+            for p in keys.projects
+        }
+
+    def _guard(self, key: str, stored: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> None:
+        """Refuse a write whose merged document would break the size limits or the quota."""
+        doc = {**(stored or {}), **fields}
+        custom = doc.get("customData")
+        if isinstance(custom, Mapping) and len(custom) > self.limits.max_custom_fields:
+            raise ApiError(
+                413, f"customData: more than {self.limits.max_custom_fields} fields once merged"
+            )
+        size = len(msgpack.packb(doc))
+        if size > self.limits.max_document:
+            raise ApiError(
+                413,
+                f"user document of {size} bytes once merged exceeds {self.limits.max_document}",
+            )
+        self.users.admit(key, stored)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -168,62 +222,111 @@ class _RegionApi:
     ) -> web.StreamResponse:
         """Turn every error into JSON and record each request's route, status and latency."""
         start = time.perf_counter()
+        aborted = False
         try:
             response = await handler(request)
         except ApiError as exc:
             response = _error(exc.status, exc.message, exc.data)
+            if exc.close:
+                response.force_close()
+        except InputError as exc:
+            response = _error(exc.status, str(exc))
         except web.HTTPException as exc:
             text = exc.text or ""
             generic = not text or text.startswith(f"{exc.status}:")
             response = _error(exc.status, exc.reason if generic else text)
+        except ConnectionError as exc:
+            # the client went away mid-request: nothing to answer, one line to log
+            log.info("aborted %s %s from %s: %s", request.method, request.path, request.remote, exc)
+            aborted = True
+            response = _error(400, "connection aborted by the client")
         except Exception:
             log.exception("unexpected error answering %s %s", request.method, request.path)
             response = _error(500, "Internal server error")
+        if response.status >= 400 and not aborted:
+            log.info(
+                "rejected %s %s from %s: %d %s",
+                request.method,
+                request.path,
+                request.remote,
+                response.status,
+                _message(response),
+            )
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
         self.metrics.record(route, request.method, response.status, time.perf_counter() - start)
         return response
 
-    def _project(self, request: web.Request) -> Project:
+    def _project(self, request: web.Request, *, write: bool = False) -> Project:
+        """The key's project; 401 alike for an unknown key and for a known key that may not
+        do this (a client key writing without ``client_writes``), so no key's existence leaks."""
         key = request.headers.get("Authorization") or request.query.get("sdkKey")
         if not key:
             raise ApiError(401, "Missing SDK key: set the Authorization header or sdkKey query")
         if key.startswith("Bearer "):
             key = key[7:]
-        hit = self.keys.lookup(key)
-        if hit is None:
-            raise ApiError(401, "Invalid SDK key")
-        return hit[0]
+        project = self.keys.writer(key) if write else self._reader(key)
+        if project is None:
+            raise ApiError(401, _BAD_KEY)
+        return project
 
-    def _edgedb_flag(self, request: web.Request, project: Project) -> bool:
+    def _reader(self, key: str) -> Project | None:
+        hit = self.keys.lookup(key)
+        return None if hit is None else hit[0]
+
+    def _edgedb_flag(self, request: web.Request) -> bool:
         raw = request.query.get("enableEdgeDB", "false").lower()
         if raw not in ("true", "false"):
             raise ApiError(400, f"enableEdgeDB must be true or false, got {raw!r}")
-        if raw == "true" and not project.edgedb_enabled:
-            raise ApiError(403, f"EdgeDB is not enabled for project {project.name!r}")
         return raw == "true"
 
-    @staticmethod
-    async def _body(request: web.Request) -> dict[str, Any]:
+    def _evaluating(self, request: web.Request) -> tuple[Project, bool]:
+        """The project and enableEdgeDB of an evaluation (which writes back with EdgeDB)."""
+        enable = self._edgedb_flag(request)
+        project = self._project(request, write=enable)
+        if enable and not project.edgedb_enabled:
+            raise ApiError(403, f"EdgeDB is not enabled for project {project.name!r}")
+        return project, enable
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        """The JSON object of the body, checked by :func:`check_json` (400/408/413)."""
+        limit = self.limits.max_body
         length = request.content_length
-        if length is not None and length > MAX_BODY:
-            raise ApiError(413, f"request body of {length} bytes exceeds {MAX_BODY} bytes")
-        raw = await request.read()
+        if length is not None and length > limit:
+            raise ApiError(413, f"request body of {length} bytes exceeds {limit} bytes", close=True)
+        try:
+            async with asyncio.timeout(self.limits.body_timeout):
+                raw = await request.read()
+        except TimeoutError:
+            raise ApiError(
+                408, f"body not received within {self.limits.body_timeout:g} s", close=True
+            ) from None
+        except (web.RequestPayloadError, http_exceptions.HttpProcessingError) as exc:
+            problem = " ".join(str(exc).split())
+            raise ApiError(
+                400, f"unreadable body (Content-Encoding?): {problem}", close=True
+            ) from None
         try:
             body = json.loads(raw, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
             raise ApiError(400, f"malformed JSON body: {exc}") from None
         if not isinstance(body, dict):
             raise ApiError(400, f"the body must be a JSON object, got {type(body).__name__}")
+        check_json(body, self.limits)
+        return body
+
+    async def _user_body(self, request: web.Request) -> dict[str, Any]:
+        """A body that is a user object (:func:`check_user`)."""
+        body = await self._body(request)
+        check_user(body, self.limits)
         return body
 
     # -- bucketing API -------------------------------------------------------------------
 
     async def variables(self, request: web.Request) -> web.Response:
         """``POST /v1/variables``: every variable the user gets, by key."""
-        project = self._project(request)
-        enable = self._edgedb_flag(request, project)
-        body = await self._body(request)
+        project, enable = self._evaluating(request)
+        body = await self._user_body(request)
         try:
             result = await self.edgedb[project.name].variables(body, enable_edgedb=enable)
         except UserError as exc:
@@ -232,9 +335,8 @@ class _RegionApi:
 
     async def variable(self, request: web.Request) -> web.Response:
         """``POST /v1/variables/{key}``: one variable; 404 when unknown or not served."""
-        project = self._project(request)
-        enable = self._edgedb_flag(request, project)
-        body = await self._body(request)
+        project, enable = self._evaluating(request)
+        body = await self._user_body(request)
         key = request.match_info["key"]
         try:
             result = await self.edgedb[project.name].variable(body, key, enable_edgedb=enable)
@@ -248,9 +350,8 @@ class _RegionApi:
 
     async def features(self, request: web.Request) -> web.Response:
         """``POST /v1/features``: every feature the user is bucketed into, by key."""
-        project = self._project(request)
-        enable = self._edgedb_flag(request, project)
-        body = await self._body(request)
+        project, enable = self._evaluating(request)
+        body = await self._user_body(request)
         try:
             result = await self.edgedb[project.name].features(body, enable_edgedb=enable)
         except UserError as exc:
@@ -261,6 +362,7 @@ class _RegionApi:
         """``POST /v1/track``: validate ``{"user", "events"}`` and count the events."""
         self._project(request)
         body = await self._body(request)
+        check_user(body.get("user"), self.limits, "user")
         try:
             User.from_dict(body.get("user"))
         except UserError as exc:
@@ -278,10 +380,10 @@ class _RegionApi:
 
     async def edgedb_patch(self, request: web.Request) -> web.Response:
         """``PATCH /v1/edgedb/{user_id}``: merge the body into the user stored here."""
-        project = self._project(request)
+        project = self._project(request, write=True)
         if not project.edgedb_enabled:
             raise ApiError(403, f"EdgeDB is not enabled for project {project.name!r}")
-        body = await self._body(request)
+        body = await self._user_body(request)
         user_id = request.match_info["user_id"]
         if "user_id" in body and body["user_id"] != user_id:
             raise ApiError(
@@ -298,11 +400,9 @@ class _RegionApi:
     async def config(self, request: web.Request) -> web.Response:
         """``GET /config/v2/server/{sdk_key}.json`` with ETag / If-None-Match (304)."""
         hit = self.keys.lookup(request.match_info["sdk_key"])
-        if hit is None:
-            raise ApiError(401, "Invalid SDK key")
-        project, kind = hit
-        if kind != SERVER:
-            raise ApiError(403, "only server SDK keys can download the server config")
+        if hit is None or hit[1] != SERVER:  # a client key answers as an unknown one
+            raise ApiError(401, _BAD_KEY)
+        project = hit[0]
         headers = {"ETag": project.etag, "Last-Modified": project.last_modified}
         match = request.headers.get("If-None-Match")
         if match and (match.strip() == "*" or project.etag in _etags(match)):
@@ -325,6 +425,15 @@ class _RegionApi:
         )
 
 
+def _message(response: web.StreamResponse) -> str:
+    """The ``message`` of an error response, for the one-line log."""
+    text = response.text if isinstance(response, web.Response) else None
+    try:
+        return str(json.loads(text or "{}").get("message", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
 def _etags(header: str) -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in header.split(",")}
 
@@ -336,10 +445,22 @@ def make_app(
     *,
     metrics: RegionMetrics | None = None,
     node_counters: Callable[[], Mapping[str, Any]] = dict,
+    limits: Limits | None = None,
+    users: UserQuota | None = None,
 ) -> web.Application:
-    """The aiohttp application of one region serving every project of ``keys``."""
-    api = _RegionApi(name, store, keys, metrics or RegionMetrics(name), node_counters)
-    app = web.Application(middlewares=[api.middleware], client_max_size=MAX_BODY)
+    """The aiohttp application of one region serving every project of ``keys``; ``users``
+    is shared by the regions of one cluster (the user quota counts over all of them)."""
+    limits = limits or Limits()
+    api = _RegionApi(
+        name,
+        store,
+        keys,
+        metrics or RegionMetrics(name),
+        node_counters,
+        limits,
+        users or UserQuota(limits.max_users),
+    )
+    app = web.Application(middlewares=[api.middleware], client_max_size=limits.max_body)
     app.add_routes(
         [
             web.patch("/v1/edgedb/{user_id}", api.edgedb_patch),
@@ -355,28 +476,63 @@ def make_app(
     return app
 
 
+_BUSY = json.dumps({"statusCode": 503, "message": "too many connections, retry later"}).encode()
+_BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\nRetry-After: 1\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY), _BUSY)
+)
+
+
+class _Busy(asyncio.Protocol):
+    """A connection past the cap: answered 503 at once, then closed."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        log.info("refused connection from %s to %s: connection cap reached", peer, self.region)
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(_BUSY_RESPONSE)
+        transport.close()
+
+
 class EdgeServer:
     """Serves every region of a running cluster on its own loopback port.
 
     ``port_base`` + region index is each region's port (0 picks free ports). Use inside the
     loop the cluster runs on: ``async with EdgeServer(cluster, keys) as server:``; then
-    ``server.urls`` maps region names to base URLs.
+    ``server.urls`` maps region names to base URLs. ``limits`` bounds what each region takes
+    (connections, timeouts, sizes, users per project over all regions); ``access_log`` logs
+    every request to the ``edgekv.access`` logger.
     """
 
     def __init__(
-        self, cluster: Any, keys: Keys, *, host: str = "127.0.0.1", port_base: int = 8600
+        self,
+        cluster: Any,
+        keys: Keys,
+        *,
+        host: str = "127.0.0.1",
+        port_base: int = 8600,
+        limits: Limits | None = None,
+        access_log: bool = False,
     ) -> None:
         self.cluster = cluster
         self.keys = keys
         self.host = host
         self.port_base = port_base
+        self.limits = limits or Limits()
+        self.access_log = access_log
+        self.users = UserQuota(self.limits.max_users)
         self.metrics = {name: RegionMetrics(name) for name in cluster.regions}
         self.urls: dict[str, str] = {}
         self._runners: list[web.AppRunner] = []
+        self._listeners: list[asyncio.Server] = []
 
     async def start(self) -> dict[str, str]:
         """Bind every region's port; returns region name -> base URL."""
         self._watch_replication()
+        loop = asyncio.get_running_loop()
         try:
             for i, name in enumerate(self.cluster.regions):
                 app = make_app(
@@ -385,22 +541,45 @@ class EdgeServer:
                     self.keys,
                     metrics=self.metrics[name],
                     node_counters=functools.partial(self._node_counters, name),
+                    limits=self.limits,
+                    users=self.users,
                 )
-                runner = web.AppRunner(app, access_log=None, handle_signals=False)
+                runner = web.AppRunner(
+                    app,
+                    access_log=logging.getLogger("edgekv.access") if self.access_log else None,
+                    handle_signals=False,
+                    keepalive_timeout=self.limits.idle_timeout,
+                    # an undecodable body re-raises if aiohttp drains it after the answer
+                    lingering_time=0,
+                    max_headers=64,
+                )
                 await runner.setup()
                 self._runners.append(runner)
                 port = self.port_base + i if self.port_base else 0
-                site = web.TCPSite(runner, self.host, port)
-                await site.start()
-                bound = runner.addresses[0][1]
+                listener = await loop.create_server(
+                    functools.partial(self._connection, runner, name), self.host, port
+                )
+                self._listeners.append(listener)
+                bound = listener.sockets[0].getsockname()[1]
                 self.urls[name] = f"http://{self.host}:{bound}"
         except BaseException:
             await self.stop()
             raise
         return dict(self.urls)
 
+    def _connection(self, runner: web.AppRunner, region: str) -> asyncio.BaseProtocol:
+        """A new connection's protocol: aiohttp's handler, or 503 past the cap."""
+        server = runner.server
+        assert server is not None
+        if len(server.connections) >= self.limits.max_connections:
+            return _Busy(region)
+        return server()
+
     async def stop(self) -> None:
-        """Close every region's listener and open connection."""
+        """Stop accepting, let in-flight requests finish, close every connection."""
+        listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            listener.close()
         runners, self._runners = self._runners, []
         for runner in runners:
             await runner.cleanup()
