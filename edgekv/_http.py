@@ -19,6 +19,8 @@ import logging
 import time
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import msgpack
@@ -29,7 +31,7 @@ from ._inputs import InputError, Limits, check_json, check_user
 from ._keys import SERVER, Keys, Project
 from .flags import User, UserError
 
-__all__ = ["MAX_BODY", "EdgeServer", "RegionMetrics", "UserQuota", "make_app"]
+__all__ = ["MAX_BODY", "EdgeServer", "RegionMetrics", "UserQuota", "make_app", "openapi_document"]
 
 MAX_BODY = Limits().max_body
 """Largest accepted request body in bytes (larger ones get 413)."""
@@ -411,6 +413,10 @@ class _RegionApi:
             body=project.config_body, headers={**headers, "Content-Type": "application/json"}
         )
 
+    async def openapi(self, request: web.Request) -> web.Response:
+        """``GET /openapi.json``: the OpenAPI 3.1 description of this API."""
+        return web.Response(body=openapi_document(), content_type="application/json")
+
     async def healthz(self, request: web.Request) -> web.Response:
         """``GET /healthz``: liveness, naming the region."""
         return web.json_response({"status": "ok", "region": self.name})
@@ -423,6 +429,12 @@ class _RegionApi:
             charset="utf-8",
             headers={"X-Content-Type-Options": "nosniff"},
         )
+
+
+@cache
+def openapi_document() -> bytes:
+    """The OpenAPI 3.1 document shipped in the package (``edgekv/data/openapi.json``)."""
+    return (resources.files("edgekv") / "data" / "openapi.json").read_bytes()
 
 
 def _message(response: web.StreamResponse) -> str:
@@ -471,6 +483,7 @@ def make_app(
             web.get("/config/v2/server/{sdk_key}.json", api.config),
             web.get("/healthz", api.healthz),
             web.get("/metrics", api.metrics_text),
+            web.get("/openapi.json", api.openapi),
         ]
     )
     return app
