@@ -497,17 +497,63 @@ _BUSY_RESPONSE = (
 
 
 class _Busy(asyncio.Protocol):
-    """A connection past the cap: answered 503 at once, then closed."""
+    """A connection past the cap: answered 503 at once, closed once the request's first
+    bytes are read or after ``linger`` seconds (closing with the request unread would send a
+    reset that can destroy the 503 before the client reads it)."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, linger: float) -> None:
         self.region = region
+        self.linger = linger
+        self._timer: asyncio.TimerHandle | None = None
+        self._transport: asyncio.BaseTransport
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
         log.info("refused connection from %s to %s: connection cap reached", peer, self.region)
         assert isinstance(transport, asyncio.WriteTransport)
         transport.write(_BUSY_RESPONSE)
-        transport.close()
+        self._transport = transport
+        self._timer = asyncio.get_running_loop().call_later(self.linger, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        """Discard the request and close."""
+        self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+class _Counted(asyncio.Protocol):
+    """aiohttp's protocol for one connection, counted in ``open`` from its creation until the
+    connection is lost (``server.connections`` misses connections accepted in one batch)."""
+
+    __slots__ = ("inner", "open", "region")
+
+    def __init__(self, inner: asyncio.Protocol, open_: dict[str, int], region: str) -> None:
+        self.inner = inner
+        self.open = open_
+        self.region = region
+        open_[region] += 1
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open[self.region] -= 1
+        self.inner.connection_lost(exc)
 
 
 class EdgeServer:
@@ -541,6 +587,7 @@ class EdgeServer:
         self.urls: dict[str, str] = {}
         self._runners: list[web.AppRunner] = []
         self._listeners: list[asyncio.Server] = []
+        self._open = dict.fromkeys(cluster.regions, 0)
 
     async def start(self) -> dict[str, str]:
         """Bind every region's port; returns region name -> base URL."""
@@ -584,9 +631,9 @@ class EdgeServer:
         """A new connection's protocol: aiohttp's handler, or 503 past the cap."""
         server = runner.server
         assert server is not None
-        if len(server.connections) >= self.limits.max_connections:
-            return _Busy(region)
-        return server()
+        if self._open[region] >= self.limits.max_connections:
+            return _Busy(region, linger=0.2)
+        return _Counted(server(), self._open, region)
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish, close every connection."""

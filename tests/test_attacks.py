@@ -386,3 +386,83 @@ async def test_rejections_and_aborted_bodies_log_one_line_each(
     assert "aborted PATCH /v1/edgedb/a" in caplog.text
     assert not [r for r in caplog.records if r.exc_info]
     assert all("\n" not in r.getMessage() for r in caplog.records)
+
+
+def test_serve_under_a_low_open_files_limit_survives_300_slow_connections(
+    tmp_path: Path,
+) -> None:
+    """The issue's run: `ulimit -n 256`, 300 connections with partial headers to one region;
+    the other regions keep answering, nothing is printed as a traceback, SIGTERM exits 0."""
+    import resource
+    import select
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    code = "import sys; from edgekv.cli import main; sys.exit(main(sys.argv[1:]))"
+    args = ["serve", "--keys", str(EXAMPLES / "keys.yaml"), "--port-base", "0"]
+    stderr = (tmp_path / "stderr").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        preexec_fn=low_limit,
+    )
+    try:
+        assert proc.stdout is not None
+        urls: dict[str, str] = {}
+        banner = []
+        for line in proc.stdout:
+            banner.append(line)
+            if line.startswith("Ctrl-C"):
+                break
+            if "http://" in line:
+                name, url = line.rsplit(None, 1)
+                urls[name.strip()] = url
+        assert "storage: in memory" in "".join(banner)
+        assert len(urls) == 9
+        host, port = urls["East US"].removeprefix("http://").split(":")
+        slow = []
+        answered_503 = 0
+        for _ in range(300):
+            sock = socket.create_connection((host, int(port)))
+            sock.sendall(b"POST /v1/variables HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.append(sock)
+        # every connection ends: 503 at once past the cap (20 per region: (256 - 64 - 9) // 9),
+        # the ones under it closed by the 15 s idle timeout without an answer
+        pending = set(slow)
+        closed_idle = 0
+        while pending:
+            readable, _, _ = select.select(list(pending), [], [])
+            for sock in readable:
+                pending.discard(sock)
+                if sock.recv(64).startswith(b"HTTP/1.1 503"):
+                    answered_503 += 1
+                else:
+                    closed_idle += 1
+        assert (answered_503, closed_idle) == (280, 20)
+        request = urllib.request.Request(
+            urls["UK South"] + "/v1/variables",
+            data=b'{"user_id": "ana"}',
+            headers={"Authorization": SHOP},
+        )
+        with urllib.request.urlopen(request) as resp:
+            assert resp.status == 200
+        for sock in slow:
+            sock.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait() == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr.seek(0)
+    err = stderr.read()
+    assert "Traceback" not in err and "Too many open files" not in err
+    assert "connection cap reached" in err
