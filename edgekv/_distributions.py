@@ -248,10 +248,17 @@ _DURATION = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|ms
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, None: 1e-3}
 
 
+MAX_DURATION = 365 * 86400.0
+"""Longest accepted duration (seconds): a year; beyond it is a typo or an overflow."""
+
+
 def parse_duration(value: Any, path: str, *, allow_zero: bool = True) -> float:
-    """Parse ``300ms``, ``0.3s``, ``2m`` or a bare number of milliseconds into seconds."""
+    """Parse ``300ms``, ``0.3s``, ``2m`` or a bare number of milliseconds into seconds
+    (at most :data:`MAX_DURATION`)."""
     if isinstance(value, bool) or value is None:
         raise ConfigError(path, f"expected a duration such as 300ms or 0.3s, got {value!r}")
+    if isinstance(value, int) and abs(value) > MAX_DURATION * 1e3:
+        raise ConfigError(path, f"expected a duration of at most {MAX_DURATION:g}s")
     if isinstance(value, int | float):
         seconds = float(value) * 1e-3
     elif isinstance(value, str) and (m := _DURATION.match(value)):
@@ -261,12 +268,22 @@ def parse_duration(value: Any, path: str, *, allow_zero: bool = True) -> float:
     if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
         allowed = "non-negative" if allow_zero else "positive"
         raise ConfigError(path, f"expected a {allowed} duration, got {value!r}")
+    if seconds > MAX_DURATION:
+        raise ConfigError(path, f"expected a duration of at most {MAX_DURATION:g}s, got {value!r}")
     return seconds
 
 
+_MAX_PARAMETER = 1e6
+"""Largest shape parameter or mixture weight (sigma, alpha, weight)."""
+
+
 def _number(value: Any, path: str, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(path, f"expected a number, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not -_MAX_PARAMETER <= value <= _MAX_PARAMETER  # NaN fails too
+    ):
+        raise ConfigError(path, f"expected a number up to {_MAX_PARAMETER:g}, got {value!r}")
     if value < 0 or (positive and value == 0):
         raise ConfigError(path, f"expected a {'positive' if positive else 'non-negative'} number")
     return float(value)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._config import read_yaml
+from ._config import read_text, read_yaml
 from ._errors import ConfigError
 from .flags import Evaluator, FlagConfigError, parse_config
 
@@ -167,14 +167,17 @@ def _key_list(raw: Any, kind: str, path: str) -> tuple[str, ...]:
 
 def _load_flags(path: Path, where: str) -> tuple[Evaluator, bytes, str, str]:
     """The compiled config, its exact bytes (served as is), a strong ETag, Last-Modified."""
+    text = read_text(str(path), "flag config")
     try:
-        body = path.read_bytes()
         mtime = path.stat().st_mtime
     except OSError as exc:
         raise ConfigError(where, f"cannot read flag config {str(path)!r}: {exc.strerror}") from None
+    body = text.encode()
     try:
-        evaluator = Evaluator(parse_config(body))
+        evaluator = Evaluator(parse_config(text))
     except FlagConfigError as exc:
         raise ConfigError(where, f"{path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(where, f"{path}: filters nested too deeply") from None
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     return evaluator, body, etag, email.utils.formatdate(mtime, usegmt=True)
