@@ -26,6 +26,7 @@ from typing import Any
 import msgpack
 from aiohttp import http_exceptions, web
 
+from ._durable import DurableRegion, DurableStore, restore
 from ._edgedb import EdgeDB, RegionStore
 from ._inputs import InputError, Limits, check_json, check_user
 from ._keys import SERVER, Keys, Project
@@ -164,6 +165,10 @@ class UserQuota:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._users: dict[str, set[str]] = {}
+
+    def counts(self) -> dict[str, int]:
+        """Users counted per project."""
+        return {project: len(users) for project, users in self._users.items()}
 
     def admit(self, key: str, stored: Mapping[str, Any] | None) -> None:
         """Count a write to ``key``; raise ApiError(429) when it would add a user too many."""
@@ -563,7 +568,8 @@ class EdgeServer:
     loop the cluster runs on: ``async with EdgeServer(cluster, keys) as server:``; then
     ``server.urls`` maps region names to base URLs. ``limits`` bounds what each region takes
     (connections, timeouts, sizes, users per project over all regions); ``access_log`` logs
-    every request to the ``edgekv.access`` logger.
+    every request to the ``edgekv.access`` logger. With ``durable``, the users it holds are
+    written back into the cluster on start, and every acknowledged write is committed to it.
     """
 
     def __init__(
@@ -575,8 +581,10 @@ class EdgeServer:
         port_base: int = 8600,
         limits: Limits | None = None,
         access_log: bool = False,
+        durable: DurableStore | None = None,
     ) -> None:
         self.cluster = cluster
+        self.durable = durable
         self.keys = keys
         self.host = host
         self.port_base = port_base
@@ -593,11 +601,17 @@ class EdgeServer:
         """Bind every region's port; returns region name -> base URL."""
         self._watch_replication()
         loop = asyncio.get_running_loop()
+        if self.durable is not None:
+            for key in await restore(self.cluster, self.durable):
+                self.users.admit(key, {})
         try:
             for i, name in enumerate(self.cluster.regions):
+                region: RegionStore = self.cluster[name]
+                if self.durable is not None:
+                    region = DurableRegion(region, name, self.durable)
                 app = make_app(
                     name,
-                    self.cluster[name],
+                    region,
                     self.keys,
                     metrics=self.metrics[name],
                     node_counters=functools.partial(self._node_counters, name),

@@ -14,6 +14,7 @@ from typing import Any
 
 from .._cluster import Cluster
 from .._config import default_config, load_config
+from .._durable import DurableStore
 from .._http import EdgeServer
 from .._inputs import Limits
 from .._keys import Keys, load_keys
@@ -62,6 +63,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--access-log", action="store_true", help="log one line per request")
     parser.add_argument(
+        "--data-dir",
+        help="keep each region's users in SQLite files here (acknowledged writes survive"
+        " SIGKILL); default: in memory, nothing survives a restart",
+    )
+    parser.add_argument(
         "--max-connections",
         type=int,
         default=Limits().max_connections,
@@ -93,8 +99,13 @@ def run(args: argparse.Namespace) -> int:
         max_connections=_connection_cap(args.max_connections, len(cfg.regions)),
         max_users=args.max_users,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(cfg, keys, args, limits))
+    durable = DurableStore(args.data_dir, list(cfg.names)) if args.data_dir else None
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(cfg, keys, args, limits, durable))
+    finally:
+        if durable is not None:
+            durable.close()
     print("edgekv serve: stopped", file=sys.stderr)
     return 0
 
@@ -126,7 +137,9 @@ def _connection_cap(wanted: int, regions: int) -> int:
     return min(wanted, fitting)
 
 
-async def _serve(cfg: Any, keys: Keys, args: argparse.Namespace, limits: Limits) -> None:
+async def _serve(
+    cfg: Any, keys: Keys, args: argparse.Namespace, limits: Limits, durable: DurableStore | None
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(loop_exception_handler)
@@ -141,6 +154,7 @@ async def _serve(cfg: Any, keys: Keys, args: argparse.Namespace, limits: Limits)
             port_base=args.port_base,
             limits=limits,
             access_log=args.access_log,
+            durable=durable,
         )
         try:
             urls = await server.start()
@@ -150,7 +164,14 @@ async def _serve(cfg: Any, keys: Keys, args: argparse.Namespace, limits: Limits)
             kind = "single-home" if args.single_home else "replicated"
             projects = ", ".join(p.name for p in keys.projects)
             print(f"edgekv serve: {kind} cluster, projects: {projects}", flush=True)
-            print("  storage: in memory (nothing survives a restart)", flush=True)
+            if durable is None:
+                print("  storage: in memory (nothing survives a restart)", flush=True)
+            else:
+                print(
+                    f"  storage: SQLite in {durable.directory} (acknowledged writes survive"
+                    f" SIGKILL), {sum(server.users.counts().values())} users restored",
+                    flush=True,
+                )
             print(
                 f"  limits: {limits.max_connections} connections per region, "
                 f"{limits.max_users} users per project, {limits.max_body} B bodies, "
