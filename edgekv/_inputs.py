@@ -56,7 +56,7 @@ class Limits:
 
     max_body: int = 64 * 1024
     """Largest request body (413 beyond)."""
-    max_document: int = 16 * 1024
+    max_document: int = 8 * 1024
     """Largest stored user document, msgpack-encoded (413 beyond)."""
     max_custom_fields: int = 100
     """Most keys in a user's customData once merged with the stored one (413 beyond)."""
@@ -66,7 +66,7 @@ class Limits:
     """Longest string value or object key, in characters (400 beyond)."""
     max_version: int = 64
     """Longest appVersion or platformVersion; their digit runs stay under 16 digits."""
-    max_users: int = 100_000
+    max_users: int = 10_000
     """Most users stored per project, over all regions (429 beyond)."""
     max_connections: int = 256
     """Most open connections per region (503 beyond)."""
