@@ -244,7 +244,13 @@ class _RegionApi:
             response = _error(exc.status, exc.reason if generic else text)
         except ConnectionError as exc:
             # the client went away mid-request: nothing to answer, one line to log
-            log.info("aborted %s %s from %s: %s", request.method, request.path, request.remote, exc)
+            log.info(
+                "aborted %s %s from %s: %s",
+                request.method,
+                request.raw_path,
+                request.remote,
+                _one_line(str(exc)),
+            )
             aborted = True
             response = _error(400, "connection aborted by the client")
         except Exception:
@@ -254,10 +260,10 @@ class _RegionApi:
             log.info(
                 "rejected %s %s from %s: %d %s",
                 request.method,
-                request.path,
+                request.raw_path,
                 request.remote,
                 response.status,
-                _message(response),
+                _one_line(_message(response)),
             )
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
@@ -440,6 +446,13 @@ class _RegionApi:
 def openapi_document() -> bytes:
     """The OpenAPI 3.1 document shipped in the package (``edgekv/data/openapi.json``)."""
     return (resources.files("edgekv") / "data" / "openapi.json").read_bytes()
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """``text`` for a log line: control characters escaped (no forged lines), shortened."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _message(response: web.StreamResponse) -> str:

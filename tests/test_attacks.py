@@ -361,6 +361,9 @@ async def test_rejections_and_aborted_bodies_log_one_line_each(
     logging.getLogger("aiohttp.server").addFilter(OneLine())
     async with live(example_keys()) as api:
         await api.call("PATCH", "/v1/edgedb/v", {"user_id": "v", "junk": 1})
+        # a field name and a path that try to forge log lines
+        await api.call("PATCH", "/v1/edgedb/v", {"user_id": "v", "x\nINFO forged": 1})
+        await api.call("PATCH", "/v1/edgedb/v%0AINFO%20forged", {"user_id": "v"})
         url = api.server.urls["East US"]
         host, port = url.removeprefix("http://").split(":")
         # a client that disconnects mid-body
