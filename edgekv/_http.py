@@ -17,6 +17,7 @@ import functools
 import json
 import logging
 import time
+import zlib
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import cache
@@ -316,9 +317,8 @@ class _RegionApi:
             ) from None
         except (web.RequestPayloadError, http_exceptions.HttpProcessingError) as exc:
             problem = " ".join(str(exc).split())
-            raise ApiError(
-                400, f"unreadable body (Content-Encoding?): {problem}", close=True
-            ) from None
+            raise ApiError(400, f"unreadable body: {problem}", close=True) from None
+        raw = _decoded(raw, request.headers.get("Content-Encoding", ""), limit)
         try:
             body = json.loads(raw, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
@@ -446,6 +446,34 @@ class _RegionApi:
 def openapi_document() -> bytes:
     """The OpenAPI 3.1 document shipped in the package (``edgekv/data/openapi.json``)."""
     return (resources.files("edgekv") / "data" / "openapi.json").read_bytes()
+
+
+def _decoded(raw: bytes, encoding: str, limit: int) -> bytes:
+    """The body under its Content-Encoding (identity, gzip or deflate), at most ``limit``
+    bytes once decoded (413 beyond: no decompression bomb); 400 when it does not decode,
+    415 for another encoding."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise ApiError(
+            415, f"unsupported Content-Encoding {encoding!r}; use gzip, deflate or identity"
+        )
+    # gzip and zlib streams are told apart by their headers; "deflate" may also come raw
+    attempts = (
+        (zlib.MAX_WBITS | 32,) if encoding != "deflate" else (zlib.MAX_WBITS, -zlib.MAX_WBITS)
+    )
+    for wbits in attempts:
+        decoder = zlib.decompressobj(wbits)
+        try:
+            out = decoder.decompress(raw, limit + 1)
+        except zlib.error:
+            continue
+        if len(out) > limit or decoder.unconsumed_tail:
+            raise ApiError(413, f"request body exceeds {limit} bytes once decoded")
+        if decoder.eof:
+            return out
+    raise ApiError(400, f"the body is not valid {encoding} data (Content-Encoding: {encoding})")
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -636,8 +664,8 @@ class EdgeServer:
                     access_log=logging.getLogger("edgekv.access") if self.access_log else None,
                     handle_signals=False,
                     keepalive_timeout=self.limits.idle_timeout,
-                    # an undecodable body re-raises if aiohttp drains it after the answer
-                    lingering_time=0,
+                    # bodies are decoded by the handler, within the size limit (no bomb)
+                    auto_decompress=False,
                     max_headers=64,
                 )
                 await runner.setup()

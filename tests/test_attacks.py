@@ -265,6 +265,38 @@ def test_evaluation_never_raises_on_values_beyond_float_or_unicode() -> None:
     assert evaluator.evaluate(users[2], now_ms=1.8e12)[FLAG].value is True
 
 
+@pytest.mark.asyncio
+async def test_content_encodings_decode_within_the_body_limit() -> None:
+    import gzip
+    import zlib
+
+    async with live(example_keys()) as api:
+        user = json.dumps({"user_id": "gz", "customData": {"stars": 150}}).encode()
+        for name, packed in [
+            ("gzip", gzip.compress(user)),
+            ("deflate", zlib.compress(user)),
+            ("deflate", zlib.compress(user, wbits=-15)),  # raw deflate, as some clients send
+        ]:
+            status, _ = await api.call(
+                "PATCH", "/v1/edgedb/gz", raw=packed, headers={"Content-Encoding": name}
+            )
+            assert status == 200, name
+        bomb = gzip.compress(b'{"user_id": "gz", "name": "' + b"a" * 10_000_000 + b'"}')
+        assert len(bomb) < 64 * 1024
+        status, body = await api.call(
+            "PATCH", "/v1/edgedb/gz", raw=bomb, headers={"Content-Encoding": "gzip"}
+        )
+        assert status == 413 and "decoded" in body["message"]
+        status, body = await api.call(
+            "PATCH", "/v1/edgedb/gz", raw=user, headers={"Content-Encoding": "br"}
+        )
+        assert status == 415 and body["statusCode"] == 415
+        assert await api.cluster["East US"].get("acme-shop:gz") == {
+            "user_id": "gz",
+            "customData": {"stars": 150},
+        }
+
+
 # -- bounded resources ----------------------------------------------------------------
 
 
