@@ -249,6 +249,9 @@ _DURATION = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|ms
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
+MAX_DURATION = 365 * 86400.0
+"""Longest accepted duration (seconds): a year; beyond it is a typo or an overflow."""
+
 Bare = Literal["seconds", "error"]
 """What a number without a unit means: seconds (the Python API's rule), or an error (YAML
 files and the command line, where every duration states its unit)."""
@@ -257,10 +260,13 @@ files and the command line, where every duration states its unit)."""
 def parse_duration(
     value: Any, path: str, *, allow_zero: bool = True, bare: Bare = "seconds"
 ) -> float:
-    """Parse ``300ms``, ``0.3s``, ``2m`` into seconds; a bare number is seconds, or with
-    ``bare="error"`` a :class:`ConfigError` asking for a unit (0 needs none)."""
+    """Parse ``300ms``, ``0.3s``, ``2m`` into seconds (at most :data:`MAX_DURATION`); a bare
+    number is seconds, or with ``bare="error"`` a :class:`ConfigError` asking for a unit (0
+    needs none)."""
     if isinstance(value, bool) or value is None:
         raise ConfigError(path, f"expected a duration such as 300ms or 0.3s, got {value!r}")
+    if isinstance(value, int) and abs(value) > MAX_DURATION:
+        raise ConfigError(path, f"expected a duration of at most {MAX_DURATION:g}s")
     if isinstance(value, int | float):
         if bare == "error" and value != 0:
             raise ConfigError(
@@ -279,6 +285,8 @@ def parse_duration(
     if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
         allowed = "non-negative" if allow_zero else "positive"
         raise ConfigError(path, f"expected a {allowed} duration, got {value!r}")
+    if seconds > MAX_DURATION:
+        raise ConfigError(path, f"expected a duration of at most {MAX_DURATION:g}s, got {value!r}")
     return seconds
 
 
@@ -295,9 +303,17 @@ def parse_duration_list(text: str, path: str) -> list[float]:
     return [parse_duration(item, path, bare="error") for item in items]
 
 
+_MAX_PARAMETER = 1e6
+"""Largest shape parameter or mixture weight (sigma, alpha, weight)."""
+
+
 def _number(value: Any, path: str, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(path, f"expected a number, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not -_MAX_PARAMETER <= value <= _MAX_PARAMETER  # NaN fails too
+    ):
+        raise ConfigError(path, f"expected a number up to {_MAX_PARAMETER:g}, got {value!r}")
     if value < 0 or (positive and value == 0):
         raise ConfigError(path, f"expected a {'positive' if positive else 'non-negative'} number")
     return float(value)
