@@ -63,6 +63,7 @@ from ._distributions import (
     parse_distribution,
 )
 from ._errors import ConfigError
+from ._gctune import gc_tuned_for_run
 from ._kernel import Kernel
 from ._mesh import Mesh
 from ._singlehome import SingleHome
@@ -709,8 +710,9 @@ def run_edge_flags(
             return None
         return lambda f: progress(lo + (hi - lo) * f)
 
-    eventual, session = _run_cluster(work, cfg, scenario.seed, keys, evaluator, stage(0.0, 0.8))
-    single = _run_single_home(work, cfg, scenario.seed, keys, evaluator, stage(0.8, 1.0))
+    with gc_tuned_for_run():
+        eventual, session = _run_cluster(work, cfg, scenario.seed, keys, evaluator, stage(0, 0.8))
+        single = _run_single_home(work, cfg, scenario.seed, keys, evaluator, stage(0.8, 1.0))
     rtt = [[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]
     return ScenarioResult(
         scenario,
