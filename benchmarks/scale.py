@@ -7,7 +7,9 @@ topology), then regions at a fixed user count on generated topologies (regions s
 Fibonacci lattice between 60 S and 60 N, RTTs from great-circle distance, equal client
 weights). Scaling exponents are least-squares slopes of log(figure) on log(users) or
 log(regions): 1.0 is linear. Bytes per user is the peak RSS growth from the smallest to the
-largest user count, divided by the users added. The bare ``heapq`` loop of
+largest user count, divided by the users added; ``--trace-memory`` adds, per point, what is
+live at the end of the replicated run by source file (tracemalloc, bytes per user; slower).
+The bare ``heapq`` loop of
 ``sim_throughput.py`` (the reference model's arithmetic alone, 200,000 requests) is timed in
 this process as the yardstick for the default bench's CPU time.
 
@@ -25,6 +27,7 @@ import resource
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -73,17 +76,27 @@ class _CountingKernel(Kernel):
 
 
 class _CountingMesh(Mesh):
-    """The scenario's mesh, remembered so the point can report replication totals."""
+    """The scenario's mesh, remembered so the point can report replication totals; with
+    tracemalloc on, what is live when the replicated run closes it, by source file."""
 
     made: list[Mesh] = []
+    live: dict[str, int] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _CountingMesh.made.append(self)
 
+    def close(self) -> None:
+        if tracemalloc.is_tracing() and not _CountingMesh.live:
+            gc.collect()
+            for stat in tracemalloc.take_snapshot().statistics("filename"):
+                name = Path(stat.traceback[0].filename).name
+                _CountingMesh.live[name] = _CountingMesh.live.get(name, 0) + stat.size
+        super().close()
 
-def point(users: int, regions: int, seed: int) -> dict[str, Any]:
-    """Run one point in this process and measure it."""
+
+def point(users: int, regions: int, seed: int, trace: bool = False) -> dict[str, Any]:
+    """Run one point in this process and measure it (``trace``: live memory by file)."""
     _scenario.Kernel = _CountingKernel  # type: ignore[misc]
     _scenario.Mesh = _CountingMesh  # type: ignore[misc]
     cfg = topology(regions)
@@ -91,12 +104,15 @@ def point(users: int, regions: int, seed: int) -> dict[str, Any]:
     scenario = _scenario.EdgeFlags(users=users, seed=seed)
     gc.collect()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if trace:
+        tracemalloc.start()
     started = time.process_time()
     result = _scenario.run_edge_flags(scenario, cfg, evaluator)
     cpu = time.process_time() - started
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     nodes = [node for mesh in _CountingMesh.made for node in mesh.nodes]
     eventual = result.systems[_scenario.EVENTUAL]
+    live = sorted(_CountingMesh.live.items(), key=lambda item: -item[1])
     return {
         "users": users,
         "regions": regions,
@@ -111,13 +127,15 @@ def point(users: int, regions: int, seed: int) -> dict[str, Any]:
         "stale_reads": int(eventual.stale.sum()),
         "rss_start_kb": rss0,
         "peak_rss_kb": rss,
+        "live_bytes_per_user_by_file": {name: size / users for name, size in live},
     }
 
 
-def run_point(users: int, regions: int, seed: int) -> dict[str, Any]:
+def run_point(users: int, regions: int, seed: int, trace: bool) -> dict[str, Any]:
     """One point in a fresh interpreter (so its peak RSS is its own)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--point", str(users), str(regions)]
-    done = subprocess.run([*cmd, "--seed", str(seed)], capture_output=True, text=True, check=False)
+    cmd += ["--seed", str(seed), *(["--trace-memory"] if trace else [])]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"point {users} users x {regions} regions failed:\n{done.stderr}")
     out: dict[str, Any] = json.loads(done.stdout)
@@ -170,15 +188,18 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="users 20k and 200k")
     parser.add_argument("--repeat", type=int, default=3, help="bare-loop runs (best counts)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--trace-memory", action="store_true", help="live memory by source file (slower)"
+    )
     args = parser.parse_args()
     if args.point:
-        print(json.dumps(point(*args.point, args.seed)))
+        print(json.dumps(point(*args.point, args.seed, args.trace_memory)))
         return
     default_users = "20000,200000" if args.full else "2000,5000,20000"
     users = [int(u) for u in (args.users or default_users).split(",")]
     regions = [int(r) for r in (args.regions or "3,9,30").split(",")]
-    by_users = [run_point(u, 9, args.seed) for u in users]
-    by_regions = [run_point(args.region_users, r, args.seed) for r in regions]
+    by_users = [run_point(u, 9, args.seed, args.trace_memory) for u in users]
+    by_regions = [run_point(args.region_users, r, args.seed, args.trace_memory) for r in regions]
     bare = bare_reference(args.seed, args.repeat)
     lo, hi = by_users[0], by_users[-1]
     added = hi["users"] - lo["users"]
@@ -223,6 +244,15 @@ def main() -> None:
         print(
             f"peak RSS growth {lo['users']:,} -> {hi['users']:,} users: "
             f"{per_user:,.0f} bytes per user"
+        )
+    if args.trace_memory:
+        top = by_users[-1]
+        files = list(top["live_bytes_per_user_by_file"].items())[:8]
+        shown = ", ".join(f"{name} {size:,.0f}" for name, size in files)
+        total = sum(top["live_bytes_per_user_by_file"].values())
+        print(
+            f"live at the end of the replicated run, {top['users']:,} users: {total:,.0f} "
+            f"bytes per user; by file: {shown}"
         )
     print(f"bare heapq reference loop (sim_throughput.py, 200,000 requests): {bare:.2f} CPU-s")
     if default is not None:

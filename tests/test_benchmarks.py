@@ -64,7 +64,7 @@ def test_scale_reports_exponents_per_axis() -> None:
     out = run(
         "scale.py",
         *("--users", "60,120", "--regions", "2,3", "--region-users", "60", "--repeat", "1"),
-        "--json",
+        *("--json", "--trace-memory"),
     )
     report = json.loads(out)
     assert [p["users"] for p in report["by_users"]] == [60, 120]
@@ -76,3 +76,4 @@ def test_scale_reports_exponents_per_axis() -> None:
     assert report["users_exponents"]["events"] > 0
     assert report["regions_exponents"]["messages_sent_total"] > 1  # n-1 per write, n^2 digests
     assert report["bare_heapq_cpu_s"] > 0 and report["default_bench_over_bare"] is None
+    assert report["by_users"][1]["live_bytes_per_user_by_file"]["_crdt.py"] > 0
