@@ -712,6 +712,7 @@ def run_edge_flags(
 
     with gc_tuned_for_run():
         eventual, session = _run_cluster(work, cfg, scenario.seed, keys, evaluator, stage(0, 0.8))
+    with gc_tuned_for_run():
         single = _run_single_home(work, cfg, scenario.seed, keys, evaluator, stage(0.8, 1.0))
     rtt = [[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]
     return ScenarioResult(
