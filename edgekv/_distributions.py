@@ -218,9 +218,17 @@ class Empirical:
 
 
 class DelayStream:
-    """One draw at a time from a distribution, sampled ``block`` at a time: O(1) amortised."""
+    """One draw at a time from a distribution: O(1) amortised, memory in proportion to use.
 
-    __slots__ = ("_dist", "_rng", "_block", "_buf", "_i")
+    The stream is the distribution sampled ``block`` at a time (a page), whatever the pace
+    of consumption. A page is handed out in windows that double (``block / 64``,
+    ``block / 64``, ``block / 32``, ... ``block / 2``), each cut from the page redrawn from
+    the generator state saved at its start, so a stream that is barely used (a link of a
+    large mesh) holds a few dozen floats instead of a page of them, and the values are
+    those of sampling whole pages. After its first page a stream draws whole pages.
+    """
+
+    __slots__ = ("_dist", "_rng", "_block", "_buf", "_i", "_start", "_offset", "_paged")
 
     def __init__(self, dist: Distribution, rng: np.random.Generator, block: int = 4096) -> None:
         self._dist = dist
@@ -228,6 +236,13 @@ class DelayStream:
         self._block = block
         self._buf: list[float] = []
         self._i = 0
+        self._start: Mapping[str, Any] | None = None
+        """Generator state at the start of the current page, while it is handed out in
+        windows."""
+        self._offset = 0
+        """Position in the current page of the next window."""
+        self._paged = False
+        """True once a whole page has been handed out: from then on, pages at once."""
 
     @property
     def dist(self) -> Distribution:
@@ -239,10 +254,29 @@ class DelayStream:
         i = self._i
         buf = self._buf
         if i >= len(buf):
-            buf = self._buf = self._dist.sample(self._rng, self._block).tolist()
+            buf = self._buf = self._refill()
             i = 0
         self._i = i + 1
         return buf[i]
+
+    def _refill(self) -> list[float]:
+        """The next window of the stream (a whole page once the stream is busy)."""
+        block, start, rng = self._block, self._offset, self._rng
+        if self._paged:
+            return self._dist.sample(rng, block).tolist()
+        if start == 0:
+            self._start = rng.bit_generator.state
+            size = max(1, block // 64)
+        else:
+            assert self._start is not None
+            rng.bit_generator.state = self._start
+            size = min(start, block - start)
+        page = self._dist.sample(rng, block)
+        self._offset = (start + size) % block
+        if self._offset == 0:
+            self._paged = True
+            self._start = None
+        return page[start : start + size].tolist()
 
 
 _DURATION = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|ms|s|m)?\s*$")

@@ -62,6 +62,7 @@ from ._distributions import (
     parse_distribution,
 )
 from ._errors import ConfigError
+from ._gctune import gc_tuned_for_run
 from ._kernel import Kernel
 from ._oracle import Oracle
 from ._store import Op, OpKind, OpResult, Session, Store
@@ -729,7 +730,8 @@ def run_edge_flags(
     n = len(columns)
     for j, (system, cols) in enumerate(columns.items()):
         tick = None if progress is None else partial(_stage, progress, j / n, (j + 1) / n)
-        runs.update(_run_system(work, cfg, scenario.seed, keys, evaluator, system, cols, tick))
+        with gc_tuned_for_run():
+            runs.update(_run_system(work, cfg, scenario.seed, keys, evaluator, system, cols, tick))
     rtt = [[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]
     ordered = {label: runs[label] for cols in columns.values() for label, _ in cols}
     ordered = {spec.strip(): ordered[spec.strip()] for spec in systems}

@@ -96,3 +96,15 @@ def test_bad_durations_name_the_field(bad: object) -> None:
 def test_bad_specs_raise_config_error(spec: object) -> None:
     with pytest.raises(ConfigError):
         parse_distribution(spec, "replication.lag")
+
+
+@pytest.mark.parametrize("spec", ["lognormal:300ms,0.5", "normal:1ms,10ms", "pareto:10ms,2.5"])
+def test_stream_holds_little_while_idle_and_draws_whole_pages(spec: str) -> None:
+    dist = parse_distribution(spec, "x")
+    stream = DelayStream(dist, np.random.default_rng(5), block=4096)
+    first = [stream() for _ in range(10)]
+    assert len(stream._buf) == 64  # a window of the page, not the page
+    drawn = first + [stream() for _ in range(3 * 4096 - 10)]
+    rng = np.random.default_rng(5)
+    expected = np.concatenate([dist.sample(rng, 4096) for _ in range(3)])
+    assert drawn == expected.tolist()
