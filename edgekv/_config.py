@@ -112,6 +112,9 @@ class Config:
     request_timeout: float = 2.0
     """Seconds after which an operation that could not complete (a request lost on a cut or
     paused link) completes as ``unavailable``."""
+    systems: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    """Each system's options from the YAML ``systems:`` section, as written (the system
+    checks them when it is built: see :func:`edgekv._systems.make_store`)."""
     source: str = ""
     _by_name: Mapping[str, Region] = field(init=False, repr=False, compare=False)
 
@@ -230,6 +233,32 @@ def _check_grace(cfg: Config, path: str) -> None:
             f"{grace * 1e3:g} ms is shorter than the largest replication lag median"
             f" ({largest * 1e3:.1f} ms): tombstones would be dropped before they replicate",
         )
+
+
+def _systems(raw: Any) -> Mapping[str, Mapping[str, Any]]:
+    """The ``systems:`` section: a mapping of system name to a mapping of options whose
+    values are scalars or lists of scalars."""
+    if raw is None:
+        return MappingProxyType({})
+    if not isinstance(raw, Mapping):
+        raise ConfigError("systems", f"expected a mapping of system options, got {raw!r}")
+    out: dict[str, Mapping[str, Any]] = {}
+    for name, options in raw.items():
+        path = f"systems.{name}"
+        if not isinstance(name, str):
+            raise ConfigError("systems", f"system names are strings, got {name!r}")
+        if options is None:
+            options = {}
+        if not isinstance(options, Mapping):
+            raise ConfigError(path, f"expected a mapping of options, got {options!r}")
+        for key, value in options.items():
+            items = value if isinstance(value, list) else [value]
+            if not isinstance(key, str) or not all(
+                v is None or isinstance(v, str | int | float | bool) for v in items
+            ):
+                raise ConfigError(f"{path}.{key}", f"expected a scalar or a list, got {value!r}")
+        out[name] = MappingProxyType(dict(options))
+    return MappingProxyType(out)
 
 
 def _fraction(value: Any, path: str) -> float:
@@ -401,7 +430,7 @@ def _partitions(raw: Any, names: set[str]) -> tuple[PartitionWindow, ...]:
 
 
 def _build_unchecked(raw: Any, source: str) -> Config:
-    top = _mapping(raw, "", ("regions", "rtt_ms", "network", "replication", "store"))
+    top = _mapping(raw, "", ("regions", "rtt_ms", "network", "replication", "store", "systems"))
     regions = _regions(top.get("regions"))
     names = {r.name for r in regions}
     net = _mapping(
@@ -479,6 +508,7 @@ def _build_unchecked(raw: Any, source: str) -> Config:
         if grace is None
         else parse_duration(grace, "store.tombstone_grace", allow_zero=False, bare="error"),
         compact=compact,
+        systems=_systems(top.get("systems")),
         source=source,
     )
     _check_grace(cfg, "store.tombstone_grace")

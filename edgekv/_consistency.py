@@ -101,6 +101,8 @@ class ReplicatedStore:
 
     system = "replicated"
     levels: tuple[Level, ...] = LEVELS
+    duration_options = ("session_wait", "max_staleness")
+    """Options that YAML spells with a unit."""
 
     def __init__(
         self,

@@ -133,6 +133,8 @@ class SingleHome:
 
     system = SINGLE_HOME
     levels: tuple[Level, ...] = LEVELS
+    duration_options = ("write_flush",)
+    """Options that YAML spells with a unit."""
 
     def __init__(
         self,

@@ -115,6 +115,8 @@ class WorkersKV:
 
     system = WORKERS_KV
     levels: tuple[Level, ...] = LEVELS
+    duration_options = ("cache_ttl", "key_write_interval")
+    """Options that YAML spells with a unit."""
 
     def __init__(
         self,
