@@ -27,10 +27,13 @@ from typing import Any
 import msgpack
 from aiohttp import http_exceptions, web
 
+from ._cluster import Cluster, Unavailable
 from ._durable import DurableRegion, DurableStore, restore
 from ._edgedb import EdgeDB, RegionStore
 from ._inputs import InputError, Limits, check_json, check_user
 from ._keys import SERVER, Keys, Project
+from ._mesh import Mesh
+from ._store import Outcome
 from .flags import User, UserError
 
 __all__ = ["MAX_BODY", "EdgeServer", "RegionMetrics", "UserQuota", "make_app", "openapi_document"]
@@ -243,6 +246,10 @@ class _RegionApi:
             text = exc.text or ""
             generic = not text or text.startswith(f"{exc.status}:")
             response = _error(exc.status, exc.reason if generic else text)
+        except Unavailable as exc:
+            # the system under test refused or could not reach where the data lives
+            failed = exc.record.outcome == Outcome.UNAVAILABLE
+            response = _error(503 if failed else 429, str(exc))
         except ConnectionError as exc:
             # the client went away mid-request: nothing to answer, one line to log
             log.info(
@@ -615,7 +622,7 @@ class EdgeServer:
 
     def __init__(
         self,
-        cluster: Any,
+        cluster: Cluster,
         keys: Keys,
         *,
         host: str = "127.0.0.1",
@@ -707,17 +714,14 @@ class EdgeServer:
         await self.stop()
 
     def _node_counters(self, region: str) -> Mapping[str, Any]:
-        stats = getattr(self.cluster, "stats", None)
-        if stats is None:
-            return {}
-        regions = stats().get("regions", {})
+        regions = self.cluster.stats().get("regions", {})
         return regions.get(region, {}) if isinstance(regions, Mapping) else {}
 
     def _watch_replication(self) -> None:
         """Feed each region's lag histogram from the mesh's apply events, when it has one."""
-        mesh = getattr(self.cluster, "mesh", None)
-        if mesh is None or not hasattr(mesh, "on_apply") or not hasattr(mesh, "oracle"):
-            return
+        mesh = getattr(self.cluster.store, "mesh", None)
+        if not isinstance(mesh, Mesh):
+            return  # a system without replication between regions
         by_index = [self.metrics[name] for name in self.cluster.regions]
         # A server runs for days: the oracle keeps only the recent versions of each key.
         mesh.oracle.max_history = 32

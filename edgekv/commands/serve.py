@@ -19,6 +19,7 @@ from .._http import EdgeServer
 from .._inputs import Limits
 from .._keys import Keys, load_keys
 from .._logs import LEVELS, configure, loop_exception_handler
+from .._systems import SYSTEMS
 from ..cli import UsageError, seed_arg
 
 __all__ = ["register", "run"]
@@ -51,7 +52,14 @@ def register(subparsers: Any) -> None:
         "--port-base", type=int, default=8600, help="region i listens on PORT_BASE+i (0: any)"
     )
     parser.add_argument(
-        "--single-home", action="store_true", help="serve the single-home baseline instead"
+        "--system",
+        default="replicated",
+        choices=sorted(SYSTEMS),
+        help="the system under test to serve (default %(default)s); its options come from "
+        "the config's systems: section",
+    )
+    parser.add_argument(
+        "--single-home", action="store_true", help="the same as --system single-home"
     )
     parser.add_argument("--lag", help="replication lag distribution, e.g. 300ms or exp:100ms")
     parser.add_argument("--seed", type=seed_arg, default=0, help="seed of every random draw")
@@ -110,14 +118,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cluster(cfg: Any, args: argparse.Namespace) -> Any:
-    if not args.single_home:
-        return Cluster(cfg, seed=args.seed)
-    try:
-        from .._cluster import SingleHomeCluster
-    except ImportError as exc:
-        raise UsageError(f"--single-home is unavailable: {exc}") from None
-    return SingleHomeCluster(cfg, seed=args.seed)
+def _cluster(cfg: Any, args: argparse.Namespace) -> Cluster:
+    system = "single-home" if args.single_home else args.system
+    return Cluster(cfg, seed=args.seed, system=system)
 
 
 def _connection_cap(wanted: int, regions: int) -> int:
@@ -161,7 +164,7 @@ async def _serve(
         except OSError as exc:
             raise UsageError(f"cannot listen: {exc.strerror or exc}") from None
         try:
-            kind = "single-home" if args.single_home else "replicated"
+            kind = "single-home" if args.single_home else args.system
             projects = ", ".join(p.name for p in keys.projects)
             print(f"edgekv serve: {kind} cluster, projects: {projects}", flush=True)
             if durable is None:
