@@ -123,6 +123,11 @@ def summarize(result: ScenarioResult) -> dict[str, Any]:
     workload["mean_rtt_to_home_of_away_reads_ms"] = (
         float(trip[away_reads].mean() * 1e3) if away_reads.any() else None
     )
+    # Logins "within the lag window": less than the lag's 99th percentile after the user's own
+    # purchase, when replication of it may still be in flight (a fixed generator: the same
+    # window on every run).
+    window = float(np.percentile(cfg.lag.sample(np.random.default_rng(0), 100_000), 99))
+    scenario["lag_window_s"] = window
     systems: dict[str, Any] = {}
     for name, run in result.systems.items():
         lat = run.latency
@@ -136,6 +141,9 @@ def summarize(result: ScenarioResult) -> dict[str, Any]:
             "logins": {
                 "latency_ms": _latency(lat[logins]),
                 "wrong_flag": _share(run.wrong, logins),
+                "away_wrong_flag": _share(run.wrong, logins & away),
+                "in_lag_window_wrong_flag": _share(run.wrong, logins & (run.since_own < window)),
+                "in_lag_window_ryw": _share(run.ryw, logins & (run.since_own < window)),
                 "platinum_served": _share(run.platinum, logins),
             },
             "writes": {"latency_ms": _latency(lat[writes], (50.0, 99.0))},
@@ -147,6 +155,14 @@ def summarize(result: ScenarioResult) -> dict[str, Any]:
                 **_quantiles(stale_ms, (50.0, 99.0)),
             },
             "ryw_violations": _share(run.ryw, reads),
+            "away_ryw_violations": _share(run.ryw, reads & away),
+            "lost_updates": {
+                "n": run.lost_updates,
+                "of": run.writes_checked,
+                "pct": 100.0 * run.lost_updates / run.writes_checked
+                if run.writes_checked
+                else None,
+            },
             "unavailable": {
                 "reads": _share(run.failed, reads),
                 "writes": _share(run.failed, writes),
@@ -225,11 +241,15 @@ def _rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("stale beyond floor % (n)", _pct(s["stale_beyond_floor"])),
         ("staleness ms mean/p99", _pair(s["staleness_ms"], "mean", "p99", n=False)),
         ("RYW violations % (n)", _pct(s["ryw_violations"])),
+        ("away reads RYW violations % (n)", _pct(s["away_ryw_violations"])),
+        ("lost updates % (n)", _pct(s["lost_updates"])),
         ("unavailable reads % (n)", _pct(s["unavailable"]["reads"])),
         ("unavailable writes % (n)", _pct(s["unavailable"]["writes"])),
         ("logins (n)", f"{lg['latency_ms']['n']:,}"),
         ("login p50/p99 ms", _pair(lg["latency_ms"], n=False)),
         ("wrong-flag logins % (n)", _pct(lg["wrong_flag"])),
+        ("wrong-flag away logins % (n)", _pct(lg["away_wrong_flag"])),
+        ("wrong-flag logins in lag window % (n)", _pct(lg["in_lag_window_wrong_flag"])),
         ("platinum served % (n)", _pct(lg["platinum_served"])),
         ("reads waited % (n)", _pct(outcomes["waited"])),
         ("reads forwarded % (n)", _pct(outcomes["forwarded"])),

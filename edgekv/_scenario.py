@@ -338,8 +338,16 @@ class SystemRun:
     waited: np.ndarray
     failed: np.ndarray
     """The operation did not succeed (unavailable or refused)."""
+    since_own: np.ndarray
+    """For reads: seconds since the user's own last acknowledged purchase (inf: none)."""
     bytes_replicated: int
     messages_replicated: int
+    lost_updates: int = 0
+    """Acknowledged writes whose effect no region holds once replication settled, although
+    no write to the same field started after them: what LWW under skew or item granularity
+    throws away."""
+    writes_checked: int = 0
+    """Acknowledged writes that were the last to start on at least one field."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -429,7 +437,7 @@ class _Recorder:
                 self.wrong[i] = doc != now and served != ctx.variables(i, now)
         ctx.pending -= 1
 
-    def finish(self, bytes_replicated: int, messages: int) -> SystemRun:
+    def finish(self, bytes_replicated: int, messages: int, lost: tuple[int, int]) -> SystemRun:
         return SystemRun(
             name=self.name,
             latency=np.array(self.latency, dtype=float),
@@ -444,8 +452,11 @@ class _Recorder:
             outcome=np.array(self.outcome, dtype=np.int8),
             waited=np.array(self.waited, dtype=float),
             failed=np.array(self.failed, dtype=bool),
+            since_own=np.array(self.ctx.since_own, dtype=float),
             bytes_replicated=bytes_replicated,
             messages_replicated=messages,
+            lost_updates=lost[0],
+            writes_checked=lost[1],
         )
 
 
@@ -479,6 +490,8 @@ class _Context:
         """The replicated system's oracle, whose :attr:`Oracle.missed` names a stale read's
         missed writes (single-home reads are never stale)."""
         self.pending = 0
+        self.since_own = [math.inf] * self.n_ops
+        """Per read: seconds since the user's own last acknowledged purchase."""
         self.truth: Callable[[int], dict[str, Any] | None] = _no_truth
         self.log: list[list[tuple[int, float, int, int | None]]] = [[] for _ in keys]
         """Per user: ``(version, commit time, origin region, stars)`` of every committed write
@@ -598,6 +611,8 @@ def _run_system(
     fields: list[dict[str, tuple[int, Any]]] = [{} for _ in range(n_users)]
     truth_doc: list[dict[str, Any] | None] = [None] * n_users
     own = [0] * n_users
+    own_at = [-math.inf] * n_users
+    effects: list[list[tuple[float, Mapping[str, Any]]]] = [[] for _ in range(n_users)]
     tokens = [Session() for _ in range(n_users)] if session_levels else None
     log = ctx.log
     home = work.home.tolist()
@@ -622,6 +637,7 @@ def _run_system(
     def loaded(u: int, value: Mapping[str, Any], result: OpResult) -> None:
         if result.record.ok:
             acknowledged(u, value, result.version)
+            effects[u].append((result.record.start, value))
             log[u].append((result.version, result.record.start, home[u], None))
 
     for u, stars in enumerate(work.stars0.tolist()):
@@ -636,7 +652,9 @@ def _run_system(
             stars = values[i] if kinds[i] == PURCHASE else None
             if stars is not None and result.version > own[u]:
                 own[u] = result.version
+                own_at[u] = rec.start
             log[u].append((result.version, rec.start, rec.region, stars))
+            effects[u].append((rec.start, value))
         first = True
         for recorder, _ in recorders:
             if not first:
@@ -655,6 +673,7 @@ def _run_system(
             store.submit(op, partial(write_done, i, u, value))
             return
         truth_start = truth_doc[u]
+        ctx.since_own[i] = kernel.now - own_at[u]
         first = True
         for recorder, level in recorders:
             if not first:
@@ -668,8 +687,43 @@ def _run_system(
     kernel.call_at(float(work.t_edge[0]) if work.ops else 0.0, shipped.start)
     _drive(kernel, ctx, work, issue, tick)
     sent, messages = shipped.stop()
+    _settle(kernel, store)
+    lost = _lost_updates(store, keys, effects)
     store.close()
-    return {recorder.name: recorder.finish(sent, messages) for recorder, _ in recorders}
+    return {recorder.name: recorder.finish(sent, messages, lost) for recorder, _ in recorders}
+
+
+def _settle(kernel: Kernel, store: Store) -> None:
+    """Run until nothing is in flight, replication included (at most ``_DRAIN_LIMIT``)."""
+    limit = kernel.now + _DRAIN_LIMIT
+    while not store.quiet() and kernel.now < limit:
+        kernel.run(until=kernel.now + 0.5)
+
+
+def _lost_updates(
+    store: Store, keys: list[str], effects: list[list[tuple[float, Mapping[str, Any]]]]
+) -> tuple[int, int]:
+    """``(lost, checked)``: of the acknowledged writes that were the last to start on some
+    field of their user, those whose value for it no region holds. O(writes + regions x
+    users)."""
+    views = [store.documents(r) for r in range(len(store.cfg.regions))]
+    lost = checked = 0
+    for u, writes in enumerate(effects):
+        ordered = sorted(writes, key=lambda w: w[0])
+        last: dict[str, int] = {}
+        for j, (_, value) in enumerate(ordered):
+            for name in value:
+                last[name] = j
+        held = [view.get(keys[u]) for view in views]
+        for j in sorted(set(last.values())):
+            value = ordered[j][1]
+            checked += 1
+            if any(
+                last[name] == j and not any(doc is not None and doc.get(name) == v for doc in held)
+                for name, v in value.items()
+            ):
+                lost += 1
+    return lost, checked
 
 
 class _Shipped:
