@@ -175,6 +175,7 @@ def summarize(result: ScenarioResult) -> dict[str, Any]:
                 "bytes": run.bytes_replicated,
                 "messages": run.messages_replicated,
             },
+            "realised_lag": run.realised_lag,
         }
     return {"scenario": scenario, "workload": workload, "systems": systems}
 
@@ -253,12 +254,21 @@ def _rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("platinum served % (n)", _pct(lg["platinum_served"])),
         ("reads waited % (n)", _pct(outcomes["waited"])),
         ("reads forwarded % (n)", _pct(outcomes["forwarded"])),
+        ("realised lag p50/p99 ms (n)", _realised_row(s["realised_lag"])),
         (
             "replicated MB (msgs)",
             f"{s['replication']['bytes'] / 1e6:.2f} ({s['replication']['messages']:,})",
         ),
     ]
     return out
+
+
+def _realised_row(realised: Mapping[str, Any] | None) -> str:
+    """Pooled commit-to-apply lag over every link, or ``-`` for a system without one."""
+    if realised is None or realised["all"]["p50"] is None:
+        return "-"
+    pooled = realised["all"]
+    return f"{pooled['p50'] * 1e3:.0f} / {pooled['p99'] * 1e3:.0f} ({pooled['n']:,})"
 
 
 def summary_table(summary: Mapping[str, Any], title: str) -> Table:

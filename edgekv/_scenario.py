@@ -64,7 +64,9 @@ from ._distributions import (
 from ._errors import ConfigError
 from ._gctune import gc_tuned_for_run
 from ._kernel import Kernel
+from ._mesh import Mesh
 from ._oracle import Oracle
+from ._realised import LagTracker
 from ._store import Op, OpKind, OpResult, Session, Store
 from ._systems import make_store, parse_system
 from ._versions import EPOCH_MS, split_version
@@ -348,6 +350,9 @@ class SystemRun:
     throws away."""
     writes_checked: int = 0
     """Acknowledged writes that were the last to start on at least one field."""
+    realised_lag: Mapping[str, Any] | None = None
+    """For a replicated store: the commit-to-apply lag observed over every link (``all``,
+    seconds: n, p50, p99, mean) and per link beside the configured one (``links``, ms)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -437,7 +442,13 @@ class _Recorder:
                 self.wrong[i] = doc != now and served != ctx.variables(i, now)
         ctx.pending -= 1
 
-    def finish(self, bytes_replicated: int, messages: int, lost: tuple[int, int]) -> SystemRun:
+    def finish(
+        self,
+        bytes_replicated: int,
+        messages: int,
+        lost: tuple[int, int],
+        realised: Mapping[str, Any] | None,
+    ) -> SystemRun:
         return SystemRun(
             name=self.name,
             latency=np.array(self.latency, dtype=float),
@@ -457,6 +468,7 @@ class _Recorder:
             messages_replicated=messages,
             lost_updates=lost[0],
             writes_checked=lost[1],
+            realised_lag=realised,
         )
 
 
@@ -603,6 +615,8 @@ def _run_system(
     """
     kernel = Kernel()
     store = make_store(system, cfg, seed, kernel)
+    mesh = getattr(store, "mesh", None)
+    tracker = mesh.track_lag() if isinstance(mesh, Mesh) else None
     ctx = _Context(work, keys, kernel, evaluator, cfg.floors())
     ctx.oracle = store.oracle
     recorders = [(_Recorder(label, ctx), level) for label, level in columns]
@@ -689,8 +703,30 @@ def _run_system(
     sent, messages = shipped.stop()
     _settle(kernel, store)
     lost = _lost_updates(store, keys, effects)
+    realised = None if tracker is None else _realised(tracker)
     store.close()
-    return {recorder.name: recorder.finish(sent, messages, lost) for recorder, _ in recorders}
+    return {
+        recorder.name: recorder.finish(sent, messages, lost, realised) for recorder, _ in recorders
+    }
+
+
+def _realised(tracker: LagTracker) -> dict[str, Any]:
+    """The tracker's samples pooled over every link, and its per-link summary."""
+    pooled = np.array([x for row in tracker.samples for link in row for x in link], dtype=float)
+    seen = int(sum(map(sum, tracker.counts)))
+    figures = (
+        {"p50": None, "p99": None, "mean": None}
+        if not len(pooled)
+        else {
+            "p50": float(np.percentile(pooled, 50)),
+            "p99": float(np.percentile(pooled, 99)),
+            "mean": float(pooled.mean()),
+        }
+    )
+    return {
+        "all": {"n": seen, "sampled": len(pooled), **figures},
+        "links": [link.as_dict() for link in tracker.summary()],
+    }
 
 
 def _settle(kernel: Kernel, store: Store) -> None:
