@@ -248,6 +248,7 @@ class Cluster:
             mesh = getattr(store, "mesh", None)
             if isinstance(mesh, Mesh):
                 mesh.track_lag()
+                mesh.list_scheduled()
                 self._history = History(mesh, self.config.names)
         return self._store
 
