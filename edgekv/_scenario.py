@@ -530,13 +530,16 @@ class _Context:
     def reflects(self, i: int, doc: Mapping[str, Any] | None, own: int) -> bool:
         """Whether ``doc``, read by op ``i``, shows the user's own purchase of version ``own``
         or a newer purchase: by content, not by version, since with field granularity a
-        replica can hold a newer version of another field and still miss the purchase.
-        O(writes of the user)."""
+        replica can hold a newer version of another field and still miss the purchase. A
+        user's purchase totals only grow, so a total at least that purchase's shows it (or a
+        newer one, acknowledged or not yet). O(writes of the user)."""
         custom = None if doc is None else doc.get("customData")
         stars = custom.get("stars") if isinstance(custom, Mapping) else None
+        if not isinstance(stars, int):
+            return False
         for version, _, _, total in self.log[self.user[i]]:
-            if version >= own and total is not None and total == stars:
-                return True
+            if version == own and total is not None:
+                return stars >= total
         return False
 
 
