@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
@@ -34,19 +35,6 @@ def op_lists(draw: st.DrawFn, min_size: int = 1, max_size: int = 8) -> list[Op]:
         kind = draw(st.sampled_from(("put", "patch", "delete")))
         ops.append((kind, v, None if kind == "delete" else draw(documents)))
     return ops
-
-
-schedules = st.fixed_dictionaries(
-    {
-        "seed": st.integers(0, 2**16),
-        "loss": st.sampled_from((0.0, 0.1, 0.3)),
-        "duplicate": st.sampled_from((0.0, 0.2)),
-        "granularity": st.sampled_from(("field", "item")),
-        "batch_window": st.sampled_from(("0ms", "50ms")),
-        "compact": st.booleans(),
-    }
-)
-"""Network and store settings for convergence runs."""
 
 
 # ---- histories for edgekv.check ----
@@ -146,3 +134,63 @@ def register_histories(
         i = draw(st.sampled_from(reads))
         history[i] = dataclasses.replace(history[i], value=draw(st.none() | st.integers(0, 2)))
     return history
+
+
+@dataclass(frozen=True)
+class WriteStep:
+    """One write of a convergence schedule, at ``at`` seconds."""
+
+    at: float
+    region: int
+    kind: str
+    key: str
+    fields: dict[str, int] | None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Writes and cuts for a convergence run, plus the network and store settings; a failing
+    run shrinks to the fewest writes and cuts that still break convergence."""
+
+    seed: int
+    loss: float
+    duplicate: float
+    granularity: str
+    batch_window: str
+    compact: bool
+    writes: tuple[WriteStep, ...]
+    cuts: tuple[tuple[float, int, int], ...]
+    """``(at, a, b)``: cut the link between regions ``a`` and ``b`` at ``at`` (healed at 4 s)."""
+
+
+_STEP_TIMES = st.integers(0, 350).map(lambda centis: centis / 100)
+
+write_steps = st.builds(
+    WriteStep,
+    at=_STEP_TIMES,
+    region=st.integers(0, 3),
+    kind=st.sampled_from(("put", "patch", "patch", "delete")),
+    key=st.sampled_from(("k0", "k1", "k2")),
+    fields=st.dictionaries(st.sampled_from(("x", "y", "z")), st.integers(0, 9), max_size=2),
+).map(lambda s: s if s.kind != "delete" else WriteStep(s.at, s.region, s.kind, s.key, None))
+
+
+@st.composite
+def _cut(draw: st.DrawFn) -> tuple[float, int, int]:
+    a, b = draw(st.lists(st.integers(0, 3), min_size=2, max_size=2, unique=True))
+    return (draw(st.integers(0, 300).map(lambda c: c / 100)), a, b)
+
+
+convergence_schedules = st.builds(
+    Schedule,
+    seed=st.integers(0, 2**16),
+    loss=st.sampled_from((0.0, 0.1, 0.3)),
+    duplicate=st.sampled_from((0.0, 0.2)),
+    granularity=st.sampled_from(("field", "item")),
+    batch_window=st.sampled_from(("0ms", "50ms")),
+    compact=st.booleans(),
+    writes=st.lists(write_steps, min_size=1, max_size=30).map(tuple),
+    cuts=st.lists(_cut(), max_size=3).map(tuple),
+)
+"""Explicit convergence schedules: Hypothesis shrinks a failure to a minimal list of writes and
+cuts (the seed only draws the network's lags, loss and duplication)."""

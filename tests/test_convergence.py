@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from lww_reference import Op, field_winner, item_winner
-from strategies import schedules
+from strategies import Schedule, WriteStep, convergence_schedules
 
 from edgekv import load_config
 from edgekv.lowlevel import Kernel, Mesh
@@ -118,19 +118,40 @@ def test_thousands_of_seeded_schedules_converge_to_the_lww_winner(granularity: s
         assert_converged(mesh, history, granularity, seed)
 
 
-@settings(max_examples=60, deadline=None)
-@given(schedule=schedules)
-def test_random_schedules_converge(schedule: dict[str, Any]) -> None:
-    granularity = schedule["granularity"]
-    mesh, history = run_schedule(
-        schedule["seed"],
-        loss=schedule["loss"],
-        duplicate=schedule["duplicate"],
-        granularity=granularity,
-        batch_window=schedule["batch_window"],
-        compact=schedule["compact"],
+@settings(max_examples=60)
+@given(schedule=convergence_schedules)
+def test_any_schedule_of_writes_and_cuts_converges(schedule: Schedule) -> None:
+    """Explicit writes and cuts drawn by Hypothesis: a failure shrinks to the fewest."""
+    cfg = small_config(
+        loss=schedule.loss,
+        duplicate=schedule.duplicate,
+        granularity=schedule.granularity,
+        batch_window=schedule.batch_window,
+        compact=schedule.compact,
     )
-    assert_converged(mesh, history, granularity, schedule["seed"])
+    kernel = Kernel()
+    mesh = Mesh(cfg, schedule.seed, kernel)
+    history: dict[str, list[Op]] = {k: [] for k in KEYS}
+
+    def write(step: WriteStep) -> None:
+        version = mesh.write(step.region, step.kind, step.key, step.fields)
+        node = mesh.nodes[step.region]
+        whole = schedule.granularity == "item" and step.kind == "patch"
+        payload = dict(node.peek(step.key) or {}) if whole else step.fields
+        history[step.key].append((step.kind, version, payload))
+
+    for step in schedule.writes:
+        kernel.call_at(step.at, write, step)
+    names = cfg.names
+    for at, a, b in schedule.cuts:
+        kernel.call_at(at, mesh.network.partition, names[a], names[b])
+    kernel.call_at(4.0, mesh.network.heal)
+    kernel.run(until=4.0)
+    for _ in range(2000):
+        if mesh.quiet():
+            break
+        kernel.run(until=kernel.now + 0.05)
+    assert_converged(mesh, history, schedule.granularity, schedule.seed)
 
 
 def test_loss_without_anti_entropy_leaves_regions_diverged() -> None:
