@@ -25,7 +25,7 @@ from ._sync import SyncCluster
 from ._systems import SYSTEMS, make_store
 from ._vloop import current_seed
 
-__all__ = ["Cluster", "Region", "SingleHomeCluster", "Unavailable"]
+__all__ = ["Cluster", "Diverged", "Region", "SingleHomeCluster", "Unavailable"]
 
 _HISTORY = 10_000
 """Operation records a cluster keeps (the newest)."""
@@ -41,6 +41,17 @@ class Unavailable(EdgekvError):
         what = f"{record.kind} of {record.key!r}"
         super().__init__("", f"{what} failed ({record.outcome}): {record.error}")
         self.record = record
+
+
+class Diverged(EdgekvError):
+    """Replication settled (nothing in flight, every op log in sync) but regions hold
+    different documents: state no repair will ever reconcile, e.g. a tombstone collected
+    before a write it should have buried arrived."""
+
+    def __init__(self, seed: int, keys: list[str]) -> None:
+        shown = ", ".join(repr(k) for k in keys[:5]) + (" ..." if len(keys) > 5 else "")
+        super().__init__("", f"settled but diverged on {len(keys)} keys (seed={seed}): {shown}")
+        self.keys = keys
 
 
 def _check_seed(seed: Any) -> int:
@@ -320,7 +331,9 @@ class Cluster:
 
     async def settle(self, timeout: float = 600.0, poll: float = 0.005) -> None:
         """Wait until no operation or replication is in flight and every region has applied
-        the same writes (anti-entropy repairs loss); ``TimeoutError`` after ``timeout``."""
+        the same writes (anti-entropy repairs loss); ``TimeoutError`` after ``timeout``. A
+        replicated cluster that then holds different documents in different regions (with
+        anti-entropy on and no cut link) raises :class:`Diverged` naming the keys."""
         store = self._store_or_start()
         deadline = store.now() + timeout
         while not store.quiet():
@@ -330,6 +343,23 @@ class Cluster:
                     f"(seed={self.seed}); {store.in_flight} operations in flight"
                 )
             await asyncio.sleep(poll)
+        mesh = getattr(store, "mesh", None)
+        cfg = self.config
+        if (
+            isinstance(mesh, Mesh)
+            and cfg.anti_entropy is not None
+            and not mesh.network.paused
+            and not mesh.network.any_partition(mesh.now())
+        ):
+            differ = self._diverged_keys()
+            if differ:
+                raise Diverged(self.seed, differ)
+
+    def _diverged_keys(self) -> list[str]:
+        """Keys whose document differs between regions, sorted."""
+        snaps = [region.snapshot() for region in self]
+        keys = set().union(*snaps)
+        return sorted(k for k in keys if any(s.get(k) != snaps[0].get(k) for s in snaps[1:]))
 
     def partition(self, a: str, b: str) -> None:
         """Cut the link between two regions (both ways) until :meth:`heal`: replication and

@@ -161,3 +161,20 @@ def test_scheduled_partition_counts_against_availability_in_the_bench() -> None:
     result = run_edge_flags(scenario, cfg, load_evaluator())
     assert result.systems["replicated:eventual"].failed.sum() == 0
     assert result.systems["single-home"].failed.sum() > 0
+
+
+def test_settle_reports_divergence_instead_of_returning_as_converged() -> None:
+    from edgekv._cluster import Diverged
+
+    async def main() -> None:
+        async with Cluster(CFG, seed=2) as cluster:
+            await cluster["East US"].put("a", {"v": 1})
+            await cluster["East US"].put("b", {"v": 1})
+            await cluster.settle()
+            # A replica losing state behind replication's back (what a tombstone collected
+            # too early does): every op log is in sync, the documents are not.
+            cluster.mesh.nodes[CFG.region("UK South").index].store.pop("b")
+            with pytest.raises(Diverged, match=r"diverged on 1 keys \(seed=2\): 'b'"):
+                await cluster.settle()
+
+    edgekv.run(main(), seed=2)
