@@ -16,10 +16,9 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
 import yaml
 
-from ._distributions import Constant, Distribution, parse_distribution, parse_duration
+from ._distributions import Constant, Distribution, median, parse_distribution, parse_duration
 from ._errors import ConfigError
 
 __all__ = [
@@ -29,7 +28,6 @@ __all__ = [
     "Region",
     "default_config",
     "great_circle_km",
-    "lag_median",
     "load_config",
     "read_text",
     "read_yaml",
@@ -214,11 +212,6 @@ def _check_anti_entropy(period: float, path: str) -> None:
         )
 
 
-def lag_median(dist: Distribution) -> float:
-    """The median of a lag distribution, from a fixed-seed sample (any kind, deterministic)."""
-    return float(np.median(dist.sample(np.random.default_rng(0), 2001)))
-
-
 def _check_grace(cfg: Config, path: str) -> None:
     """A tombstone_grace shorter than the largest lag median drops tombstones before most
     regions have them: replicas then diverge for good, without any partition."""
@@ -226,7 +219,7 @@ def _check_grace(cfg: Config, path: str) -> None:
     if grace is None:
         return
     lags = [cfg.lag, *cfg.link_lag.values()]
-    largest = max(lag_median(d) for d in lags)
+    largest = max(median(d) for d in lags)
     if grace < largest:
         raise ConfigError(
             path,

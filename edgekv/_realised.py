@@ -9,7 +9,6 @@ digest period shorter than the lag's median quietly replaces most of the configu
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -20,13 +19,8 @@ import numpy as np
 
 from ._config import Config
 from ._distributions import (
-    Constant,
     Distribution,
-    Empirical,
-    Exponential,
-    LogNormal,
-    Pareto,
-    Uniform,
+    median,
 )
 
 if TYPE_CHECKING:
@@ -44,30 +38,6 @@ WINDOW = 10_000
 
 class LagWarning(UserWarning):
     """A configured lag that anti-entropy will mostly override (see :func:`lag_warnings`)."""
-
-
-def median(dist: Distribution) -> float:
-    """The median of a lag distribution (seconds): closed form where there is one, else the
-    median of :data:`_DRAWS` draws seeded with 0 (so always the same). Cached per value."""
-    key: Any = dist
-    return _median(key)
-
-
-@functools.lru_cache(maxsize=256)
-def _median(dist: Any) -> float:
-    if isinstance(dist, Constant):
-        return dist.value
-    if isinstance(dist, Uniform):
-        return (dist.low + dist.high) / 2
-    if isinstance(dist, Exponential):
-        return dist.mean_s * math.log(2)
-    if isinstance(dist, LogNormal):
-        return dist.median
-    if isinstance(dist, Pareto):
-        return dist.scale * 2 ** (1 / dist.alpha)
-    if isinstance(dist, Empirical):
-        return float(np.median(dist.samples))
-    return float(np.median(dist.sample(np.random.default_rng(0), _DRAWS)))
 
 
 def lag_warnings(cfg: Config) -> list[str]:

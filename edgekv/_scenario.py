@@ -59,6 +59,7 @@ from ._distributions import (
     Normal,
     Pareto,
     Uniform,
+    median,
     parse_distribution,
 )
 from ._errors import ConfigError
@@ -84,7 +85,6 @@ __all__ = [
     "SystemRun",
     "Workload",
     "build_workload",
-    "distribution_median",
     "load_evaluator",
     "run_edge_flags",
     "scenario_config",
@@ -835,22 +835,6 @@ def _stage(progress: Callable[[float], None], lo: float, hi: float, fraction: fl
     progress(lo + (hi - lo) * fraction)
 
 
-def distribution_median(dist: Distribution) -> float:
-    """The median of a delay distribution: closed form where one exists, else from 200,000
-    draws of a fixed generator (deterministic)."""
-    if isinstance(dist, Constant):
-        return dist.value
-    if isinstance(dist, Uniform):
-        return (dist.low + dist.high) / 2
-    if isinstance(dist, Exponential):
-        return dist.mean_s * math.log(2)
-    if isinstance(dist, LogNormal):
-        return dist.median
-    if isinstance(dist, Pareto):
-        return dist.scale * 2 ** (1 / dist.alpha)
-    return float(np.median(dist.sample(np.random.default_rng(0), 200_000)))
-
-
 def _scaled(dist: Distribution, f: float) -> Distribution:
     if isinstance(dist, Constant):
         return Constant(dist.value * f)
@@ -871,18 +855,18 @@ def _scaled(dist: Distribution, f: float) -> Distribution:
     raise TypeError(f"cannot rescale a {type(dist).__name__}")
 
 
-def with_median(dist: Distribution, median: float) -> Distribution:
-    """``dist`` rescaled so that its median is ``median`` seconds (same shape: every family
-    here is a scale family). A median of 0 is the constant 0; a constant-0 base becomes the
-    constant ``median``."""
-    if median < 0 or not math.isfinite(median):
-        raise ValueError(f"median must be a finite number of seconds >= 0, got {median!r}")
-    if median == 0:
+def with_median(dist: Distribution, target: float) -> Distribution:
+    """``dist`` rescaled so that its median is ``target`` seconds (same shape: every family
+    here is a scale family). A target of 0 is the constant 0; a constant-0 base becomes the
+    constant ``target``."""
+    if target < 0 or not math.isfinite(target):
+        raise ValueError(f"median must be a finite number of seconds >= 0, got {target!r}")
+    if target == 0:
         return Constant(0.0)
-    current = distribution_median(dist)
+    current = median(dist)
     if current <= 0:
-        return Constant(median)
-    return _scaled(dist, median / current)
+        return Constant(target)
+    return _scaled(dist, target / current)
 
 
 def scenario_config(config: str | None = None, lag: str | Distribution | None = None) -> Config:

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from edgekv._distributions import Constant, Exponential, LogNormal, Mixture, Pareto, Uniform
+from edgekv._distributions import Constant, Exponential, LogNormal, Mixture, Pareto, Uniform, median
 from edgekv._errors import ConfigError
 from edgekv._scenario import (
     LOGIN,
@@ -19,7 +19,6 @@ from edgekv._scenario import (
     EdgeFlags,
     ScenarioResult,
     build_workload,
-    distribution_median,
     load_evaluator,
     run_edge_flags,
     scenario_config,
@@ -175,7 +174,7 @@ def test_workload_mobility_and_order() -> None:
 def test_with_median_sets_the_median(dist: object) -> None:
     scaled = with_median(dist, 0.05)  # type: ignore[arg-type]
     assert type(scaled) is type(dist)
-    assert distribution_median(scaled) == pytest.approx(0.05, rel=0.02)
+    assert median(scaled) == pytest.approx(0.05, rel=0.02)
     assert with_median(dist, 0.0) == Constant(0.0)  # type: ignore[arg-type]
 
 
