@@ -51,15 +51,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from ._config import Config
 from ._errors import ConfigError
-from ._latency import LatencyModel
-from ._network import Network
-from ._oracle import Oracle
-from ._requests import Requests
 from ._store import Level, OnDone, Op, OpKind, Pending, Route, Scheduler, check_op
+from ._storebase import StoreBase
 from ._versions import EPOCH_MS, HybridClock
 
 __all__ = ["D1Replicas"]
@@ -126,7 +121,7 @@ class _Op(Pending):
         self.hops = 0
 
 
-class D1Replicas:
+class D1Replicas(StoreBase):
     """Primary plus read replicas with the Sessions API, by callbacks: the
     :class:`~edgekv._store.Store` of D1 read replication.
 
@@ -160,14 +155,7 @@ class D1Replicas:
         where = {_region(cfg, name, "replicas") for name in names} | {self.primary}
         self.session_start = _choice(session_start, SESSION_STARTS, "session_start")
         self.behind = _choice(behind, BEHIND, "behind")
-        self.cfg = cfg
-        self.scheduler = scheduler
-        self.latency = LatencyModel(cfg, seed, stream=stream)
-        self.network = Network(cfg, np.random.default_rng([seed, 0]))
-        self.oracle = Oracle()
-        self.service = cfg.service_time
-        self._t0 = scheduler.time()
-        self.requests = Requests(self.network, scheduler, self._t0, cfg.request_timeout)
+        super().__init__(cfg, seed, scheduler, stream)
         region = cfg.regions[self.primary]
         self._clock = HybridClock(region.index, region.clock_skew * 1e3)
         n = len(cfg.regions)
@@ -181,7 +169,6 @@ class D1Replicas:
         self._seq = 0
         self._shipping = 0
         self._closed = False
-        self.in_flight = 0
         self.counts: list[dict[str, int]] = [
             dict.fromkeys(("local", "forwarded", "to_primary", "waited", "unavailable"), 0)
             for _ in range(n)
@@ -191,10 +178,6 @@ class D1Replicas:
         operations that failed for lack of an answer."""
         self.resent = 0
         """Log entries sent again after being lost."""
-
-    def now(self) -> float:
-        """Seconds since the store started."""
-        return self.scheduler.time() - self._t0
 
     def quiet(self) -> bool:
         """True when no operation and no log entry is in flight."""
@@ -234,9 +217,6 @@ class D1Replicas:
             "requests": {"lost": self.requests.lost, "timed_out": self.requests.timed_out},
             "in_flight": self.in_flight,
         }
-
-    def _later(self, delay: float, fn: Any, *args: Any) -> None:
-        self.scheduler.call_at(self.scheduler.time() + delay, fn, *args)
 
     # -- operations ----------------------------------------------------------------------
 

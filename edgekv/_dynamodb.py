@@ -82,10 +82,6 @@ import numpy as np
 from ._config import Config
 from ._distributions import DelayStream, Distribution, LogNormal, parse_distribution
 from ._errors import ConfigError
-from ._latency import LatencyModel
-from ._network import Network
-from ._oracle import Oracle
-from ._requests import Requests
 from ._store import (
     Level,
     OnDone,
@@ -98,6 +94,7 @@ from ._store import (
     Scheduler,
     check_op,
 )
+from ._storebase import StoreBase
 from ._versions import EPOCH_MS, HybridClock
 
 __all__ = ["GlobalTableMREC", "GlobalTableMRSC"]
@@ -136,7 +133,7 @@ class _Op(Pending):
         self.arrived = start
 
 
-class _GlobalTable:
+class _GlobalTable(StoreBase):
     """What both modes share: per-region replicas with last-writer-wins install, replication
     that survives cuts, the request path and the scoring of reads against the oracle."""
 
@@ -144,19 +141,11 @@ class _GlobalTable:
     levels: tuple[Level, ...] = ()
 
     def __init__(self, cfg: Config, seed: int, scheduler: Scheduler, *, stream: int) -> None:
-        self.cfg = cfg
+        super().__init__(cfg, seed, scheduler, stream)
         self.seed = seed
-        self.scheduler = scheduler
-        self.latency = LatencyModel(cfg, seed, stream=stream)
-        self.network = Network(cfg, np.random.default_rng([seed, 0]))
-        self.oracle = Oracle()
-        self.service = cfg.service_time
-        self._t0 = scheduler.time()
-        self.requests = Requests(self.network, scheduler, self._t0, cfg.request_timeout)
         self._clocks = [HybridClock(r.index, r.clock_skew * 1e3) for r in cfg.regions]
         n = len(cfg.regions)
         self._items: list[dict[str, Item]] = [{} for _ in range(n)]
-        self.in_flight = 0
         self.replicating = 0
         """Replication messages sent and not applied yet."""
         self.served = [0] * n
@@ -165,10 +154,6 @@ class _GlobalTable:
         """Reads per ``"level/route"`` and ``"level/stale"``, writes per kind, failures per
         ``"kind/outcome"``."""
         self._closed = False
-
-    def now(self) -> float:
-        """Seconds since the store started."""
-        return self.scheduler.time() - self._t0
 
     def quiet(self) -> bool:
         """True when no operation and no replication is in flight."""
@@ -194,9 +179,6 @@ class _GlobalTable:
             "replicating": self.replicating,
             "in_flight": self.in_flight,
         }
-
-    def _later(self, delay: float, fn: Any, *args: Any) -> None:
-        self.scheduler.call_at(self.scheduler.time() + delay, fn, *args)
 
     def _start(self, op: Op, on_done: OnDone, entry: int) -> _Op:
         check_op(op, len(self._items), self.levels)

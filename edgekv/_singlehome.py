@@ -13,13 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from ._config import Config, great_circle_km
-from ._latency import LatencyModel
-from ._network import Network
-from ._oracle import Oracle
-from ._requests import Requests
 from ._store import (
     LOCATION_HINTS,
     Level,
@@ -31,6 +25,7 @@ from ._store import (
     Scheduler,
     check_op,
 )
+from ._storebase import StoreBase
 from ._versions import EPOCH_MS, HybridClock
 
 __all__ = ["SingleHome"]
@@ -118,7 +113,7 @@ class _Op(Pending):
         self.hops = 0
 
 
-class SingleHome:
+class SingleHome(StoreBase):
     """Single-home store driven by callbacks: the :class:`~edgekv._store.Store` of the
     Durable-Object-style design.
 
@@ -159,21 +154,13 @@ class SingleHome:
         self.allowed = _allowed(cfg, hosts, jurisdiction)
         """Indexes of the regions where an object may live: ``hosts`` within the
         ``jurisdiction`` (default: every region)."""
-        self.cfg = cfg
+        super().__init__(cfg, seed, scheduler, stream)
         self.seed = seed
-        self.scheduler = scheduler
         self.migrate_after = migrate_after
-        self.latency = LatencyModel(cfg, seed, stream=stream)
-        self.network = Network(cfg, np.random.default_rng([seed, 0]))
-        self.service = cfg.service_time
-        self.oracle = Oracle()
         self.objects: dict[str, _Object] = {}
-        self._t0 = scheduler.time()
-        self.requests = Requests(self.network, scheduler, self._t0, cfg.request_timeout)
         self._clocks = [HybridClock(r.index, r.clock_skew * 1e3) for r in cfg.regions]
         n = len(cfg.regions)
         self._nearest = [self._place((r.lat, r.lon)) for r in cfg.regions]
-        self.in_flight = 0
         self.migrations = 0
         self.served = [0] * n
         """Operations served per home region."""
@@ -182,19 +169,12 @@ class SingleHome:
         self.unavailable = [0] * n
         """Operations per client region that failed (no answer within the time-out)."""
 
-    def now(self) -> float:
-        """Seconds since the store started."""
-        return self.scheduler.time() - self._t0
-
     def quiet(self) -> bool:
         """True when no operation is in flight (nothing runs in the background)."""
         return not self.in_flight
 
     def close(self) -> None:
         """Nothing runs in the background; operations in flight still complete."""
-
-    def _later(self, delay: float, fn: Any, *args: Any) -> None:
-        self.scheduler.call_at(self.scheduler.time() + delay, fn, *args)
 
     def _place(self, point: tuple[float, float]) -> int:
         """The allowed region nearest ``point`` (latitude, longitude). O(regions)."""

@@ -43,15 +43,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from ._config import Config
 from ._errors import ConfigError
-from ._latency import LatencyModel
-from ._network import Network
-from ._oracle import Oracle
-from ._requests import Requests
 from ._store import Level, OnDone, Op, OpKind, Outcome, Pending, Route, Scheduler, check_op
+from ._storebase import StoreBase
 from ._versions import EPOCH_MS, HybridClock
 
 __all__ = ["WorkersKV"]
@@ -102,7 +97,7 @@ class _Op(Pending):
         """The oracle's newest version of the key when the operation started."""
 
 
-class WorkersKV:
+class WorkersKV(StoreBase):
     """Central store plus per-region read caches with a TTL, by callbacks: the
     :class:`~edgekv._store.Store` of Workers KV.
 
@@ -135,21 +130,13 @@ class WorkersKV:
         """Seconds a location serves a cached answer (a miss included) before refetching."""
         self.key_write_interval = _seconds(key_write_interval, "key_write_interval", 0.0)
         """Least seconds between two accepted writes to one key (0: no limit)."""
-        self.cfg = cfg
-        self.scheduler = scheduler
-        self.latency = LatencyModel(cfg, seed, stream=stream)
-        self.network = Network(cfg, np.random.default_rng([seed, 0]))
-        self.oracle = Oracle()
-        self.service = cfg.service_time
-        self._t0 = scheduler.time()
-        self.requests = Requests(self.network, scheduler, self._t0, cfg.request_timeout)
+        super().__init__(cfg, seed, scheduler, stream)
         region = cfg.regions[self.central]
         self._clock = HybridClock(region.index, region.clock_skew * 1e3)
         self._store: dict[str, tuple[dict[str, Any] | None, int]] = {}
         self._last_write: dict[str, float] = {}
         n = len(cfg.regions)
         self._caches: list[dict[str, _Entry]] = [{} for _ in range(n)]
-        self.in_flight = 0
         self.counts: list[dict[str, int]] = [
             dict.fromkeys(("hits", "negative_hits", "fetches", "writes", "rate_limited"), 0)
             for _ in range(n)
@@ -158,10 +145,6 @@ class WorkersKV:
         from the central store, writes accepted and writes refused."""
         self.unavailable = [0] * n
         """Operations per client region that failed for lack of an answer."""
-
-    def now(self) -> float:
-        """Seconds since the store started."""
-        return self.scheduler.time() - self._t0
 
     def quiet(self) -> bool:
         """True when no operation is in flight (caches expire without background work)."""
@@ -195,9 +178,6 @@ class WorkersKV:
             "requests": {"lost": self.requests.lost, "timed_out": self.requests.timed_out},
             "in_flight": self.in_flight,
         }
-
-    def _later(self, delay: float, fn: Any, *args: Any) -> None:
-        self.scheduler.call_at(self.scheduler.time() + delay, fn, *args)
 
     def submit(self, op: Op, on_done: OnDone) -> None:
         """Start ``op`` now: a read from the local cache or the central store, a write at the

@@ -1,0 +1,43 @@
+"""What every store built on the request path shares (all but the replicated store, whose
+mesh owns its network and oracle): the config, the scheduler's clock, the latency model, a
+network that faults cut, the oracle, and :class:`~edgekv._requests.Requests`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._config import Config
+from ._latency import LatencyModel
+from ._network import Network
+from ._oracle import Oracle
+from ._requests import Requests
+from ._store import Scheduler
+
+__all__ = ["StoreBase"]
+
+
+class StoreBase:
+    """The wiring of a store: ``latency`` draws from stream ``stream`` of the seed, the
+    network from stream 0 (as the replicated store's), ``in_flight`` counts operations."""
+
+    def __init__(self, cfg: Config, seed: int, scheduler: Scheduler, stream: int) -> None:
+        self.cfg = cfg
+        self.scheduler = scheduler
+        self.latency = LatencyModel(cfg, seed, stream=stream)
+        self.network = Network(cfg, np.random.default_rng([seed, 0]))
+        self.oracle = Oracle()
+        self.service = cfg.service_time
+        self._t0 = scheduler.time()
+        self.requests = Requests(self.network, scheduler, self._t0, cfg.request_timeout)
+        self.in_flight = 0
+        """Operations submitted and not completed yet."""
+
+    def now(self) -> float:
+        """Seconds since the store started."""
+        return self.scheduler.time() - self._t0
+
+    def _later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
+        self.scheduler.call_at(self.scheduler.time() + delay, fn, *args)
