@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     "Cluster": "_cluster",
+    "Diverged": "_cluster",
     "Region": "_cluster",
     "SingleHomeCluster": "_cluster",
     "Unavailable": "_cluster",
@@ -47,7 +48,7 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 __getattr__, __dir__ = lazy_namespace("edgekv", _EXPORTS, globals())
 
 if TYPE_CHECKING:
-    from ._cluster import Cluster, Region, SingleHomeCluster, Unavailable
+    from ._cluster import Cluster, Diverged, Region, SingleHomeCluster, Unavailable
     from ._config import Config, default_config, load_config
     from ._edgedb import EdgeDB
     from ._errors import ConfigError, EdgekvError

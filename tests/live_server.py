@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from edgekv._cluster import Cluster
+from edgekv import Cluster
 from edgekv._http import EdgeServer
 from edgekv._keys import load_keys
 

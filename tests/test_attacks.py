@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from edgekv._cluster import Cluster
+from edgekv import Cluster
 from edgekv._http import EdgeServer
 from edgekv._inputs import Limits
 from edgekv._keys import Keys, load_keys

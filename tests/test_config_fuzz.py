@@ -17,8 +17,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgekv._config import load_config
-from edgekv._errors import ConfigError
+from edgekv import ConfigError, load_config
 from edgekv._keys import load_keys
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -13,11 +13,8 @@ from lww_reference import field_winner, item_winner
 
 import edgekv
 import edgekv.lowlevel
-from edgekv import Op, OpKind, OpResult, Session
-from edgekv._cluster import Cluster
-from edgekv._config import default_config
-from edgekv._kernel import Kernel
-from edgekv.lowlevel import Constant, ReplicatedStore
+from edgekv import Cluster, Op, OpKind, OpResult, Session, default_config
+from edgekv.lowlevel import Constant, Kernel, ReplicatedStore
 
 CFG = default_config()
 N = len(CFG.regions)

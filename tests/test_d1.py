@@ -11,10 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import edgekv
-from edgekv import Cluster, Op, OpKind, OpResult, Outcome, Session, Unavailable
-from edgekv._config import default_config
+from edgekv import Cluster, Op, OpKind, OpResult, Outcome, Session, Unavailable, default_config
 from edgekv._d1 import BEHIND, SESSION_STARTS, D1Replicas
-from edgekv._kernel import Kernel
+from edgekv.lowlevel import Kernel
 
 CFG = default_config()
 US, JP, AU, UK, DE = "East US", "Japan East", "Australia East", "UK South", "Germany West Central"

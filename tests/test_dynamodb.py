@@ -10,13 +10,9 @@ import numpy as np
 import pytest
 
 import edgekv
-from edgekv import Cluster, Op, OpKind, OpResult, Unavailable
-from edgekv._config import default_config
+from edgekv import Cluster, ConfigError, Op, OpKind, OpResult, Outcome, Unavailable, default_config
 from edgekv._dynamodb import CONFLICT, GlobalTableMREC, GlobalTableMRSC
-from edgekv._errors import ConfigError
-from edgekv._kernel import Kernel
-from edgekv._store import Outcome, Route
-from edgekv._systems import make_store
+from edgekv.lowlevel import Kernel, Route, make_store
 
 CFG = default_config()
 IDX = {name: CFG.region(name).index for name in CFG.names}

@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 import edgekv
-from edgekv import SingleHomeCluster
-from edgekv._cluster import Cluster
-from edgekv._edgedb import EdgeDB
+from edgekv import Cluster, EdgeDB, SingleHomeCluster
 from edgekv.flags import Evaluator, UserError
 
 EVALUATOR = Evaluator((resources.files("edgekv") / "data" / "flags-example.json").read_bytes())

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from edgekv._cluster import Cluster
+from edgekv import Cluster
 from edgekv._http import MAX_BODY, EdgeServer, make_app
 from edgekv._keys import load_keys
 from edgekv.cli import main

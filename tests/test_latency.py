@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekv._config import FIBER_KM_PER_S, default_config, great_circle_km, load_config
-from edgekv._latency import LatencyModel, topology
+from edgekv import default_config, load_config
+from edgekv._config import FIBER_KM_PER_S
+from edgekv._latency import topology
 from edgekv.cli import main
+from edgekv.lowlevel import LatencyModel, great_circle_km
 
 THREE = {
     "regions": [

@@ -11,9 +11,7 @@ from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import Reason
 
 import edgekv
-from edgekv import SingleHomeCluster
-from edgekv._cluster import Cluster
-from edgekv._edgedb import EdgeDB
+from edgekv import Cluster, EdgeDB, SingleHomeCluster
 from edgekv.flags import Evaluator
 from edgekv.openfeature import EdgeKVProvider, context_to_user
 

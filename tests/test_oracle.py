@@ -8,11 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import edgekv
-from edgekv._cluster import Cluster
-from edgekv._config import default_config
-from edgekv._crdt import Record, crdt_for
-from edgekv._distributions import Constant
-from edgekv._oracle import Oracle
+from edgekv import Cluster, default_config
+from edgekv._crdt import Record
+from edgekv.lowlevel import Constant, Oracle, crdt_for
 
 FIELDS = ("a", "b", "c")
 

@@ -14,7 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgekv._distributions import (
+from edgekv import ConfigError
+from edgekv._quorum import CHUNK
+from edgekv.cli import main
+from edgekv.lowlevel import (
     Constant,
     Distribution,
     Empirical,
@@ -24,9 +27,7 @@ from edgekv._distributions import (
     Pareto,
     Uniform,
 )
-from edgekv._errors import ConfigError
-from edgekv._quorum import CHUNK, PROFILES, QuorumModel, k_staleness_closed_form
-from edgekv.cli import main
+from edgekv.pbs import PROFILES, QuorumModel, k_staleness_closed_form
 
 MS = 1e-3
 

@@ -15,23 +15,22 @@ import pytest
 import yaml
 
 import edgekv
+from edgekv import Cluster, default_config
 from edgekv import _realised as realised
-from edgekv._cluster import Cluster
-from edgekv._config import default_config
-from edgekv._distributions import (
+from edgekv._realised import LagWarning, lag_warnings, median, probe
+from edgekv.cli import main
+from edgekv.lowlevel import (
     Constant,
     Distribution,
     Exponential,
+    Kernel,
     LogNormal,
+    Mesh,
     Mixture,
     Normal,
     Pareto,
     Uniform,
 )
-from edgekv._kernel import Kernel
-from edgekv._mesh import Mesh
-from edgekv._realised import LagWarning, lag_warnings, median, probe
-from edgekv.cli import main
 
 CFG = default_config()
 SLOW = {("East US", "UK South"): LogNormal(5.0, 0.5)}

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from edgekv._distributions import Constant, Exponential, LogNormal, Mixture, Pareto, Uniform, median
-from edgekv._errors import ConfigError
+from edgekv import ConfigError
+from edgekv._distributions import median
 from edgekv._scenario import (
     LOGIN,
     OUTCOMES,
@@ -24,6 +24,7 @@ from edgekv._scenario import (
     scenario_config,
     with_median,
 )
+from edgekv.lowlevel import Constant, Exponential, LogNormal, Mixture, Pareto, Uniform
 
 EVALUATOR = load_evaluator()
 

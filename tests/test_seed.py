@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 
 import edgekv
-from edgekv import SingleHomeCluster
-from edgekv._cluster import Cluster
-from edgekv._config import default_config
+from edgekv import Cluster, SingleHomeCluster, default_config
 
 CFG = default_config()
 CLUSTERS = [Cluster, SingleHomeCluster]

@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 
 import edgekv
-from edgekv import Cluster, Op, OpKind, OpResult, SingleHomeCluster
-from edgekv._config import default_config
-from edgekv._kernel import Kernel
+from edgekv import Cluster, Op, OpKind, OpResult, SingleHomeCluster, default_config
 from edgekv._singlehome import WRITE_FLUSH
-from edgekv.lowlevel import SingleHome
+from edgekv.lowlevel import Kernel, SingleHome
 
 CFG = default_config()
 PAIRS = [("Japan East", "East US"), ("East US", "Japan East"), ("Brazil South", "Southeast Asia")]

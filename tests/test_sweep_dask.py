@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from edgekv._errors import ConfigError
+from edgekv import ConfigError
 from edgekv._scenario import EdgeFlags
 from edgekv._sweep import SweepPoint, connect, parse_values, run_sweep
 from edgekv.cli import main

@@ -11,11 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import edgekv
-from edgekv import Cluster, Op, OpKind, OpResult, Outcome, Unavailable
-from edgekv._config import default_config
-from edgekv._kernel import Kernel
+from edgekv import Cluster, Op, OpKind, OpResult, Outcome, Unavailable, default_config
 from edgekv._workerskv import RATE_LIMITED, WorkersKV
-from edgekv.lowlevel import PartitionWindow
+from edgekv.lowlevel import Kernel, PartitionWindow
 
 CFG = default_config()
 US, JP, UK, DE = "East US", "Japan East", "UK South", "Germany West Central"
