@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from edgekv._cluster import Cluster
     from edgekv._config import Config
+    from edgekv.check import CheckResult
 
 __all__ = [
     "edgekv_cluster",
@@ -137,7 +138,9 @@ def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """A replicated edgekv cluster in virtual time, configured by ``@pytest.mark.edgekv``.
 
     In an async test it runs on the test's (virtual-time) loop; in a sync test use
-    ``edgekv_cluster.sync``. Its ``history`` records every write from the start.
+    ``edgekv_cluster.sync``. Its ``history`` records every write from the start, its
+    recorder every operation; ``edgekv_cluster.check("session")`` (or any model of
+    :func:`edgekv.check.check`) asserts the recorded history keeps that model.
     """
     item = request.node
     cluster = _cluster_for(item, request.config)
@@ -157,6 +160,7 @@ def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         broker = None
         loop = VirtualTimeLoop()
     cluster.bind(loop)
+    cluster.record()
     item.stash[_CLUSTER] = cluster
     item.user_properties.append(("edgekv_seed", cluster.seed))
     try:
@@ -170,7 +174,6 @@ def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
 def _cluster_for(item: pytest.Item, config: pytest.Config) -> Cluster:
     """The cluster the item's marker describes; a marker mistake fails the test with a
     one-line message, never a traceback."""
-    from edgekv._cluster import Cluster
     from edgekv._errors import ConfigError
 
     marker = item.get_closest_marker("edgekv")
@@ -196,7 +199,9 @@ def _cluster_for(item: pytest.Item, config: pytest.Config) -> Cluster:
                 "system, options, " + ", ".join(OVERRIDES)
             )
         cfg = _config(source, regions)
-        return Cluster(cfg, seed=seed, system=system, options=system_options, **options)
+        cluster = _asserting()(cfg, seed=seed, system=system, options=system_options, **options)
+        cluster.item = item
+        return cluster
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
         reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         pytest.fail(f"{item.nodeid}: @pytest.mark.edgekv: {reason}", pytrace=False)
@@ -305,12 +310,47 @@ def _describe(record: Any) -> str:
     )
 
 
-def _failure_text(item: pytest.Item, cluster: Cluster) -> str:
+def _reproduce(item: pytest.Item, cluster: Cluster) -> str:
+    """The seed and the command that reruns the test with it."""
     rerun = f"pytest '{item.nodeid}'"
     if not item.stash.get(_SEED_FROM_MARKER, False):
         rerun += f" --edgekv-seed={cluster.seed}"
+    return f"seed={cluster.seed} (reproduce: {rerun})"
+
+
+def _asserting() -> type[Any]:
+    """The fixture's Cluster class: ``check`` raises AssertionError on a violation (built
+    per fixture, from the edgekv modules loaded now, so importing the plugin imports none)."""
+    from edgekv._cluster import Cluster
+
+    class AssertingCluster(Cluster):
+        """A Cluster whose ``check`` is an assertion."""
+
+        item: pytest.Item
+
+        def check(
+            self,
+            model: str,
+            *,
+            max_versions: int | None = None,
+            max_seconds: float | None = None,
+        ) -> CheckResult:
+            """The verdict; AssertionError showing the counterexamples, the seed and the
+            rerun command when the recorded history breaks ``model``."""
+            result = super().check(model, max_versions=max_versions, max_seconds=max_seconds)
+            if not result.ok:
+                raise AssertionError(
+                    f"{result.describe(limit=3)}\n\n{_reproduce(self.item, self)}; "
+                    f"system: {self.system}"
+                )
+            return result
+
+    return AssertingCluster
+
+
+def _failure_text(item: pytest.Item, cluster: Cluster) -> str:
     lines = [
-        f"seed={cluster.seed} (reproduce: {rerun})",
+        _reproduce(item, cluster),
         f"system: {cluster.system}; virtual time at failure: {cluster.now():.3f}s; "
         f"messages in flight: {len(cluster.in_flight())}",
     ]

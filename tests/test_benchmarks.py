@@ -63,3 +63,9 @@ def test_checker_benchmark_agrees_with_the_brute_force() -> None:
     out = run("checker.py", "--ops", "300", "--agreement", "100")
     assert "brute-force agreement count: 100/100" in out, out
     assert out.count("linearizable") >= 6 and "violation, counterexample of" in out
+
+
+def test_recorder_benchmark_records_every_operation() -> None:
+    out = run("recorder.py", "--ops", "200", "--repeat", "1")
+    assert out.count("200 recorded") == 2 and "0 recorded" in out, out
+    assert out.count("Recorder.record alone") == 2, out
