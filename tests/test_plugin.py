@@ -135,7 +135,7 @@ def test_check_asserts_with_counterexample_seed_and_rerun(pytester: pytest.Pytes
         [
             "*AssertionError: session: 1 violation in 2 operations",
             "*read-your-writes violated on key 'user:1':",
-            "*session-1 @ East US: wrote user:1 = {\"stars\": 3} (v*)",
+            '*session-1 @ East US: wrote user:1 = {"stars": 3} (v*)',
             "*session-1 @ UK South: read user:1 = absent",
             "*seed=4 (reproduce: pytest '*::test_eventual_breaks_read_your_writes' "
             "--edgekv-seed=4); system: replicated",
