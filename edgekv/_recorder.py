@@ -38,7 +38,8 @@ class Recorder:
 
     Processes: an operation made with a :class:`Session` belongs to that session, named
     ``session-1``, ``session-2``, ... in the order the sessions were first seen (so the same
-    seed gives the same names); any other operation to the client's region."""
+    seed gives the same names) unless :meth:`name` named it; any other operation to the
+    client's region."""
 
     def __init__(
         self,
@@ -54,6 +55,7 @@ class Recorder:
         self._ring: deque[_Row] = deque(maxlen=limit)
         self._sessions: dict[int, tuple[Session, str]] = {}
         """id -> (the session, kept alive so its id is never reused; its process name)."""
+        self._unnamed = 0
         self.recorded = 0
         """Operations recorded since the start (the ring keeps the newest ``limit``)."""
         self.path = None if path is None else os.fspath(path)
@@ -76,9 +78,20 @@ class Recorder:
         """The process name of ``session`` (named on first sight)."""
         known = self._sessions.get(id(session))
         if known is None:
-            known = (session, f"session-{len(self._sessions) + 1}")
+            self._unnamed += 1
+            known = (session, f"session-{self._unnamed}")
             self._sessions[id(session)] = known
         return known[1]
+
+    def name(self, session: Session, process: str) -> None:
+        """Call ``session`` ``process`` in the history (instead of ``session-N``); before
+        its first operation, else ValueError (its operations would carry two names)."""
+        if not isinstance(process, str) or not process:
+            raise ConfigError("process", f"expected a non-empty string, got {process!r}")
+        known = self._sessions.get(id(session))
+        if known is not None:
+            raise ValueError(f"this session is already recorded as {known[1]!r}")
+        self._sessions[id(session)] = (session, process)
 
     def record(self, op: Op, result: OpResult) -> None:
         """Keep one completed operation. O(1), plus one JSON line with a file sink."""

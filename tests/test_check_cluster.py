@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -165,3 +167,24 @@ def test_same_seed_same_history() -> None:
         return edgekv.run(main(), seed=7)
 
     assert history() == history()
+
+
+def test_named_sessions_and_the_readme_example() -> None:
+    recorder = Recorder(REGIONS)
+    alice, bob = edgekv.Session(), edgekv.Session()
+    recorder.name(alice, "alice")
+    assert recorder.process(bob) == "session-1" and recorder.process(alice) == "alice"
+    with pytest.raises(ValueError, match="already recorded as 'session-1'"):
+        recorder.name(bob, "bob")
+    with pytest.raises(edgekv.ConfigError, match="process"):
+        recorder.name(edgekv.Session(), "")
+    example = Path(__file__).parent.parent / "examples" / "check_cluster.py"
+    out = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, check=True
+    ).stdout
+    eventual, session = out.split("--- session ---")
+    assert "read-your-writes violated on key 'user:42':" in eventual
+    assert "alice @ UK South: read user:42 = absent" in eventual
+    assert "linearizability violated" in eventual
+    assert "session: ok (2 operations checked)" in session
+    assert "linearizable: ok (2 operations checked)" in session
