@@ -22,7 +22,7 @@ from ._mesh import Mesh
 from ._store import Op, OpKind, OpResult, Session
 from .check import CheckResult, History, Operation, check
 
-__all__ = ["DEFAULT_LIMIT", "Recorder", "check_recorded", "load_jsonl"]
+__all__ = ["DEFAULT_LIMIT", "Recorder", "check_recorded"]
 
 DEFAULT_LIMIT = 100_000
 """Operations a recorder's ring keeps (the newest)."""
@@ -34,7 +34,7 @@ process, region index, key, kind, value, version, invoke, complete, outcome."""
 
 class Recorder:
     """The newest ``limit`` operations of one cluster, plus every one of them in ``path``
-    (JSON lines, one Operation's fields per line) when given.
+    (JSON lines, one Operation's fields per line, read back by ``load_history``) when given.
 
     Processes: an operation made with a :class:`Session` belongs to that session, named
     ``session-1``, ``session-2``, ... in the order the sessions were first seen (so the same
@@ -147,19 +147,6 @@ class Recorder:
         if self._file is not None:
             self._file.close()
             self._file = None
-
-
-def load_jsonl(path: str | os.PathLike[str]) -> History:
-    """A history from a recorder's JSON-lines file; ConfigError naming the bad line."""
-    ops: list[Operation] = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            try:
-                fields = json.loads(line)
-                ops.append(Operation(**fields))
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"{os.fspath(path)}:{n}", str(exc)) from None
-    return History(ops)
 
 
 def check_recorded(

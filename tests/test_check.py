@@ -496,7 +496,7 @@ RUN_CLI = "import sys; from edgekv.cli import main; sys.exit(main(sys.argv[1:]))
     ("args", "message"),
     [
         (["missing.edn", "--model", "session"], "cannot read"),
-        (["history.txt", "--model", "session"], "expected a .edn or .json"),
+        (["history.txt", "--model", "session"], "expected a .edn, .json or .jsonl"),
         (["bad.edn", "--model", "linearizable"], "bad.edn: offset 0"),
         (["noversions.json", "--model", "session"], "version"),
         (["bad.edn", "--model", "staleness"], "needs --max-versions"),

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 import edgekv
-from edgekv._recorder import Recorder, load_jsonl
+from edgekv._recorder import Recorder
 from edgekv.check import CheckResult, load_history
+from edgekv.cli import main as cli
 
 REGIONS = ("East US", "UK South", "Japan East")
 KEY = "user:1"
@@ -123,7 +124,8 @@ def test_recorder_values_processes_and_file_sink(tmp_path: Path) -> None:
         ("session-1", "read", {"stars": 3, "plan": "pro"}, "ok"),  # waited for its write
     ]
     assert ops[0].version > 0 and ops[0].complete > ops[0].invoke
-    assert load_jsonl(sink) == recorder.history()
+    assert load_history(sink) == recorder.history()
+    assert cli(["check", str(sink), "--model", "session"]) == 0  # bob read his own write
     assert load_history(tmp_path / "h.edn") == recorder.history()
     assert recorder.dropped == 0
 
@@ -152,8 +154,12 @@ def test_recorder_file_sink_errors_name_the_field(tmp_path: Path) -> None:
         Recorder(REGIONS, path=tmp_path / "missing" / "ops.jsonl")
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"process": "p"}) + "\n")
-    with pytest.raises(edgekv.ConfigError, match=r"bad\.jsonl:1"):
-        load_jsonl(bad)
+    with pytest.raises(edgekv.ConfigError, match=r"bad\.jsonl: line 1: expected an object of"):
+        load_history(bad)
+    fields = dict(process="p", region="r", key="k", kind="read", value=None, version=0)
+    bad.write_text("\n" + json.dumps({**fields, "invoke": 1, "complete": 0, "outcome": "ok"}))
+    with pytest.raises(edgekv.ConfigError, match=r"line 2\.complete: 0 is before invoke"):
+        load_history(bad)
 
 
 def test_same_seed_same_history() -> None:
