@@ -11,6 +11,7 @@ route on this private cluster; systems without a replication mesh show no messag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,7 +23,17 @@ from ._replication import OpsBatch, decode
 from ._store import OpKind
 from ._vloop import run
 
-__all__ = ["LOGINS", "PURCHASES", "Arrow", "Read", "Trace", "Write", "build_trace"]
+__all__ = [
+    "LOGINS",
+    "PURCHASES",
+    "Arrow",
+    "Observer",
+    "Read",
+    "Trace",
+    "Write",
+    "build_trace",
+    "trace_of",
+]
 
 SHOP, LOGIN = "East US", "UK South"
 KEY = "user:42"
@@ -89,6 +100,8 @@ class Trace:
     reads: tuple[Read, ...]
     partitions: tuple[tuple[str, str, float, float], ...]
     """(region, region, from, to): a cut link, both ways."""
+    key: str | None = None
+    """The one key traced (None: every key)."""
 
 
 def build_trace(
@@ -106,48 +119,66 @@ def build_trace(
     cluster = Cluster(seed=seed, system=system, **overrides)
     for name in partition or ():
         cluster.config.region(name)  # KeyError naming the known regions
-    names = cluster.config.names
-    writes: list[Write] = []
-    arrows: list[Arrow] = []
-    reads: list[Read] = []
     cuts: list[tuple[str, str, float, float]] = []
 
-    async def main() -> None:
+    async def main() -> Trace:
         async with cluster:
-            mesh = getattr(cluster.store, "mesh", None)
-            if isinstance(mesh, Mesh):
-                _observe(mesh, names, writes, arrows)
+            observer = Observer(cluster, key=KEY)
             if partition is not None:
                 cut_end = start + (end - start) / 2
                 cuts.append((*partition, start, cut_end))
                 asyncio.get_running_loop().call_later(start, cluster.partition, *partition)
                 asyncio.get_running_loop().call_later(cut_end, cluster.heal)
             tasks = [_later(at, cluster[SHOP].put(KEY, doc)) for at, doc in PURCHASES]
-            tasks += [_later(at, _login(cluster, reads)) for at in LOGINS]
+            tasks += [_later(at, _login(cluster)) for at in LOGINS]
             await asyncio.gather(*tasks)
             if cluster.now() < end:
                 await cluster.advance(end - cluster.now())
-            if not isinstance(mesh, Mesh):
-                writes.extend(
-                    Write(names[r.region], r.start + r.latency, r.version)
-                    for r in cluster.records
-                    if r.kind is OpKind.PUT and r.ok
-                )
+            return trace_of(cluster, observer, window, tuple(cuts))
 
-    run(main(), seed=seed)
+    return run(main(), seed=seed)
+
+
+def trace_of(
+    cluster: Cluster,
+    observer: Observer,
+    window: tuple[float, float] | None = None,
+    partitions: tuple[tuple[str, str, float, float], ...] = (),
+) -> Trace:
+    """The trace of ``cluster`` within ``window`` (default: from 0 to now): the observer's
+    writes and messages, and the reads among the cluster's newest records (of the
+    observer's key, if it has one). Writes come from the records on a system without a
+    replication mesh."""
+    start, end = (0.0, cluster.now()) if window is None else window
+    names = cluster.config.names
+    key = observer.key
 
     def inside(t: float) -> bool:
         return start <= t <= end
 
+    records = [r for r in cluster.records if key is None or r.key == key]
+    reads = [
+        Read(names[r.region], r.start, r.start + r.latency, r.version, r.stale_versions, not r.ok)
+        for r in records
+        if r.kind is OpKind.GET
+    ]
+    writes = observer.writes
+    if observer.mesh is None:
+        writes = [
+            Write(names[r.region], r.start + r.latency, r.version)
+            for r in records
+            if r.kind is not OpKind.GET and r.ok
+        ]
     return Trace(
-        system,
-        seed,
+        cluster.system,
+        cluster.seed,
         (start, end),
         names,
         tuple(w for w in writes if inside(w.at)),
-        tuple(a for a in arrows if inside(a.sent)),
+        tuple(a for a in observer.arrows if inside(a.sent)),
         tuple(r for r in reads if inside(r.start)),
-        tuple(cuts),
+        partitions,
+        key,
     )
 
 
@@ -157,50 +188,57 @@ async def _later(at: float, coro: Any) -> Any:
     return await coro
 
 
-async def _login(cluster: Cluster, reads: list[Read]) -> None:
-    """One login in UK South: read the key at the store's default level."""
-    region = cluster[LOGIN]
-    started = cluster.now()
-    try:
-        result = await region.read(KEY)
-    except Unavailable as exc:
-        rec = exc.record
-        reads.append(Read(LOGIN, rec.start, rec.start + rec.latency, 0, 0, failed=True))
-        return
-    rec = result.record
-    reads.append(Read(LOGIN, started, rec.start + rec.latency, rec.version, rec.stale_versions))
+async def _login(cluster: Cluster) -> None:
+    """One login in UK South: read the key at the store's default level (a failed one is in
+    the cluster's records too)."""
+    with contextlib.suppress(Unavailable):
+        await cluster[LOGIN].read(KEY)
 
 
-def _observe(mesh: Mesh, names: tuple[str, ...], writes: list[Write], arrows: list[Arrow]) -> None:
-    """Record commits (``on_write``) and every copy of every replication batch the mesh
-    sends of the story's key: the dispatch wrapper asks the network's route for each copy's
-    fate first, then lets the mesh dispatch with those same answers replayed in order."""
-    dispatch: Callable[[int, list[Any], float], None] = mesh._dispatch
-    route: Callable[[int, int, float], Iterable[float]] = mesh.network.route
-    replay: deque[tuple[float, ...]] = deque()
+class Observer:
+    """Commits (``on_write``) and every copy of every replication batch a started cluster's
+    mesh sends from now on (of ``key`` only, when given): the dispatch wrapper asks the
+    network's route for each copy's fate first, then lets the mesh dispatch with those same
+    answers replayed in order. Without a replication mesh it observes nothing."""
 
-    def on_write(region: int, key: str, version: int) -> None:
-        if key == KEY:
-            writes.append(Write(names[region], mesh.now(), version))
+    def __init__(self, cluster: Cluster, key: str | None = None) -> None:
+        self.key = key
+        self.writes: list[Write] = []
+        self.arrows: list[Arrow] = []
+        mesh = getattr(cluster.store, "mesh", None)
+        self.mesh = mesh if isinstance(mesh, Mesh) else None
+        if self.mesh is not None:
+            self._attach(self.mesh, cluster.config.names)
 
-    def observed_dispatch(src: int, sends: list[Any], now: float) -> None:
-        for dsts, payload in sends:
-            message = decode(payload, mesh._from_wire)
-            versions: tuple[int, ...] = ()
-            if type(message) is OpsBatch:
-                versions = tuple(op[3][1] for op in message.ops if op[2] == KEY)
-            for dst in dsts:
-                delays = tuple(route(src, dst, now))
-                replay.append(delays)
-                if versions:
-                    for delay in delays or (None,):
-                        at = None if delay is None else now + delay
-                        arrows.append(Arrow(names[src], names[dst], now, at, versions))
-        dispatch(src, sends, now)
+    def _attach(self, mesh: Mesh, names: tuple[str, ...]) -> None:
+        key = self.key
+        writes, arrows = self.writes, self.arrows
+        dispatch: Callable[[int, list[Any], float], None] = mesh._dispatch
+        route: Callable[[int, int, float], Iterable[float]] = mesh.network.route
+        replay: deque[tuple[float, ...]] = deque()
 
-    def replayed_route(src: int, dst: int, now: float) -> Iterable[float]:
-        return replay.popleft() if replay else route(src, dst, now)
+        def on_write(region: int, written: str, version: int) -> None:
+            if key is None or written == key:
+                writes.append(Write(names[region], mesh.now(), version))
 
-    mesh.on_write(on_write)
-    mesh._dispatch = observed_dispatch  # type: ignore[method-assign]
-    mesh.network.route = replayed_route  # type: ignore[method-assign]
+        def observed_dispatch(src: int, sends: list[Any], now: float) -> None:
+            for dsts, payload in sends:
+                message = decode(payload, mesh._from_wire)
+                versions: tuple[int, ...] = ()
+                if type(message) is OpsBatch:
+                    versions = tuple(op[3][1] for op in message.ops if key in (None, op[2]))
+                for dst in dsts:
+                    delays = tuple(route(src, dst, now))
+                    replay.append(delays)
+                    if versions:
+                        for delay in delays or (None,):
+                            at = None if delay is None else now + delay
+                            arrows.append(Arrow(names[src], names[dst], now, at, versions))
+            dispatch(src, sends, now)
+
+        def replayed_route(src: int, dst: int, now: float) -> Iterable[float]:
+            return replay.popleft() if replay else route(src, dst, now)
+
+        mesh.on_write(on_write)
+        mesh._dispatch = observed_dispatch  # type: ignore[method-assign]
+        mesh.network.route = replayed_route  # type: ignore[method-assign]

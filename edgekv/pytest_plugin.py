@@ -63,6 +63,7 @@ OVERRIDES = (
 )
 
 _CLUSTER = pytest.StashKey["Cluster"]()
+_OBSERVER = pytest.StashKey[Any]()
 _SEED_FROM_MARKER = pytest.StashKey[bool]()
 
 
@@ -105,6 +106,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=None,
         help="seed for edgekv_cluster fixtures without an explicit seed (default 0)",
+    )
+    group.addoption(
+        "--edgekv-trace",
+        metavar="DIR",
+        default=None,
+        help="on failure, draw a space-time diagram of the test's cluster into DIR "
+        "(needs the plot extra)",
     )
 
 
@@ -162,6 +170,10 @@ def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     cluster.bind(loop)
     cluster.record()
     item.stash[_CLUSTER] = cluster
+    if request.config.getoption("edgekv_trace"):
+        from edgekv._trace import Observer
+
+        item.stash[_OBSERVER] = Observer(cluster)
     item.user_properties.append(("edgekv_seed", cluster.seed))
     try:
         yield cluster
@@ -348,9 +360,35 @@ def _asserting() -> type[Any]:
     return AssertingCluster
 
 
+def _diagram(item: pytest.Item, cluster: Cluster) -> list[str]:
+    """With ``--edgekv-trace DIR``: draw the run so far to DIR/<test>.png; the line to report."""
+    observer = item.stash.get(_OBSERVER, None)
+    folder = item.config.getoption("edgekv_trace")
+    if observer is None or not folder:
+        return []
+    try:
+        from edgekv._report import load_pyplot
+
+        plt = load_pyplot()
+    except ModuleNotFoundError:
+        return ["diagram: --edgekv-trace needs matplotlib: pip install 'edgekv[plot]'"]
+    from edgekv._trace import trace_of
+    from edgekv.commands.trace import draw
+
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in item.nodeid) + ".png"
+    path = os.path.join(folder, name)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        draw(plt, trace_of(cluster, observer), path)
+    except OSError as exc:
+        return [f"diagram: cannot write {path}: {exc.strerror}"]
+    return [f"diagram: {path}"]
+
+
 def _failure_text(item: pytest.Item, cluster: Cluster) -> str:
     lines = [
         _reproduce(item, cluster),
+        *_diagram(item, cluster),
         f"system: {cluster.system}; virtual time at failure: {cluster.now():.3f}s; "
         f"messages in flight: {len(cluster.in_flight())}",
     ]

@@ -143,6 +143,29 @@ def test_check_asserts_with_counterexample_seed_and_rerun(pytester: pytest.Pytes
     )
 
 
+def test_failure_report_draws_the_run_with_edgekv_trace(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.edgekv(regions=["East US", "UK South", "Japan East"], lag="300ms")
+        def test_login(edgekv_cluster):
+            edgekv_cluster.sync["East US"]["user:1"] = {"stars": 3}
+            edgekv_cluster.sync.advance(0.1)
+            assert "user:1" in edgekv_cluster.sync["UK South"]
+        """
+    )
+    folder = tmp_path / "diagrams"
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", f"--edgekv-trace={folder}")
+    result.assert_outcomes(failed=1)
+    (png,) = folder.glob("*.png")
+    assert png.name == "test_failure_report_draws_the_run_with_edgekv_trace.py__test_login.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    result.stdout.fnmatch_lines([f"*diagram: {png}"])
+
+
 @pytest.mark.parametrize(
     ("marker", "message"),
     [

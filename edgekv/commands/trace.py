@@ -184,6 +184,7 @@ def draw(plt: Any, trace: Trace, path: str) -> None:
     ax.set_xlim(start, end)
     ax.set_ylim(-0.8, len(lane) - 0.2)
     ax.set_xlabel("seconds")
-    ax.set_title(f"{KEY} on {trace.system} (seed {trace.seed})")
+    what = "every key" if trace.key is None else trace.key
+    ax.set_title(f"{what} on {trace.system} (seed {trace.seed})")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, fontsize=8, frameon=False)
     save_figure(plt, fig, path)
