@@ -271,9 +271,7 @@ class Cluster:
         failed. Every operation is kept in :attr:`records`."""
         store = self._store_or_start()
         future: asyncio.Future[OpResult] = asyncio.get_running_loop().create_future()
-        records = self.records
-
-        recorder = self.recorder
+        records, recorder = self.records, self.recorder
 
         def done(result: OpResult) -> None:
             records.append(result.record)
