@@ -19,11 +19,13 @@ from ._config import Config, default_config, load_config
 from ._errors import EdgekvError
 from ._history import History, Message, messages_in_flight
 from ._mesh import Mesh
+from ._recorder import DEFAULT_LIMIT, Recorder, check_recorded
 from ._singlehome import SingleHome, _check_migrate_after
 from ._store import LOCATION_HINTS, Op, OpKind, OpRecord, OpResult, Session, Store
 from ._sync import SyncCluster
 from ._systems import SYSTEMS, make_store
 from ._vloop import current_seed
+from .check import CheckResult, save_history
 
 __all__ = ["Cluster", "Diverged", "Region", "SingleHomeCluster", "Unavailable"]
 
@@ -243,6 +245,8 @@ class Cluster:
         self._history: History | None = None
         self.records: deque[OpRecord] = deque(maxlen=_HISTORY)
         """The newest operations' records, every outcome included."""
+        self.recorder: Recorder | None = None
+        """Every operation with its value once :meth:`record` is called (None: off)."""
         if system not in SYSTEMS:
             raise ValueError(f"unknown system {system!r}; known: {', '.join(SYSTEMS)}")
 
@@ -281,10 +285,12 @@ class Cluster:
         failed. Every operation is kept in :attr:`records`."""
         store = self._store_or_start()
         future: asyncio.Future[OpResult] = asyncio.get_running_loop().create_future()
-        records = self.records
+        records, recorder = self.records, self.recorder
 
         def done(result: OpResult) -> None:
             records.append(result.record)
+            if recorder is not None:
+                recorder.record(op, result)
             if not future.done():
                 future.set_result(result)
 
@@ -305,6 +311,44 @@ class Cluster:
         """Stop background timers; the cluster keeps its state for inspection."""
         if self._store is not None:
             self._store.close()
+        if self.recorder is not None:
+            self.recorder.close()
+
+    # -- histories (edgekv.check) --------------------------------------------------------
+
+    def record(
+        self, limit: int = DEFAULT_LIMIT, path: str | os.PathLike[str] | None = None
+    ) -> Recorder:
+        """Start recording every operation from now on (the newest ``limit`` kept, all of
+        them also written to ``path`` as JSON lines when given); returns the recorder."""
+        if self.recorder is not None:
+            self.recorder.close()
+        self.recorder = Recorder(self.config.names, limit=limit, path=path)
+        return self.recorder
+
+    def check(
+        self, model: str, *, max_versions: int | None = None, max_seconds: float | None = None
+    ) -> CheckResult:
+        """Check the recorded operations against ``model`` (``linearizable``, ``session``,
+        ``staleness`` with its bounds, ``convergence`` of the replicas now)."""
+        store = self._started()
+        mesh = getattr(store, "mesh", None)
+        return check_recorded(
+            self._recording(),
+            model,
+            mesh if isinstance(mesh, Mesh) else None,
+            max_versions=max_versions,
+            max_seconds=max_seconds,
+        )
+
+    def save_history(self, path: str | os.PathLike[str]) -> None:
+        """Write the recorded operations as a Jepsen history (``.edn`` or ``.json``)."""
+        save_history(self._recording().history(), os.fspath(path))
+
+    def _recording(self) -> Recorder:
+        if self.recorder is None:
+            raise TypeError("nothing recorded: call cluster.record() before the operations")
+        return self.recorder
 
     # -- regions -------------------------------------------------------------------------
 

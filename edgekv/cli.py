@@ -17,7 +17,7 @@ from ._errors import ConfigError
 
 __all__ = ["main"]
 
-COMMANDS = ("bench", "sweep", "pbs", "regions", "serve", "anomalies", "check", "fit")
+COMMANDS = ("bench", "sweep", "pbs", "regions", "serve", "anomalies", "check", "fit", "trace")
 """Sub-commands, each a module of :mod:`edgekv.commands` with ``register(subparsers)``."""
 
 

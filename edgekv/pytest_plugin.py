@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from edgekv._cluster import Cluster
     from edgekv._config import Config
+    from edgekv.check import CheckResult
 
 __all__ = [
     "edgekv_cluster",
@@ -62,6 +63,7 @@ OVERRIDES = (
 )
 
 _CLUSTER = pytest.StashKey["Cluster"]()
+_OBSERVER = pytest.StashKey[Any]()
 _SEED_FROM_MARKER = pytest.StashKey[bool]()
 
 
@@ -105,6 +107,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="seed for edgekv_cluster fixtures without an explicit seed (default 0)",
     )
+    group.addoption(
+        "--edgekv-trace",
+        metavar="DIR",
+        default=None,
+        help="on failure, draw a space-time diagram of the test's cluster into DIR "
+        "(needs the plot extra)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -137,7 +146,9 @@ def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """A replicated edgekv cluster in virtual time, configured by ``@pytest.mark.edgekv``.
 
     In an async test it runs on the test's (virtual-time) loop; in a sync test use
-    ``edgekv_cluster.sync``. Its ``history`` records every write from the start.
+    ``edgekv_cluster.sync``. Its ``history`` records every write from the start, its
+    recorder every operation; ``edgekv_cluster.check("session")`` (or any model of
+    :func:`edgekv.check.check`) asserts the recorded history keeps that model.
     """
     item = request.node
     cluster = _cluster_for(item, request.config)
@@ -157,7 +168,12 @@ def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         broker = None
         loop = VirtualTimeLoop()
     cluster.bind(loop)
+    cluster.record()
     item.stash[_CLUSTER] = cluster
+    if request.config.getoption("edgekv_trace"):
+        from edgekv._trace import Observer
+
+        item.stash[_OBSERVER] = Observer(cluster)
     item.user_properties.append(("edgekv_seed", cluster.seed))
     try:
         yield cluster
@@ -170,7 +186,6 @@ def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
 def _cluster_for(item: pytest.Item, config: pytest.Config) -> Cluster:
     """The cluster the item's marker describes; a marker mistake fails the test with a
     one-line message, never a traceback."""
-    from edgekv._cluster import Cluster
     from edgekv._errors import ConfigError
 
     marker = item.get_closest_marker("edgekv")
@@ -196,7 +211,9 @@ def _cluster_for(item: pytest.Item, config: pytest.Config) -> Cluster:
                 "system, options, " + ", ".join(OVERRIDES)
             )
         cfg = _config(source, regions)
-        return Cluster(cfg, seed=seed, system=system, options=system_options, **options)
+        cluster = _asserting()(cfg, seed=seed, system=system, options=system_options, **options)
+        cluster.item = item
+        return cluster
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
         reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         pytest.fail(f"{item.nodeid}: @pytest.mark.edgekv: {reason}", pytrace=False)
@@ -305,12 +322,73 @@ def _describe(record: Any) -> str:
     )
 
 
-def _failure_text(item: pytest.Item, cluster: Cluster) -> str:
+def _reproduce(item: pytest.Item, cluster: Cluster) -> str:
+    """The seed and the command that reruns the test with it."""
     rerun = f"pytest '{item.nodeid}'"
     if not item.stash.get(_SEED_FROM_MARKER, False):
         rerun += f" --edgekv-seed={cluster.seed}"
+    return f"seed={cluster.seed} (reproduce: {rerun})"
+
+
+def _asserting() -> type[Any]:
+    """The fixture's Cluster class: ``check`` raises AssertionError on a violation (built
+    per fixture, from the edgekv modules loaded now, so importing the plugin imports none)."""
+    from edgekv._cluster import Cluster
+
+    class AssertingCluster(Cluster):
+        """A Cluster whose ``check`` is an assertion."""
+
+        item: pytest.Item
+
+        def check(
+            self,
+            model: str,
+            *,
+            max_versions: int | None = None,
+            max_seconds: float | None = None,
+        ) -> CheckResult:
+            """The verdict; AssertionError showing the counterexamples, the seed and the
+            rerun command when the recorded history breaks ``model``."""
+            result = super().check(model, max_versions=max_versions, max_seconds=max_seconds)
+            if not result.ok:
+                raise AssertionError(
+                    f"{result.describe(limit=3)}\n\n{_reproduce(self.item, self)}; "
+                    f"system: {self.system}"
+                )
+            return result
+
+    return AssertingCluster
+
+
+def _diagram(item: pytest.Item, cluster: Cluster) -> list[str]:
+    """With ``--edgekv-trace DIR``: draw the run so far to DIR/<test>.png; the line to report."""
+    observer = item.stash.get(_OBSERVER, None)
+    folder = item.config.getoption("edgekv_trace")
+    if observer is None or not folder:
+        return []
+    try:
+        from edgekv._report import load_pyplot
+
+        plt = load_pyplot()
+    except ModuleNotFoundError:
+        return ["diagram: --edgekv-trace needs matplotlib: pip install 'edgekv[plot]'"]
+    from edgekv._trace import trace_of
+    from edgekv.commands.trace import draw
+
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in item.nodeid) + ".png"
+    path = os.path.join(folder, name)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        draw(plt, trace_of(cluster, observer), path)
+    except OSError as exc:
+        return [f"diagram: cannot write {path}: {exc.strerror}"]
+    return [f"diagram: {path}"]
+
+
+def _failure_text(item: pytest.Item, cluster: Cluster) -> str:
     lines = [
-        f"seed={cluster.seed} (reproduce: {rerun})",
+        _reproduce(item, cluster),
+        *_diagram(item, cluster),
         f"system: {cluster.system}; virtual time at failure: {cluster.now():.3f}s; "
         f"messages in flight: {len(cluster.in_flight())}",
     ]

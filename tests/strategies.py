@@ -77,7 +77,9 @@ def register_histories(
 ) -> list[Operation]:
     """Small register histories: operations take effect at a drawn instant inside their
     interval (linearizable), unless ``corrupt`` then replaces one read's value. Integer
-    times give ties; few values give repeats; some writes end unavailable (applied or not)."""
+    times give ties; few values give repeats; some writes end unavailable (applied or not).
+    At one instant, an operation that took time and ends there takes effect before those
+    that begin there, as :func:`~edgekv.check.precedes` orders them."""
     drafts = []
     for i in range(draw(st.integers(1, max_ops))):
         invoke = draw(st.integers(0, 12))
@@ -90,6 +92,7 @@ def register_histories(
         drafts.append(
             (
                 point,
+                not (point == complete and invoke < complete),
                 i,
                 kind,
                 draw(st.sampled_from(keys)),
@@ -104,7 +107,9 @@ def register_histories(
     state: dict[str, tuple[Any, int]] = {}
     ops = []
     version = 0
-    for _point, i, kind, key, value, outcome, applied, invoke, complete, process in sorted(drafts):
+    for _point, _late, i, kind, key, value, outcome, applied, invoke, complete, process in sorted(
+        drafts
+    ):
         if kind == "write":
             if applied:
                 version += 1

@@ -106,6 +106,66 @@ def test_failure_report_names_the_seed_and_the_history(pytester: pytest.Pytester
     )
 
 
+def test_check_asserts_with_counterexample_seed_and_rerun(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import edgekv
+        import pytest
+
+        def story(cluster, level):
+            s = edgekv.Session()
+            cluster.sync.call(cluster["East US"].put, "user:1", {"stars": 3}, session=s)
+            return cluster.sync.call(cluster["UK South"].get, "user:1", level, session=s)
+
+        @pytest.mark.edgekv(regions=["East US", "UK South"], lag="300ms")
+        def test_eventual_breaks_read_your_writes(edgekv_cluster):
+            assert story(edgekv_cluster, "eventual") is None
+            edgekv_cluster.check("session")
+
+        @pytest.mark.edgekv(regions=["East US", "UK South"], lag="300ms")
+        def test_session_keeps_it(edgekv_cluster):
+            assert story(edgekv_cluster, "session") == {"stars": 3}
+            assert edgekv_cluster.check("session").checked == 2
+            edgekv_cluster.check("linearizable")
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--edgekv-seed=4")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AssertionError: session: 1 violation in 2 operations",
+            "*read-your-writes violated on key 'user:1':",
+            '*session-1 @ East US: wrote user:1 = {"stars": 3} (v*)',
+            "*session-1 @ UK South: read user:1 = absent",
+            "*seed=4 (reproduce: pytest '*::test_eventual_breaks_read_your_writes' "
+            "--edgekv-seed=4); system: replicated",
+        ]
+    )
+
+
+def test_failure_report_draws_the_run_with_edgekv_trace(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.edgekv(regions=["East US", "UK South", "Japan East"], lag="300ms")
+        def test_login(edgekv_cluster):
+            edgekv_cluster.sync["East US"]["user:1"] = {"stars": 3}
+            edgekv_cluster.sync.advance(0.1)
+            assert "user:1" in edgekv_cluster.sync["UK South"]
+        """
+    )
+    folder = tmp_path / "diagrams"
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", f"--edgekv-trace={folder}")
+    result.assert_outcomes(failed=1)
+    (png,) = folder.glob("*.png")
+    assert png.name == "test_failure_report_draws_the_run_with_edgekv_trace.py__test_login.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    result.stdout.fnmatch_lines([f"*diagram: {png}"])
+
+
 @pytest.mark.parametrize(
     ("marker", "message"),
     [

@@ -11,6 +11,7 @@ from ._formats import (
     load_history,
     loads_edn,
     loads_json,
+    loads_jsonl,
     save_history,
     to_jepsen,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "load_history",
     "loads_edn",
     "loads_json",
+    "loads_jsonl",
     "minimal_counterexample",
     "precedes",
     "save_history",

@@ -32,6 +32,7 @@ __all__ = [
     "load_history",
     "loads_edn",
     "loads_json",
+    "loads_jsonl",
     "parse_edn",
     "save_history",
     "to_jepsen",
@@ -377,18 +378,42 @@ def loads_json(text: str) -> History:
     return from_jepsen(data)
 
 
+def loads_jsonl(text: str) -> History:
+    """A history from JSON lines as a cluster's recorder writes them: one object per
+    operation with the fields of :class:`Operation`."""
+    ops = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            fields = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"line {n}", f"not JSON: {exc.msg}") from None
+        if not isinstance(fields, dict) or set(fields) != _FIELDS:
+            raise ConfigError(f"line {n}", f"expected an object of {', '.join(sorted(_FIELDS))}")
+        try:
+            ops.append(Operation(**fields))
+        except ConfigError as exc:
+            raise ConfigError(f"line {n}.{exc.path}", exc.reason) from None
+    return History(ops)
+
+
+_FIELDS = set(Operation.__slots__)
+_LOADERS = {".edn": loads_edn, ".json": loads_json, ".jsonl": loads_jsonl}
+
+
 def load_history(path: str | Path) -> History:
-    """Read a ``.edn`` or ``.json`` history file."""
+    """Read a ``.edn`` or ``.json`` history file, or a recorder's ``.jsonl``."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".edn", ".json"):
-        raise ConfigError(str(path), "expected a .edn or .json history file")
+    if suffix not in _LOADERS:
+        raise ConfigError(str(path), "expected a .edn, .json or .jsonl history file")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), f"cannot read: {exc}") from None
     try:
-        return loads_edn(text) if suffix == ".edn" else loads_json(text)
+        return _LOADERS[suffix](text)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.path}", exc.reason) from None
 

@@ -57,7 +57,9 @@ def register(subparsers: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("history", metavar="HISTORY", help="a .edn or .json history file")
+    parser.add_argument(
+        "history", metavar="HISTORY", help="a .edn or .json history file, or a recorder's .jsonl"
+    )
     parser.add_argument("--model", choices=MODELS, required=True, help="the model to check")
     parser.add_argument(
         "--max-versions", type=_count, metavar="K", help="staleness: versions a read may miss"
