@@ -32,6 +32,7 @@ from ._durable import DurableRegion, DurableStore, restore
 from ._edgedb import EdgeDB, RegionStore
 from ._inputs import InputError, Limits, check_json, check_user
 from ._keys import SERVER, Keys, Project
+from ._live import LiveView
 from ._mesh import Mesh
 from ._store import Outcome
 from .flags import User, UserError
@@ -197,8 +198,10 @@ class _RegionApi:
         node_counters: Callable[[], Mapping[str, Any]],
         limits: Limits,
         users: UserQuota,
+        live: LiveView | None = None,
     ) -> None:
         self.name = name
+        self.live = live
         self.keys = keys
         self.metrics = metrics
         self.node_counters = node_counters
@@ -409,10 +412,7 @@ class _RegionApi:
             raise ApiError(
                 400, f"user_id {body['user_id']!r} in the body differs from {user_id!r} in the path"
             )
-        try:
-            await self.edgedb[project.name].save(body)
-        except UserError as exc:
-            raise ApiError(400, str(exc)) from None
+        await self.save(project.name, body)
         return web.json_response({"message": "Successfully updated user data"})
 
     # -- config CDN and operations -------------------------------------------------------
@@ -430,6 +430,43 @@ class _RegionApi:
         return web.Response(
             body=project.config_body, headers={**headers, "Content-Type": "application/json"}
         )
+
+    async def live_page(self, request: web.Request) -> web.Response:
+        """``GET /``: the live page (no key needed; it asks for one)."""
+        assert self.live is not None
+        return web.Response(body=self.live.page, content_type="text/html", charset="utf-8")
+
+    async def live_state(self, request: web.Request) -> web.Response:
+        """``GET /live/state?user=ID``: every region's copy of a user (a server key: the
+        page shows user data from every region)."""
+        assert self.live is not None
+        project = self._project(request, write=True)
+        user = request.query.get("user", "")
+        if not user:
+            raise ApiError(400, "user: expected a non-empty user_id")
+        check_json({"user_id": user}, self.limits)
+        return web.json_response(self.live.state(project.name, user))
+
+    async def live_write(self, request: web.Request) -> web.Response:
+        """``POST /live/write?region=NAME``: the body written as a PATCH at that region."""
+        assert self.live is not None
+        project = self._project(request, write=True)
+        if not project.edgedb_enabled:
+            raise ApiError(403, f"EdgeDB is not enabled for project {project.name!r}")
+        region = request.query.get("region", "")
+        writer = self.live.writers.get(region)
+        if writer is None:
+            known = ", ".join(self.live.writers)
+            raise ApiError(400, f"region: unknown region {_one_line(region)!r}; known: {known}")
+        await writer(project.name, await self._user_body(request))
+        return web.json_response({"message": f"Successfully updated user data in {region}"})
+
+    async def save(self, project: str, body: Mapping[str, Any]) -> None:
+        """Store a user body here with the checks of ``PATCH /v1/edgedb``."""
+        try:
+            await self.edgedb[project].save(body)
+        except UserError as exc:
+            raise ApiError(400, str(exc)) from None
 
     async def openapi(self, request: web.Request) -> web.Response:
         """``GET /openapi.json``: the OpenAPI 3.1 description of this API."""
@@ -512,6 +549,7 @@ def make_app(
     node_counters: Callable[[], Mapping[str, Any]] = dict,
     limits: Limits | None = None,
     users: UserQuota | None = None,
+    live: LiveView | None = None,
 ) -> web.Application:
     """The aiohttp application of one region serving every project of ``keys``; ``users``
     is shared by the regions of one cluster (the user quota counts over all of them)."""
@@ -524,6 +562,7 @@ def make_app(
         node_counters,
         limits,
         users or UserQuota(limits.max_users),
+        live,
     )
     app = web.Application(middlewares=[api.middleware], client_max_size=limits.max_body)
     app.add_routes(
@@ -539,6 +578,15 @@ def make_app(
             web.get("/openapi.json", api.openapi),
         ]
     )
+    if live is not None:
+        live.writers[name] = api.save
+        app.add_routes(
+            [
+                web.get("/", api.live_page),
+                web.get("/live/state", api.live_state),
+                web.post("/live/write", api.live_write),
+            ]
+        )
     return app
 
 
@@ -639,6 +687,8 @@ class EdgeServer:
         self.limits = limits or Limits()
         self.access_log = access_log
         self.users = UserQuota(self.limits.max_users)
+        self.live = LiveView(cluster)
+        """The live page at ``/`` of every region."""
         self.metrics = {name: RegionMetrics(name) for name in cluster.regions}
         self.urls: dict[str, str] = {}
         self._runners: list[web.AppRunner] = []
@@ -665,6 +715,7 @@ class EdgeServer:
                     node_counters=functools.partial(self._node_counters, name),
                     limits=self.limits,
                     users=self.users,
+                    live=self.live,
                 )
                 runner = web.AppRunner(
                     app,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 import numpy  # noqa: F401 -- loaded once here: pytester's in-process runs cannot re-import it
+from browser import chromium  # noqa: F401 -- the fixture, for every test that needs a browser
 from hypothesis import HealthCheck, settings
 
 _RELAXED = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]

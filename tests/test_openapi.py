@@ -61,6 +61,9 @@ def test_the_document_is_served_and_is_openapi_3_1(live: LiveServer) -> None:
         "/healthz",
         "/metrics",
         "/openapi.json",
+        "/",
+        "/live/state",
+        "/live/write",
     }
 
 
