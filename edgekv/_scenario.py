@@ -438,8 +438,14 @@ class _Recorder:
             served = ctx.variables(i, doc)
             self.platinum[i] = served.get(PLATINUM) is True
             if doc != truth_start and served != ctx.variables(i, truth_start):
-                now = ctx.truth(ctx.user[i])
-                self.wrong[i] = doc != now and served != ctx.variables(i, now)
+                u = ctx.user[i]
+                now = ctx.truth(u)
+                ahead = ctx.truth_ahead(u)
+                self.wrong[i] = (
+                    doc != now
+                    and served != ctx.variables(i, now)
+                    and (ahead is now or served != ctx.variables(i, ahead))
+                )
         ctx.pending -= 1
 
     def finish(
@@ -505,6 +511,9 @@ class _Context:
         self.since_own = [math.inf] * self.n_ops
         """Per read: seconds since the user's own last acknowledged purchase."""
         self.truth: Callable[[int], dict[str, Any] | None] = _no_truth
+        self.truth_ahead: Callable[[int], dict[str, Any] | None] = _no_truth
+        """The truth with the user's writes still unacknowledged applied in issue order: a
+        store may have committed them already (a single home answers after its flush)."""
         self.log: list[list[tuple[int, float, int, int | None]]] = [[] for _ in keys]
         """Per user: ``(version, commit time, origin region, stars)`` of every committed write
         (``stars`` is None but for purchases)."""
@@ -630,6 +639,7 @@ def _run_system(
     own = [0] * n_users
     own_at = [-math.inf] * n_users
     effects: list[list[tuple[float, Mapping[str, Any]]]] = [[] for _ in range(n_users)]
+    unacked: list[list[Mapping[str, Any]]] = [[] for _ in range(n_users)]
     tokens = [Session() for _ in range(n_users)] if session_levels else None
     log = ctx.log
     home = work.home.tolist()
@@ -639,6 +649,17 @@ def _run_system(
         return truth_doc[u]
 
     ctx.truth = truth
+
+    def truth_ahead(u: int) -> dict[str, Any] | None:
+        doc = truth_doc[u]
+        if not unacked[u]:
+            return doc
+        out = dict(doc or {})
+        for value in unacked[u]:
+            out.update(value)
+        return out
+
+    ctx.truth_ahead = truth_ahead
 
     def acknowledged(u: int, value: Mapping[str, Any], version: int) -> None:
         held = fields[u]
@@ -663,6 +684,7 @@ def _run_system(
         store.submit(op, partial(loaded, u, doc))
 
     def write_done(i: int, u: int, value: Mapping[str, Any], result: OpResult) -> None:
+        unacked[u].remove(value)
         rec = result.record
         if rec.ok:
             acknowledged(u, value, result.version)
@@ -687,6 +709,7 @@ def _run_system(
             value = _write_value(kind, values[i])
             token = tokens[u] if tokens is not None and kind == PURCHASE else None
             op = Op(OpKind.PATCH, region, key, value, session=token, location_hint=hint)
+            unacked[u].append(value)
             store.submit(op, partial(write_done, i, u, value))
             return
         truth_start = truth_doc[u]
