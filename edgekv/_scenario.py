@@ -244,6 +244,8 @@ class Workload:
     value: np.ndarray
     padding_bytes: int = 0
     """Bytes of padding in each document (:attr:`EdgeFlags.padding_bytes`)."""
+    sessions: int = 0
+    """Number of user sessions."""
 
     @property
     def ops(self) -> int:
@@ -412,6 +414,7 @@ def build_workload(scenario: EdgeFlags, cfg: Config) -> Workload:
         d_out=d_out[order],
         value=value[order],
         padding_bytes=scenario.padding_bytes,
+        sessions=n_sess,
     )
 
 
