@@ -131,7 +131,8 @@ class EdgeFlags:
     mobility: float = 0.2
     """Fraction of sessions (and background operations) started away from home."""
     think: Distribution = field(default_factory=lambda: LogNormal(1.0, 1.0))
-    """Delay from the purchase to the login."""
+    """Delay before each session step after the first that gives none (the purchase to the
+    login in edge-flags)."""
     sessions_per_min: float = 1.0
     reads_per_min: float = 4.0
     writes_per_min: float = 0.5
@@ -183,7 +184,11 @@ class EdgeFlags:
         decay = self.travel_decay_km
         if decay is not None and (not isinstance(decay, int | float) or not decay > 0):
             raise ConfigError("travel.decay_km", f"expected a positive number, got {decay!r}")
-        if not 0 <= self.zipf_s <= 10:
+        for region, weight in self.population or ():
+            if not isinstance(weight, int | float) or not 0 <= weight < math.inf:
+                raise ConfigError(f"population.{region}", f"expected a weight >= 0, got {weight!r}")
+        z = self.zipf_s
+        if isinstance(z, bool) or not isinstance(z, int | float) or not 0 <= z <= 10:
             raise ConfigError("zipf_s", f"expected a number in 0..10, got {self.zipf_s!r}")
         if not self.steps or any(k not in KINDS_BY_NAME.values() for k, _ in self.steps):
             raise ConfigError("steps", f"expected one or more of {', '.join(KINDS_BY_NAME)}")
