@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from ._cost import Prices, parse_prices
 from ._distributions import Constant, Distribution, median, parse_distribution, parse_duration
 from ._errors import ConfigError
 
@@ -113,6 +114,8 @@ class Config:
     systems: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
     """Each system's options from the YAML ``systems:`` section, as written (the system
     checks them when it is built: see :func:`edgekv._systems.make_store`)."""
+    prices: Prices = field(default_factory=Prices)
+    """USD list prices of the ``prices:`` section, for the cost model (:mod:`edgekv._cost`)."""
     source: str = ""
     _by_name: Mapping[str, Region] = field(init=False, repr=False, compare=False)
 
@@ -423,7 +426,9 @@ def _partitions(raw: Any, names: set[str]) -> tuple[PartitionWindow, ...]:
 
 
 def _build_unchecked(raw: Any, source: str) -> Config:
-    top = _mapping(raw, "", ("regions", "rtt_ms", "network", "replication", "store", "systems"))
+    top = _mapping(
+        raw, "", ("regions", "rtt_ms", "network", "replication", "store", "systems", "prices")
+    )
     regions = _regions(top.get("regions"))
     names = {r.name for r in regions}
     net = _mapping(
@@ -502,6 +507,7 @@ def _build_unchecked(raw: Any, source: str) -> Config:
         else parse_duration(grace, "store.tombstone_grace", allow_zero=False, bare="error"),
         compact=compact,
         systems=_systems(top.get("systems")),
+        prices=parse_prices(top.get("prices")),
         source=source,
     )
     _check_grace(cfg, "store.tombstone_grace")

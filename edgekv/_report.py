@@ -28,7 +28,18 @@ from rich.progress import (
 from rich.table import Table
 
 from ._config import Config
-from ._scenario import LOGIN, OUTCOMES, PURCHASE, READ, WRITE, ScenarioResult
+from ._cost import Usage, format_usd, price
+from ._scenario import (
+    LOGIN,
+    OUTCOMES,
+    PURCHASE,
+    READ,
+    WRITE,
+    ScenarioResult,
+    SystemRun,
+    _initial_doc,
+)
+from ._systems import parse_system
 
 __all__ = [
     "LazyProgress",
@@ -176,8 +187,34 @@ def summarize(result: ScenarioResult) -> dict[str, Any]:
                 "messages": run.messages_replicated,
             },
             "realised_lag": run.realised_lag,
+            "cost": price(_usage(result, name, run), cfg.prices),
         }
     return {"scenario": scenario, "workload": workload, "systems": systems}
+
+
+def _usage(result: ScenarioResult, label: str, run: SystemRun) -> Usage:
+    """What the column ``label`` did in the run, for the cost model: its reads, every
+    write, its replication bytes, the size of a stored document (JSON) and the replicas
+    holding it (DynamoDB: every region for MREC, two or three members for MRSC)."""
+    work, cfg = result.workload, result.cfg
+    system, level = parse_system(label)
+    reads = int(((work.kind == LOGIN) | (work.kind == READ)).sum())
+    width = len(str(max(len(work.home) - 1, 0)))
+    doc = _initial_doc("u" * (width + 5), 100, work.padding_bytes)
+    replicas = len(cfg.regions)
+    if system == "dynamodb-mrsc":
+        replicas = 2 if cfg.systems.get(system, {}).get("witness") else 3
+    return Usage(
+        system=system,
+        level=level,
+        reads=reads,
+        writes=work.ops - reads,
+        bytes_replicated=run.bytes_replicated,
+        item_bytes=len(json.dumps(doc, separators=(",", ":"))),
+        replicas=replicas,
+        sessions=work.sessions,
+        operations=work.ops,
+    )
 
 
 # -- files -------------------------------------------------------------------------------
@@ -258,6 +295,11 @@ def _rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
         (
             "replicated MB (msgs)",
             f"{s['replication']['bytes'] / 1e6:.2f} ({s['replication']['messages']:,})",
+        ),
+        (
+            "model $/M sessions (M ops)",
+            f"{format_usd(s['cost']['usd_per_million_sessions'])} "
+            f"({format_usd(s['cost']['usd_per_million_operations'])})",
         ),
     ]
     return out

@@ -25,6 +25,12 @@ Workload (all per user, Poisson, times uniform in the window):
 * background writes (``writes_per_min``): other services PATCHing ``appVersion``, from home or
   away; they are not the user's own writes, so no session token covers them.
 
+A workload file (:mod:`edgekv._workload`, ``edgekv bench --workload``) sets the population,
+the travel model (away regions by population or also by distance), a session's steps (any
+sequence of purchase, login, read and write, each after its think time), the popularity of
+users for background operations (Zipf) and the documents' padding; the packaged
+``edge-flags.yaml`` is the story above.
+
 Before the window every user's document is written once at home (``warmup`` seconds of
 replication before the first operation). Each op's client-to-edge and edge-to-client delays
 are drawn once and shared by every system, so the systems see the identical workload.
@@ -47,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from ._config import Config, default_config, load_config
+from ._config import Config, default_config, great_circle_km, load_config
 from ._consistency import SESSION
 from ._distributions import (
     Constant,
@@ -96,6 +102,9 @@ SCENARIO = "edge-flags"
 PURCHASE, LOGIN, READ, WRITE = 0, 1, 2, 3
 """Operation kinds of a :class:`Workload`."""
 KIND_NAMES = ("purchase", "login", "background read", "background write")
+STEP_NAMES = ("purchase", "login", "read", "write")
+"""A session step's name per kind (a workload file's ``sessions.steps``)."""
+KINDS_BY_NAME = {name: kind for kind, name in enumerate(STEP_NAMES)}
 
 OUTCOMES = ("local", "waited", "forwarded")
 """Outcome codes of :attr:`SystemRun.outcome` (index = code)."""
@@ -124,7 +133,8 @@ class EdgeFlags:
     mobility: float = 0.2
     """Fraction of sessions (and background operations) started away from home."""
     think: Distribution = field(default_factory=lambda: LogNormal(1.0, 1.0))
-    """Delay from the purchase to the login."""
+    """Delay before each session step after the first that gives none (the purchase to the
+    login in edge-flags)."""
     sessions_per_min: float = 1.0
     reads_per_min: float = 4.0
     writes_per_min: float = 0.5
@@ -135,6 +145,21 @@ class EdgeFlags:
     warmup: float = 5.0
     """Seconds between the initial documents' writes and the first operation."""
     seed: int = 1
+    name: str = SCENARIO
+    """The workload's name (a workload file's ``name``)."""
+    population: tuple[tuple[str, float], ...] | None = None
+    """Users' home regions by weight, ``(region, weight)`` pairs; None: the config's weights."""
+    travel_decay_km: float | None = None
+    """Away regions weighted by population x ``exp(-km / travel_decay_km)`` from home; None:
+    by population weight alone (any distance)."""
+    steps: tuple[tuple[int, Distribution | None], ...] = ((PURCHASE, None), (LOGIN, None))
+    """A session's operations in order, ``(kind, think)``: ``think`` is the delay after the
+    previous step (None: :attr:`think`; the first step starts the session)."""
+    zipf_s: float = 0.0
+    """Popularity of users for background operations: rank ``k`` drawn with weight
+    ``1 / k**zipf_s`` (0: uniform)."""
+    padding_bytes: int = 0
+    """Bytes of padding in each document, rewritten by every background write."""
 
     def __post_init__(self) -> None:
         _int(self.users, "users", 1)
@@ -157,11 +182,23 @@ class EdgeFlags:
             raise ConfigError("mobility", f"expected a fraction in 0..1, got {m!r}")
         if not isinstance(self.think, Distribution):
             object.__setattr__(self, "think", parse_distribution(self.think, "think"))
+        _int(self.padding_bytes, "padding_bytes", 0)
+        decay = self.travel_decay_km
+        if decay is not None and (not isinstance(decay, int | float) or not decay > 0):
+            raise ConfigError("travel.decay_km", f"expected a positive number, got {decay!r}")
+        for region, weight in self.population or ():
+            if not isinstance(weight, int | float) or not 0 <= weight < math.inf:
+                raise ConfigError(f"population.{region}", f"expected a weight >= 0, got {weight!r}")
+        z = self.zipf_s
+        if isinstance(z, bool) or not isinstance(z, int | float) or not 0 <= z <= 10:
+            raise ConfigError("zipf_s", f"expected a number in 0..10, got {self.zipf_s!r}")
+        if not self.steps or any(k not in KINDS_BY_NAME.values() for k, _ in self.steps):
+            raise ConfigError("steps", f"expected one or more of {', '.join(KINDS_BY_NAME)}")
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as plain data (distributions described)."""
         return {
-            "name": SCENARIO,
+            "name": self.name,
             "seed": self.seed,
             "users": self.users,
             "duration_s": self.duration,
@@ -173,6 +210,20 @@ class EdgeFlags:
             "background_writes_per_user_per_min": self.writes_per_min,
             "initial_stars": f"uniform 0..{self.initial_stars - 1}",
             "stars_per_purchase": f"uniform 1..{self.max_purchase}",
+            "population": "config" if self.population is None else dict(self.population),
+            "travel": (
+                "by population"
+                if self.travel_decay_km is None
+                else f"by population x exp(-km / {self.travel_decay_km:g})"
+            ),
+            "session_steps": [
+                {"op": STEP_NAMES[k], "think": (t or self.think).describe()}
+                if j
+                else {"op": STEP_NAMES[k]}
+                for j, (k, t) in enumerate(self.steps)
+            ],
+            "background_zipf_s": self.zipf_s,
+            "padding_bytes": self.padding_bytes,
         }
 
 
@@ -198,6 +249,10 @@ class Workload:
     d_in: np.ndarray
     d_out: np.ndarray
     value: np.ndarray
+    padding_bytes: int = 0
+    """Bytes of padding in each document (:attr:`EdgeFlags.padding_bytes`)."""
+    sessions: int = 0
+    """Number of user sessions."""
 
     @property
     def ops(self) -> int:
@@ -216,10 +271,11 @@ class Workload:
         return out
 
 
-def _away_regions(rng: np.random.Generator, home: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """For each home, another region drawn by population weight (uniform among the others if
-    they all weigh 0; the home itself when it is the only region). O(n x regions)."""
-    n_regions = len(weights)
+def _away_regions(rng: np.random.Generator, home: np.ndarray, pull: np.ndarray) -> np.ndarray:
+    """For each home ``h``, another region drawn by the weights ``pull[h]`` (uniform among
+    the others if they all weigh 0; the home itself when it is the only region).
+    O(n x regions)."""
+    n_regions = len(pull)
     u = rng.random(len(home))
     out = home.copy()
     if n_regions == 1:
@@ -228,7 +284,7 @@ def _away_regions(rng: np.random.Generator, home: np.ndarray, weights: np.ndarra
         mask = home == h
         if not mask.any():
             continue
-        w = weights.astype(float).copy()
+        w = pull[h].astype(float).copy()
         w[h] = 0.0
         if w.sum() <= 0:
             w = np.ones(n_regions)
@@ -245,19 +301,58 @@ def _draw(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def _op_regions(
-    rng: np.random.Generator, home: np.ndarray, mobility: float, weights: np.ndarray
+    rng: np.random.Generator, home: np.ndarray, mobility: float, pull: np.ndarray
 ) -> np.ndarray:
     """Where each operation of a user at ``home`` is issued: home, or with probability
-    ``mobility`` another region by population weight. O(n x regions)."""
+    ``mobility`` another region drawn by ``pull[home]``. O(n x regions)."""
     away = rng.random(len(home)) < mobility
-    return np.where(away, _away_regions(rng, home, weights), home)
+    return np.where(away, _away_regions(rng, home, pull), home)
+
+
+def _population(scenario: EdgeFlags, cfg: Config) -> np.ndarray:
+    """Home-region weights in the config's order: the scenario's ``population`` (regions it
+    does not name weigh 0; ``ConfigError`` for a region the config lacks), else the config's."""
+    if scenario.population is None:
+        return np.array([r.weight for r in cfg.regions], dtype=float)
+    weights = np.zeros(len(cfg.regions))
+    index = {name: i for i, name in enumerate(cfg.names)}
+    for name, weight in scenario.population:
+        if name not in index:
+            raise ConfigError(
+                f"population.{name}", f"no such region in the config; known: {', '.join(index)}"
+            )
+        weights[index[name]] = weight
+    if weights.sum() <= 0:
+        raise ConfigError("population", "expected at least one region with a positive weight")
+    return weights
+
+
+def _pull(scenario: EdgeFlags, cfg: Config, weights: np.ndarray) -> np.ndarray:
+    """Away-region weights per home region (rows): population, times the distance decay
+    ``exp(-km / travel_decay_km)`` when the scenario sets one."""
+    n = len(weights)
+    if scenario.travel_decay_km is None:
+        return np.tile(weights, (n, 1))
+    regions = cfg.regions
+    km = np.array([[great_circle_km(a.lat, a.lon, b.lat, b.lon) for b in regions] for a in regions])
+    return weights[None, :] * np.exp(-km / scenario.travel_decay_km)
+
+
+def _popular_users(rng: np.random.Generator, n_users: int, zipf_s: float, n: int) -> np.ndarray:
+    """``n`` users for background operations: uniform, or Zipf with exponent ``zipf_s``
+    (user ``k`` weighs ``1 / (k + 1) ** zipf_s``). O(users + n log users)."""
+    if zipf_s == 0:
+        return rng.integers(0, n_users, n)
+    weights = 1.0 / np.arange(1, n_users + 1, dtype=float) ** zipf_s
+    return _draw(weights, rng.random(n))
 
 
 def build_workload(scenario: EdgeFlags, cfg: Config) -> Workload:
     """Draw the scenario's operations for ``cfg``'s regions. Vectorised: O(ops log ops)."""
     rngs = np.random.default_rng([scenario.seed, STREAM_WORKLOAD]).spawn(4)
     users_rng, sess_rng, bg_rng, delay_rng = rngs
-    weights = np.array([r.weight for r in cfg.regions], dtype=float)
+    weights = _population(scenario, cfg)
+    pull = _pull(scenario, cfg, weights)
     n_users = scenario.users
     home = _draw(weights, users_rng.random(n_users))
     stars0 = users_rng.integers(0, scenario.initial_stars, n_users)
@@ -267,30 +362,49 @@ def build_workload(scenario: EdgeFlags, cfg: Config) -> Workload:
     n_sess = int(sess_rng.poisson(scenario.sessions_per_min * minutes * n_users))
     s_time = np.sort(sess_rng.uniform(0.0, window, n_sess))
     s_user = sess_rng.integers(0, n_users, n_sess)
-    s_region = _op_regions(sess_rng, home[s_user], scenario.mobility, weights)
-    think = scenario.think.sample(sess_rng, n_sess)
-    gained = sess_rng.integers(1, scenario.max_purchase + 1, n_sess)
+    s_region = _op_regions(sess_rng, home[s_user], scenario.mobility, pull)
+    steps = scenario.steps
+    start = np.zeros(n_sess)
+    at = [start]
+    for _, think in steps[1:]:
+        start = start + (think or scenario.think).sample(sess_rng, n_sess)
+        at.append(start)
+    kinds = [k for k, _ in steps]
+    n_buy = kinds.count(PURCHASE)
+    gained = sess_rng.integers(1, scenario.max_purchase + 1, n_sess * n_buy).reshape(n_sess, n_buy)
+    n_write = kinds.count(WRITE)
+    builds = sess_rng.integers(0, 1000, (n_sess, n_write)) if n_write else None
     stars = stars0.copy()
-    totals = np.empty(n_sess, dtype=np.int64)
-    for j, (u, g) in enumerate(zip(s_user.tolist(), gained.tolist(), strict=True)):
-        stars[u] += g
-        totals[j] = stars[u]
+    totals = np.empty((n_sess, n_buy), dtype=np.int64)
+    for j, (u, gains) in enumerate(zip(s_user.tolist(), gained.tolist(), strict=True)):
+        for b, g in enumerate(gains):
+            stars[u] += g
+            totals[j, b] = stars[u]
 
     parts = []
+    buys = writes = 0
+    for step, k in enumerate(kinds):
+        if k == PURCHASE:
+            value, region = totals[:, buys], home[s_user]
+            buys += 1
+        elif k == WRITE and builds is not None:
+            value, region = builds[:, writes], s_region
+            writes += 1
+        else:
+            value, region = np.zeros(n_sess, dtype=np.int64), s_region
+        parts.append((np.full(n_sess, k), s_user, region, s_time + at[step], value))
     for bg_kind, per_min in ((READ, scenario.reads_per_min), (WRITE, scenario.writes_per_min)):
         n = int(bg_rng.poisson(per_min * minutes * n_users))
-        user = bg_rng.integers(0, n_users, n)
-        region = _op_regions(bg_rng, home[user], scenario.mobility, weights)
+        user = _popular_users(bg_rng, n_users, scenario.zipf_s, n)
+        region = _op_regions(bg_rng, home[user], scenario.mobility, pull)
         value = bg_rng.integers(0, 1000, n) if bg_kind == WRITE else np.zeros(n, dtype=np.int64)
         parts.append((np.full(n, bg_kind), user, region, bg_rng.uniform(0.0, window, n), value))
 
-    kind = np.concatenate(
-        [np.full(n_sess, PURCHASE), np.full(n_sess, LOGIN)] + [p[0] for p in parts]
-    )
-    user = np.concatenate([s_user, s_user] + [p[1] for p in parts])
-    region = np.concatenate([home[s_user], s_region] + [p[2] for p in parts])
-    t_issue = np.concatenate([s_time, s_time + think] + [p[3] for p in parts]) + scenario.warmup
-    value = np.concatenate([totals, np.zeros(n_sess, dtype=np.int64)] + [p[4] for p in parts])
+    kind = np.concatenate([p[0] for p in parts])
+    user = np.concatenate([p[1] for p in parts])
+    region = np.concatenate([p[2] for p in parts])
+    t_issue = np.concatenate([p[3] for p in parts]) + scenario.warmup
+    value = np.concatenate([p[4] for p in parts])
     n_ops = len(kind)
     d_in = cfg.client_delay.sample(delay_rng, n_ops)
     d_out = cfg.client_delay.sample(delay_rng, n_ops)
@@ -306,6 +420,8 @@ def build_workload(scenario: EdgeFlags, cfg: Config) -> Workload:
         d_in=d_in[order],
         d_out=d_out[order],
         value=value[order],
+        padding_bytes=scenario.padding_bytes,
+        sessions=n_sess,
     )
 
 
@@ -556,13 +672,18 @@ def _no_truth(user: int) -> dict[str, Any] | None:
     raise AssertionError("truth function not installed")
 
 
-def _initial_doc(key: str, stars: int) -> dict[str, Any]:
-    return {"user_id": key, "appVersion": "5.0.0", "customData": {"stars": stars}}
+def _initial_doc(key: str, stars: int, padding: int = 0) -> dict[str, Any]:
+    doc = {"user_id": key, "appVersion": "5.0.0", "customData": {"stars": stars}}
+    if padding:
+        doc["profile"] = "x" * padding
+    return doc
 
 
-def _write_value(kind: int, value: int) -> dict[str, Any]:
+def _write_value(kind: int, value: int, padding: int = 0) -> dict[str, Any]:
     if kind == PURCHASE:
         return {"customData": {"stars": value}}
+    if padding:
+        return {"appVersion": f"5.1.{value}", "profile": f"{value:03d}{'x' * padding}"[:padding]}
     return {"appVersion": f"5.1.{value}"}
 
 
@@ -679,7 +800,7 @@ def _run_system(
             log[u].append((result.version, result.record.start, home[u], None))
 
     for u, stars in enumerate(work.stars0.tolist()):
-        doc = _initial_doc(keys[u], stars)
+        doc = _initial_doc(keys[u], stars, work.padding_bytes)
         op = Op(OpKind.PUT, home[u], keys[u], doc, location_hint=home[u])
         store.submit(op, partial(loaded, u, doc))
 
@@ -706,7 +827,7 @@ def _run_system(
         key = keys[u]
         hint = home[u]
         if kind in (PURCHASE, WRITE):
-            value = _write_value(kind, values[i])
+            value = _write_value(kind, values[i], work.padding_bytes)
             token = tokens[u] if tokens is not None and kind == PURCHASE else None
             op = Op(OpKind.PATCH, region, key, value, session=token, location_hint=hint)
             unacked[u].append(value)

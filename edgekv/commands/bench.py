@@ -4,6 +4,7 @@ reads) and on the single-home baseline, with one seeded workload, printed side b
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from .._scenario import (
     scenario_config,
 )
 from .._systems import SYSTEMS
+from .._workload import PACKAGED, load_workload, packaged_workloads
 from ..cli import UsageError
 
 __all__ = [
@@ -51,6 +53,8 @@ example:
   edgekv bench --users 5000 --duration 30s --mobility 0.5 --lag lognormal:300ms,0.5 \\
       --seed 7 --json bench.json --csv bench.csv --plot bench.png
   edgekv bench --lag const:0ms        # no replication lag: nothing stale beyond physics
+  edgekv bench --workload cart --systems workers-kv,d1-replicas,dynamodb-mrec
+  edgekv bench --workload my-app.yaml # your own workload file (see edge-flags.yaml)
 
 The scenario: each user has a home region (drawn by the config's client weights) and a stored
 DevCycle user document {user_id, appVersion, customData: {stars}}. A session is a purchase
@@ -156,8 +160,10 @@ def register(subparsers: Any) -> None:
         ),
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        conflict_handler="resolve",
     )
     add_scenario_arguments(parser, DEFAULTS)
+    _add_workload_arguments(parser)
     parser.add_argument(
         "--systems",
         default=",".join(DEFAULT_SYSTEMS),
@@ -174,6 +180,47 @@ def register(subparsers: Any) -> None:
         "--plot", metavar="PATH.png", help="read-latency CDFs per system (needs the plot extra)"
     )
     parser.set_defaults(func=run)
+
+
+def _add_workload_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--workload`` and the workload options that override the file's values when given."""
+    parser.add_argument(
+        "--workload",
+        default=PACKAGED,
+        metavar="NAME|PATH",
+        help=(
+            "workload file (YAML), or a packaged one: "
+            + ", ".join(packaged_workloads())
+            + " (default %(default)s)"
+        ),
+    )
+    overrides = (
+        ("--users", int, "users"),
+        ("--duration", str, "workload window in virtual time, with its unit"),
+        ("--mobility", float, "fraction of sessions started away from home"),
+        ("--think", str, "default delay between a session's steps, a distribution"),
+    )
+    for flag, kind, text in overrides:
+        parser.add_argument(flag, type=kind, help=f"{text} (default: the workload's)")
+
+
+def _scenario_for(args: argparse.Namespace) -> EdgeFlags:
+    """The ``--workload`` file (or packaged name) with ``--seed`` and every workload option
+    given on the command line; bad values raise :class:`UsageError` naming the option."""
+    base = load_workload(args.workload, seed=args.seed)
+    changes: dict[str, Any] = {}
+    try:
+        if args.users is not None:
+            changes["users"] = args.users
+        if args.duration is not None:
+            changes["duration"] = _duration(args.duration)
+        if args.mobility is not None:
+            changes["mobility"] = args.mobility
+        if args.think is not None:
+            changes["think"] = parse_distribution(args.think, "think")
+        return dataclasses.replace(base, **changes)
+    except ConfigError as exc:
+        raise UsageError(f"--{exc.path}: {exc.reason}") from None
 
 
 def _headline(summary: dict[str, Any]) -> list[str]:
@@ -204,7 +251,7 @@ def _headline(summary: dict[str, Any]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Validate every flag, run the scenario, print the table, write the files."""
-    scenario = scenario_from_args(args)
+    scenario = _scenario_for(args)
     for flag in ("--json", "--csv"):
         check_output(flag, getattr(args, flag[2:]))
     plt = check_plot(args.plot)
@@ -217,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
     evaluator = load_evaluator(args.flags)
 
     started = time.perf_counter()
-    progress = LazyProgress(f"{SCENARIO}: {scenario.users:,} users")
+    progress = LazyProgress(f"{scenario.name}: {scenario.users:,} users")
     try:
         result = run_edge_flags(scenario, cfg, evaluator, progress.update, systems)
     finally:
@@ -227,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(result)
     w = summary["workload"]
     title = (
-        f"edgekv bench: {SCENARIO}, {len(cfg.regions)} regions, {scenario.users:,} users, "
+        f"edgekv bench: {scenario.name}, {len(cfg.regions)} regions, {scenario.users:,} users, "
         f"{scenario.duration:g}s, mobility {scenario.mobility:g}, lag {cfg.lag.describe()}, "
         f"think {scenario.think.describe()}, seed {scenario.seed}\n"
         f"{w['operations']:,} operations: {w['purchase']:,} purchases, {w['login']:,} logins "
@@ -255,7 +302,7 @@ def run(args: argparse.Namespace) -> int:
         write_csv(args.csv, ("scope", "metric", "value"), rows)
     if plt is not None:
         plot_title = (
-            f"{SCENARIO}: {scenario.users:,} users, {scenario.duration:g} s, mobility "
+            f"{scenario.name}: {scenario.users:,} users, {scenario.duration:g} s, mobility "
             f"{scenario.mobility:g}, seed {scenario.seed}\nlag {cfg.lag.describe()}, "
             f"think {scenario.think.describe()}"
         )
