@@ -1,15 +1,16 @@
 """Figures, tables, files and plots of the ``edge-flags`` scenario.
 
 :func:`summarize` turns a :class:`~edgekv._scenario.ScenarioResult` into plain data (every
-figure with its sample size; ``None`` where a sample is empty), which the bench and sweep
-commands print as rich tables and write as JSON or CSV. Latencies in the summary are
-milliseconds, shares are percentages.
+figure with its sample size and 95% interval, see :mod:`edgekv._stats`; ``None`` where a
+sample is empty), which the bench and sweep commands print as rich tables and write as JSON
+or CSV. Latencies in the summary are milliseconds, shares are percentages.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -29,8 +30,10 @@ from rich.table import Table
 
 from ._config import Config
 from ._scenario import LOGIN, OUTCOMES, PURCHASE, READ, WRITE, ScenarioResult
+from ._stats import CONFIDENCE, THIN_TAIL, percentile_interval, wilson
 
 __all__ = [
+    "FOOTNOTE",
     "LazyProgress",
     "faults",
     "flatten",
@@ -38,6 +41,7 @@ __all__ = [
     "plot_latency_cdf",
     "save_figure",
     "summarize",
+    "summary_rows",
     "summary_table",
     "write_csv",
     "write_json",
@@ -50,11 +54,20 @@ def _pct_label(p: float) -> str:
     return f"p{p:g}"
 
 
-def _quantiles(values_ms: np.ndarray, ps: Sequence[float]) -> dict[str, float | None]:
+def _quantiles(values_ms: np.ndarray, ps: Sequence[float]) -> dict[str, Any]:
+    """``{"p50": estimate, ..., "ci": {"p50": {"lo", "hi", "tail", "thin"}, ...}}``: each
+    percentile with its distribution-free 95% interval (``None`` where the sample cannot
+    bound a side) and the samples beyond it (``thin``: fewer than 10)."""
     if len(values_ms) == 0:
-        return {_pct_label(p): None for p in ps}
-    qs = np.percentile(values_ms, ps)
-    return {_pct_label(p): float(q) for p, q in zip(ps, qs, strict=True)}
+        return {**{_pct_label(p): None for p in ps}, "ci": {_pct_label(p): None for p in ps}}
+    out: dict[str, Any] = {}
+    ci: dict[str, Any] = {}
+    for p in ps:
+        est = percentile_interval(values_ms, p)
+        out[_pct_label(p)] = est.value
+        ci[_pct_label(p)] = {"lo": est.lo, "hi": est.hi, "tail": est.tail, "thin": est.thin}
+    out["ci"] = ci
+    return out
 
 
 def _latency(values_s: np.ndarray, ps: Sequence[float] = PERCENTILES) -> dict[str, Any]:
@@ -65,10 +78,14 @@ def _latency(values_s: np.ndarray, ps: Sequence[float] = PERCENTILES) -> dict[st
 
 
 def _share(mask: np.ndarray, within: np.ndarray) -> dict[str, Any]:
-    """``{"n": hits, "of": sample size, "pct": 100 hits / size}`` (pct None if empty)."""
+    """``{"n": hits, "of": sample size, "pct": 100 hits / size, "lo", "hi"}``: the share in
+    percent with its 95% Wilson interval (all three None if the sample is empty)."""
     of = int(within.sum())
     n = int((mask & within).sum())
-    return {"n": n, "of": of, "pct": 100.0 * n / of if of else None}
+    if not of:
+        return {"n": n, "of": of, "pct": None, "lo": None, "hi": None}
+    ci = wilson(n, of)
+    return {"n": n, "of": of, "pct": 100.0 * n / of, "lo": 100.0 * ci.lo, "hi": 100.0 * ci.hi}
 
 
 def faults(cfg: Config) -> list[str]:
@@ -199,16 +216,48 @@ def _ms(value: float | None) -> str:
     return f"{value:.1f}" if value < 1000 else f"{value:,.0f}"
 
 
+def _sig(value: float) -> str:
+    """Three significant digits, never in exponent notation (``0.0757``, ``1.36``, ``34.9``)."""
+    if value == 0:
+        return "0"
+    decimals = min(6, max(0, 2 - math.floor(math.log10(abs(value)))))
+    return f"{value:,.{decimals}f}"
+
+
 def _pct(share: Mapping[str, Any]) -> str:
-    """``pct (n)``; the denominator is the row that counts the sample."""
+    """``pct [lo, hi] (n)``: the share in percent, its 95% Wilson interval and the count (the
+    denominator is the row that counts the sample)."""
     if share["pct"] is None:
         return "-"
-    return f"{share['pct']:.3f} ({share['n']:,})"
+    value = f"{share['pct']:.3f}" if share["pct"] < 10 else f"{share['pct']:.2f}"
+    return f"{value} [{_sig(share['lo'])}, {_sig(share['hi'])}] ({share['n']:,})"
+
+
+def _mark(lat: Mapping[str, Any], key: str) -> str:
+    """A percentile's estimate, with ``*`` when its tail is thin."""
+    ci = lat.get("ci", {}).get(key)
+    return _ms(lat[key]) + ("*" if ci and ci["thin"] else "")
+
+
+def _percentile(lat: Mapping[str, Any], key: str) -> str:
+    """``estimate [lo, hi]`` (``*``: thin tail; ``-``: a side the sample cannot bound)."""
+    ci = lat["ci"][key]
+    if ci is None:
+        return "-"
+    return f"{_mark(lat, key)} [{_ms(ci['lo'])}, {_ms(ci['hi'])}]"
 
 
 def _pair(lat: Mapping[str, Any], a: str = "p50", b: str = "p99", n: bool = True) -> str:
-    text = f"{_ms(lat[a])} / {_ms(lat[b])}"
+    text = f"{_mark(lat, a)} / {_mark(lat, b)}"
     return f"{text} ({lat['n']:,})" if n else text
+
+
+FOOTNOTE = (
+    f"\\[lo, hi]: {CONFIDENCE:.0%} intervals (shares: Wilson score; percentiles: order "
+    f"statistics, '-' where the sample cannot bound a side). * fewer than {THIN_TAIL} samples "
+    "beyond this percentile: a few extreme samples set it."
+)
+"""The caption under a summary table."""
 
 
 def _rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -216,7 +265,7 @@ def _rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
     lat = r["latency_ms"]
     outcomes = s["outcomes"]
     out = [("reads (n)", f"{lat['n']:,}")]
-    out += [(f"read {_pct_label(p)} ms", _ms(lat[_pct_label(p)])) for p in PERCENTILES]
+    out += [(f"read {_pct_label(p)} ms", _percentile(lat, _pct_label(p))) for p in PERCENTILES]
     out += [
         ("home reads p50/p99 ms (n)", _pair(r["home_latency_ms"])),
         ("away reads p50/p99 ms (n)", _pair(r["away_latency_ms"])),
@@ -241,16 +290,25 @@ def _rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def summary_table(summary: Mapping[str, Any], title: str) -> Table:
-    """One row per figure, one column per system (sample sizes in parentheses)."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("figure")
+def summary_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The summary table as text: the header (``figure``, then one column per system) and one
+    row per figure; shared by the terminal table and the HTML report."""
     systems = summary["systems"]
-    for name in systems:
-        table.add_column(name, justify="right")
     columns = [_rows(s) for s in systems.values()]
-    for i, (label, _) in enumerate(columns[0]):
-        table.add_row(label, *(col[i][1] for col in columns))
+    rows = [[label, *(col[i][1] for col in columns)] for i, (label, _) in enumerate(columns[0])]
+    return ["figure", *systems], rows
+
+
+def summary_table(summary: Mapping[str, Any], title: str) -> Table:
+    """One row per figure, one column per system (counts in parentheses, 95% intervals in
+    brackets, thin-tailed percentiles starred)."""
+    table = Table(title=title, title_justify="left", caption=FOOTNOTE, caption_justify="left")
+    header, rows = summary_rows(summary)
+    table.add_column(header[0])
+    for name in header[1:]:
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(*row)
     return table
 
 

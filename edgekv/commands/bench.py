@@ -182,6 +182,21 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _rate(share: dict[str, Any]) -> str:
+    """``0.798% [0.745, 0.855] (801/100,353)``: a share, its 95% interval and its counts."""
+    return (
+        f"{share['pct']:.3f}% [{share['lo']:.3g}, {share['hi']:.3g}] "
+        f"({share['n']:,}/{share['of']:,})"
+    )
+
+
+def _p99(lat: dict[str, Any]) -> str:
+    """``92.9 [91.8, 94.1]``: the p99 and its 95% interval (``*``: thin tail)."""
+    ci = lat["ci"]["p99"]
+    bounds = ", ".join("-" if v is None else f"{v:.1f}" for v in (ci["lo"], ci["hi"]))
+    return f"{lat['p99']:.1f}{'*' if ci['thin'] else ''} [{bounds}]"
+
+
 def _headline(summary: dict[str, Any]) -> list[str]:
     systems = summary["systems"]
     lines = []
@@ -197,13 +212,15 @@ def _headline(summary: dict[str, Any]) -> list[str]:
     for name, s in systems.items():
         if s["stale_reads"]["pct"] is None or s["reads"]["latency_ms"]["p99"] is None:
             continue
-        wrong = s["logins"]["wrong_flag"]["pct"]
-        logins = "no logins" if wrong is None else f"{wrong:.3f}% of logins served a wrong flag"
-        failed = s["unavailable"]["reads"]["pct"]
+        wrong = s["logins"]["wrong_flag"]
+        logins = (
+            "no logins" if wrong["pct"] is None else f"{_rate(wrong)} of logins served a wrong flag"
+        )
+        failed = s["unavailable"]["reads"]
         lines.append(
-            f"{name}: read p99 {s['reads']['latency_ms']['p99']:.1f} ms; "
-            f"{s['stale_reads']['pct']:.3f}% of reads stale, {logins}"
-            + (f", {failed:.3f}% of reads failed." if failed else ".")
+            f"{name}: read p99 {_p99(s['reads']['latency_ms'])} ms; "
+            f"{_rate(s['stale_reads'])} of reads stale, {logins}"
+            + (f", {_rate(failed)} of reads failed." if failed["n"] else ".")
         )
     return lines
 
