@@ -14,10 +14,11 @@ import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -43,6 +44,7 @@ __all__ = [
     "summarize",
     "summary_rows",
     "summary_table",
+    "text_table",
     "write_csv",
     "write_json",
 ]
@@ -229,7 +231,8 @@ def _pct(share: Mapping[str, Any]) -> str:
     denominator is the row that counts the sample)."""
     if share["pct"] is None:
         return "-"
-    value = f"{share['pct']:.3f}" if share["pct"] < 10 else f"{share['pct']:.2f}"
+    pct = share["pct"]
+    value = "0" if share["n"] == 0 else f"{pct:.3f}" if pct < 10 else f"{pct:.2f}"
     return f"{value} [{_sig(share['lo'])}, {_sig(share['hi'])}] ({share['n']:,})"
 
 
@@ -253,7 +256,7 @@ def _pair(lat: Mapping[str, Any], a: str = "p50", b: str = "p99", n: bool = True
 
 
 FOOTNOTE = (
-    f"\\[lo, hi]: {CONFIDENCE:.0%} intervals (shares: Wilson score; percentiles: order "
+    f"[lo, hi]: {CONFIDENCE:.0%} intervals (shares: Wilson score; percentiles: order "
     f"statistics, '-' where the sample cannot bound a side). * fewer than {THIN_TAIL} samples "
     "beyond this percentile: a few extreme samples set it."
 )
@@ -302,13 +305,22 @@ def summary_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]
 def summary_table(summary: Mapping[str, Any], title: str) -> Table:
     """One row per figure, one column per system (counts in parentheses, 95% intervals in
     brackets, thin-tailed percentiles starred)."""
-    table = Table(title=title, title_justify="left", caption=FOOTNOTE, caption_justify="left")
     header, rows = summary_rows(summary)
-    table.add_column(header[0])
+    return text_table(title, header, rows, FOOTNOTE)
+
+
+def text_table(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], note: str
+) -> Table:
+    """A rich table of plain text (no markup): the first column left, the others right."""
+    table = Table(
+        title=escape(title), title_justify="left", caption=escape(note), caption_justify="left"
+    )
+    table.add_column(escape(header[0]))
     for name in header[1:]:
-        table.add_column(name, justify="right")
+        table.add_column(escape(name), justify="right")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(escape(cell) for cell in row))
     return table
 
 
@@ -326,7 +338,9 @@ def load_pyplot() -> Any:
     return plt
 
 
-def plot_latency_cdf(plt: Any, path: str | Path, result: ScenarioResult, title: str) -> None:
+def plot_latency_cdf(
+    plt: Any, path: str | Path | BinaryIO, result: ScenarioResult, title: str
+) -> None:
     """Read-latency distribution per system into a PNG: the CDF (left) and the tail,
     P(latency > x) on log axes (right), both in client-perceived milliseconds."""
     kind = result.workload.kind
@@ -354,8 +368,9 @@ def plot_latency_cdf(plt: Any, path: str | Path, result: ScenarioResult, title: 
     save_figure(plt, fig, path)
 
 
-def save_figure(plt: Any, fig: Any, path: str | Path) -> None:
-    """Lay out ``fig``, write it as a 120-dpi PNG at ``path`` and free it."""
+def save_figure(plt: Any, fig: Any, path: str | Path | BinaryIO) -> None:
+    """Lay out ``fig``, write it as a 120-dpi PNG at ``path`` (or into a binary file) and
+    free it."""
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
+from .._api import BenchResult, bench
 from .._distributions import parse_distribution, parse_duration
 from .._errors import ConfigError
 from .._report import (
@@ -17,20 +18,10 @@ from .._report import (
     flatten,
     load_pyplot,
     plot_latency_cdf,
-    summarize,
-    summary_table,
     write_csv,
     write_json,
 )
-from .._scenario import (
-    DEFAULT_SYSTEMS,
-    SCENARIO,
-    EdgeFlags,
-    load_evaluator,
-    parse_columns,
-    run_edge_flags,
-    scenario_config,
-)
+from .._scenario import DEFAULT_SYSTEMS, SCENARIO, EdgeFlags, parse_columns
 from .._systems import SYSTEMS
 from ..cli import UsageError
 
@@ -49,8 +40,9 @@ EXAMPLE = """\
 example:
   edgekv bench
   edgekv bench --users 5000 --duration 30s --mobility 0.5 --lag lognormal:300ms,0.5 \\
-      --seed 7 --json bench.json --csv bench.csv --plot bench.png
+      --seed 7 --json bench.json --csv bench.csv --plot bench.png --html bench.html
   edgekv bench --lag const:0ms        # no replication lag: nothing stale beyond physics
+  edgekv bench --users 5000 --repeat 5  # seeds 1..5: across-seed means with t intervals
 
 The scenario: each user has a home region (drawn by the config's client weights) and a stored
 DevCycle user document {user_id, appVersion, customData: {stars}}. A session is a purchase
@@ -174,111 +166,107 @@ def register(subparsers: Any) -> None:
             + " (default %(default)s)"
         ),
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="K",
+        help=(
+            "run seeds SEED..SEED+K-1 and report each headline figure's mean over them with "
+            "a 95%% t interval (default %(default)s)"
+        ),
+    )
     parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
     parser.add_argument("--csv", metavar="PATH", help="write every figure as CSV")
+    parser.add_argument(
+        "--html",
+        metavar="PATH",
+        help=(
+            "write a self-contained HTML report: the tables, the latency plot inline (with "
+            "the plot extra) and the parameters"
+        ),
+    )
     parser.add_argument(
         "--plot", metavar="PATH.png", help="read-latency CDFs per system (needs the plot extra)"
     )
     parser.set_defaults(func=run)
 
 
-def _rate(share: dict[str, Any]) -> str:
-    """``0.798% [0.745, 0.855] (801/100,353)``: a share, its 95% interval and its counts."""
-    return (
-        f"{share['pct']:.3f}% [{share['lo']:.3g}, {share['hi']:.3g}] "
-        f"({share['n']:,}/{share['of']:,})"
-    )
-
-
-def _p99(lat: dict[str, Any]) -> str:
-    """``92.9 [91.8, 94.1]``: the p99 and its 95% interval (``*``: thin tail)."""
-    ci = lat["ci"]["p99"]
-    bounds = ", ".join("-" if v is None else f"{v:.1f}" for v in (ci["lo"], ci["hi"]))
-    return f"{lat['p99']:.1f}{'*' if ci['thin'] else ''} [{bounds}]"
-
-
-def _headline(summary: dict[str, Any]) -> list[str]:
-    systems = summary["systems"]
-    lines = []
-    extra = summary["workload"]["mean_rtt_to_home_of_away_reads_ms"]
-    home = systems.get("single-home", {}).get("reads")
-    if home and home["away_latency_ms"]["n"] and home["home_latency_ms"]["n"]:
-        lines.append(
-            f"single-home: away reads p50 {home['away_latency_ms']['p50']:.1f} ms vs "
-            f"{home['home_latency_ms']['p50']:.1f} ms at home (mean gap "
-            f"{home['away_latency_ms']['mean'] - home['home_latency_ms']['mean']:.1f} ms; "
-            f"mean RTT to home of away reads {extra:.1f} ms)."
-        )
-    for name, s in systems.items():
-        if s["stale_reads"]["pct"] is None or s["reads"]["latency_ms"]["p99"] is None:
-            continue
-        wrong = s["logins"]["wrong_flag"]
-        logins = (
-            "no logins" if wrong["pct"] is None else f"{_rate(wrong)} of logins served a wrong flag"
-        )
-        failed = s["unavailable"]["reads"]
-        lines.append(
-            f"{name}: read p99 {_p99(s['reads']['latency_ms'])} ms; "
-            f"{_rate(s['stale_reads'])} of reads stale, {logins}"
-            + (f", {_rate(failed)} of reads failed." if failed["n"] else ".")
-        )
-    return lines
-
-
 def run(args: argparse.Namespace) -> int:
-    """Validate every flag, run the scenario, print the table, write the files."""
+    """Validate every flag, run the scenario (once per seed), print the table, write the
+    files."""
     scenario = scenario_from_args(args)
-    for flag in ("--json", "--csv"):
+    if args.repeat < 1:
+        raise UsageError(f"--repeat: expected an integer >= 1, got {args.repeat}")
+    for flag in ("--json", "--csv", "--html"):
         check_output(flag, getattr(args, flag[2:]))
     plt = check_plot(args.plot)
-    cfg = scenario_config(args.config, args.lag)
     systems = [spec for spec in args.systems.split(",") if spec.strip()]
     try:
         parse_columns(systems)
     except ConfigError as exc:
         raise UsageError(f"--systems: {exc.reason}") from None
-    evaluator = load_evaluator(args.flags)
 
     started = time.perf_counter()
-    progress = LazyProgress(f"{SCENARIO}: {scenario.users:,} users")
+    runs = f", {args.repeat} seeds" if args.repeat > 1 else ""
+    progress = LazyProgress(f"{SCENARIO}: {scenario.users:,} users{runs}")
     try:
-        result = run_edge_flags(scenario, cfg, evaluator, progress.update, systems)
+        result = bench(
+            systems=systems,
+            seed=scenario.seed,
+            users=scenario.users,
+            duration=scenario.duration,
+            config=args.config,
+            lag=args.lag,
+            mobility=scenario.mobility,
+            think=scenario.think,
+            flags=args.flags,
+            repeat=args.repeat,
+            progress=progress.update,
+        )
     finally:
         progress.close()
     elapsed = time.perf_counter() - started
 
-    summary = summarize(result)
-    w = summary["workload"]
-    title = (
-        f"edgekv bench: {SCENARIO}, {len(cfg.regions)} regions, {scenario.users:,} users, "
-        f"{scenario.duration:g}s, mobility {scenario.mobility:g}, lag {cfg.lag.describe()}, "
-        f"think {scenario.think.describe()}, seed {scenario.seed}\n"
-        f"{w['operations']:,} operations: {w['purchase']:,} purchases, {w['login']:,} logins "
-        f"({w['away logins']:,} away), {w['background read']:,} background reads, "
-        f"{w['background write']:,} background writes\n"
-        f"faults: {'; '.join(summary['scenario']['faults']) or 'none'}"
-    )
     console = Console()
-    console.print(summary_table(summary, title))
-    for line in _headline(summary):
-        console.print(line)
+    console.print(result.table())
+    for line in result.headlines():
+        console.print(line, markup=False)
     console.print(f"[dim]simulated in {elapsed:.1f} s[/dim]")
     if args.json:
-        write_json(args.json, summary)
+        write_json(args.json, result.to_dict())
     if args.csv:
-        rows = [
+        _write_csv(args.csv, result)
+    if args.html:
+        Path(args.html).write_text(result.to_html(), encoding="utf-8")
+    if plt is not None:
+        plot_latency_cdf(plt, args.plot, result.results[0], result.plot_title())
+    return 0
+
+
+def _write_csv(path: str, result: BenchResult) -> None:
+    """One run: ``scope, metric, value`` rows. Several: a leading ``seed`` column, and the
+    across-seed figures under seed ``all``."""
+    if len(result.summaries) == 1:
+        summary = result.summaries[0]
+        rows: list[tuple[Any, ...]] = [
             (scope, metric, value)
             for scope in ("scenario", "workload")
             for metric, value in flatten(summary[scope])
         ]
         for name, figures in summary["systems"].items():
             rows += [(name, metric, value) for metric, value in flatten(figures)]
-        write_csv(args.csv, ("scope", "metric", "value"), rows)
-    if plt is not None:
-        plot_title = (
-            f"{SCENARIO}: {scenario.users:,} users, {scenario.duration:g} s, mobility "
-            f"{scenario.mobility:g}, seed {scenario.seed}\nlag {cfg.lag.describe()}, "
-            f"think {scenario.think.describe()}"
-        )
-        plot_latency_cdf(plt, args.plot, result, plot_title)
-    return 0
+        write_csv(path, ("scope", "metric", "value"), rows)
+        return
+    rows = []
+    for seed, summary in zip(result.seeds, result.summaries, strict=True):
+        for scope in ("scenario", "workload", "systems"):
+            for metric, value in flatten(summary[scope]):
+                if scope == "systems":
+                    name, _, metric = metric.partition(".")
+                    rows.append((seed, name, metric, value))
+                else:
+                    rows.append((seed, scope, metric, value))
+    for name, figures in result.across_seeds().items():
+        rows += [("all", name, metric, value) for metric, value in flatten(figures)]
+    write_csv(path, ("seed", "scope", "metric", "value"), rows)
