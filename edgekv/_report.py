@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ from ._stats import CONFIDENCE, THIN_TAIL, percentile_interval, wilson
 
 __all__ = [
     "FOOTNOTE",
+    "STDOUT",
     "LazyProgress",
     "faults",
     "flatten",
@@ -195,9 +197,19 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, An
             yield path, value
 
 
+STDOUT = "-"
+"""The ``--json`` path that means standard output."""
+
+
 def write_json(path: str | Path, data: Any) -> None:
-    """Write ``data`` as indented JSON (deterministic: same data, same bytes)."""
-    Path(path).write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
+    """Write ``data`` as indented JSON to ``path``, or to standard output when ``path`` is
+    ``-`` (a file named ``-``: ``./-``). Deterministic: same data, same bytes."""
+    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+    if str(path) == STDOUT:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        Path(path).write_text(text)
 
 
 def write_csv(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

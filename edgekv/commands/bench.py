@@ -14,6 +14,7 @@ from .._api import BenchResult, bench
 from .._distributions import parse_distribution, parse_duration
 from .._errors import ConfigError
 from .._report import (
+    STDOUT,
     LazyProgress,
     flatten,
     load_pyplot,
@@ -124,8 +125,9 @@ def scenario_from_args(args: argparse.Namespace) -> EdgeFlags:
 
 
 def check_output(flag: str, path: str | None) -> None:
-    """Fail before running when an output file's directory does not exist."""
-    if path is not None and not Path(path).resolve().parent.is_dir():
+    """Fail before running when an output file's directory does not exist (``-``, standard
+    output, always exists)."""
+    if path is not None and path != STDOUT and not Path(path).resolve().parent.is_dir():
         raise UsageError(f"{flag}: directory {str(Path(path).resolve().parent)!r} does not exist")
 
 
@@ -176,7 +178,9 @@ def register(subparsers: Any) -> None:
             "a 95%% t interval (default %(default)s)"
         ),
     )
-    parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
+    parser.add_argument(
+        "--json", metavar="PATH", help="write every figure as JSON ('-': stdout, no table)"
+    )
     parser.add_argument("--csv", metavar="PATH", help="write every figure as CSV")
     parser.add_argument(
         "--html",
@@ -228,11 +232,12 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
     elapsed = time.perf_counter() - started
 
-    console = Console()
-    console.print(result.table())
-    for line in result.headlines():
-        console.print(line, markup=False)
-    console.print(f"[dim]simulated in {elapsed:.1f} s[/dim]")
+    if args.json != STDOUT:  # with --json -, stdout carries the JSON alone
+        console = Console()
+        console.print(result.table())
+        for line in result.headlines():
+            console.print(line, markup=False)
+        console.print(f"[dim]simulated in {elapsed:.1f} s[/dim]")
     if args.json:
         write_json(args.json, result.to_dict())
     if args.csv:
