@@ -5,7 +5,9 @@ Pure functions on counts and samples (no I/O, no state). A rate gets the Wilson 
 percentile gets the distribution-free interval between two order statistics, whose ranks come
 from the binomial distribution of the number of samples below the true percentile (e.g.
 Hahn & Meeker, *Statistical Intervals*, 2nd ed., section 5.2); a mean over a few seeds gets
-Student's t interval. The binomial and t quantiles come from SciPy.
+Student's t interval. The binomial and t quantiles come from SciPy, imported on first use:
+``scipy.stats`` takes about half a second to import, which every ``edgekv`` command would
+otherwise pay at start-up.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 __all__ = [
     "CONFIDENCE",
@@ -56,6 +57,8 @@ class RateInterval:
 
 def wilson(count: int, n: int, confidence: float = CONFIDENCE) -> RateInterval:
     """The Wilson score interval of a binomial rate (``n`` >= 1, ``0 <= count <= n``)."""
+    from scipy import stats
+
     _check_confidence(confidence)
     if not 0 <= count <= n or n < 1:
         raise ValueError(f"expected 0 <= count <= n and n >= 1, got count={count}, n={n}")
@@ -92,6 +95,8 @@ def percentile_ranks(n: int, p: float, confidence: float = CONFIDENCE) -> tuple[
     interval covers it when l <= B < u, so l and u - 1 are the alpha/2 and 1 - alpha/2
     quantiles of B (each tail has probability below alpha/2: coverage at least the level).
     """
+    from scipy import stats
+
     _check_confidence(confidence)
     if not 0 <= p <= 100:
         raise ValueError(f"percentile must be in 0..100, got {p!r}")
@@ -142,6 +147,8 @@ class MeanInterval:
 def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> MeanInterval:
     """Across-run mean of ``values`` (at least one) with a t interval: the runs are
     independent (distinct seeds), so the interval covers the expected figure of one run."""
+    from scipy import stats
+
     _check_confidence(confidence)
     x = np.asarray(values, dtype=float)
     k = len(x)
