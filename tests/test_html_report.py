@@ -174,3 +174,10 @@ def test_page_without_matplotlib_says_so_and_repeats_show_every_seed(
     across = result.tables()[0]
     assert across[2][0] in parsed.rows  # the across-seed means come first
     assert parsed.rows.count(["figure", *result.systems]) == 3
+
+
+def test_same_seed_same_page() -> None:
+    import edgekv
+
+    pages = [edgekv.bench(users=300, duration="5s", seed=s).to_html() for s in (1, 1, 2)]
+    assert pages[0] == pages[1] and pages[0] != pages[2]
