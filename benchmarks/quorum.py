@@ -20,7 +20,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from edgekv._distributions import parse_duration
+from edgekv._distributions import parse_duration_list
 from edgekv._quorum import PROFILES, QuorumModel
 
 TARGET_S = 5.0
@@ -32,11 +32,13 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=1_000_000)
     parser.add_argument("--event-trials", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--t", default="0,0.1,0.25,0.5,1,2,5,10ms", help="bare numbers are ms")
+    parser.add_argument(
+        "--t", default="0,0.1,0.25,0.5,1,2,5,10ms", help="the last unit applies to bare numbers"
+    )
     args = parser.parse_args()
     if not 1 <= args.event_trials <= args.trials:
         parser.error("--event-trials must be between 1 and --trials")
-    ts = [parse_duration(s.strip(), "--t") for s in args.t.split(",")]
+    ts = parse_duration_list(args.t, "--t")
     model = QuorumModel.from_profile(args.profile, 3, 1, 1)
     console = Console()
 

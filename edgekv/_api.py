@@ -300,13 +300,10 @@ def _stage(progress: Callable[[float], None], i: int, k: int, fraction: float) -
 
 
 def _duration(value: float | str) -> float:
-    """Seconds: a number, or a string with a unit (``"30s"``; a bare ``"30"`` is seconds too,
-    as on the command line)."""
+    """Seconds: a number (Python's unit), or a string with its unit (``"30s"``), as on the
+    command line, where a bare number is an error."""
     if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return parse_duration(value, "duration", allow_zero=False)
+        return parse_duration(value, "duration", allow_zero=False, bare="error")
     return value
 
 

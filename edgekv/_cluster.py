@@ -20,7 +20,7 @@ from ._errors import EdgekvError
 from ._history import History, Message, messages_in_flight
 from ._mesh import Mesh
 from ._singlehome import SingleHome, _check_migrate_after
-from ._store import Op, OpKind, OpRecord, OpResult, Session, Store
+from ._store import LOCATION_HINTS, Op, OpKind, OpRecord, OpResult, Session, Store
 from ._sync import SyncCluster
 from ._systems import SYSTEMS, make_store
 from ._vloop import current_seed
@@ -158,7 +158,9 @@ class Region:
     ) -> Op:
         cluster = self._cluster
         store = cluster.store
-        hint = None if location_hint is None else cluster.config.region(location_hint).index
+        hint: int | str | None = location_hint
+        if location_hint is not None and location_hint not in LOCATION_HINTS:
+            hint = cluster.config.region(location_hint).index
         read_level = store.levels[0] if level is None else level
         return Op(kind, self.index, _key(key), value, read_level, session, max_staleness, hint)
 
@@ -246,6 +248,7 @@ class Cluster:
             mesh = getattr(store, "mesh", None)
             if isinstance(mesh, Mesh):
                 mesh.track_lag()
+                mesh.list_scheduled()
                 self._history = History(mesh, self.config.names)
         return self._store
 

@@ -16,6 +16,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import yaml
 
 from ._distributions import Constant, Distribution, parse_distribution, parse_duration
@@ -28,7 +29,9 @@ __all__ = [
     "Region",
     "default_config",
     "great_circle_km",
+    "lag_median",
     "load_config",
+    "read_text",
     "read_yaml",
 ]
 
@@ -38,6 +41,15 @@ FIBER_KM_PER_S = 204_000.0
 EARTH_RADIUS_KM = 6371.0
 GRANULARITIES = ("field", "item")
 CLOCKS = ("hlc", "wall")
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""Largest config, keys or flags file read."""
+MAX_CLOCK_SKEW = 86400.0
+"""Largest accepted clock skew of a region (seconds): a day."""
+MIN_ANTI_ENTROPY = 0.01
+"""Shortest anti-entropy period (seconds): shorter ones flood the network with digests."""
+_MAX_RTT_MS = 60_000.0
+_MAX_WEIGHT = 1e9
+_MAX_INFLATION = 100.0
 
 
 def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -100,6 +112,9 @@ class Config:
     request_timeout: float = 2.0
     """Seconds after which an operation that could not complete (a request lost on a cut or
     paused link) completes as ``unavailable``."""
+    systems: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    """Each system's options from the YAML ``systems:`` section, as written (the system
+    checks them when it is built: see :func:`edgekv._systems.make_store`)."""
     source: str = ""
     _by_name: Mapping[str, Region] = field(init=False, repr=False, compare=False)
 
@@ -158,11 +173,15 @@ class Config:
         for key in ("anti_entropy", "tombstone_grace", "request_timeout"):
             if changes.get(key) is not None:
                 changes[key] = _api_seconds(changes[key], key, allow_zero=False)
+        if changes.get("anti_entropy") is not None:
+            _check_anti_entropy(changes["anti_entropy"], "anti_entropy")
         if "compact" in changes and not isinstance(changes["compact"], bool):
             raise ConfigError(
                 "store.compact", f"expected true or false, got {changes['compact']!r}"
             )
-        return dataclasses.replace(self, **changes)
+        out = dataclasses.replace(self, **changes)
+        _check_grace(out, "tombstone_grace")
+        return out
 
 
 def _is_number(value: Any) -> bool:
@@ -177,6 +196,69 @@ def _api_seconds(value: Any, path: str, *, allow_zero: bool = True) -> float:
             raise ConfigError(path, f"expected a {kind} number of seconds, got {value!r}")
         return float(value)
     return parse_duration(value, path, allow_zero=allow_zero)
+
+
+def _bounded(value: Any, path: str, low: float, high: float, what: str) -> float:
+    """A number in ``low..high`` (NaN, infinities and ints beyond float range fail)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ConfigError(path, f"expected {what} in {low:g}..{high:g}, got {value!r}")
+    return float(value)
+
+
+def _check_anti_entropy(period: float, path: str) -> None:
+    if period < MIN_ANTI_ENTROPY:
+        raise ConfigError(
+            path,
+            f"{period * 1e3:g} ms is shorter than the minimum of {MIN_ANTI_ENTROPY * 1e3:g} ms"
+            " (use null to turn anti-entropy off)",
+        )
+
+
+def lag_median(dist: Distribution) -> float:
+    """The median of a lag distribution, from a fixed-seed sample (any kind, deterministic)."""
+    return float(np.median(dist.sample(np.random.default_rng(0), 2001)))
+
+
+def _check_grace(cfg: Config, path: str) -> None:
+    """A tombstone_grace shorter than the largest lag median drops tombstones before most
+    regions have them: replicas then diverge for good, without any partition."""
+    grace = cfg.tombstone_grace
+    if grace is None:
+        return
+    lags = [cfg.lag, *cfg.link_lag.values()]
+    largest = max(lag_median(d) for d in lags)
+    if grace < largest:
+        raise ConfigError(
+            path,
+            f"{grace * 1e3:g} ms is shorter than the largest replication lag median"
+            f" ({largest * 1e3:.1f} ms): tombstones would be dropped before they replicate",
+        )
+
+
+def _systems(raw: Any) -> Mapping[str, Mapping[str, Any]]:
+    """The ``systems:`` section: a mapping of system name to a mapping of options whose
+    values are scalars or lists of scalars."""
+    if raw is None:
+        return MappingProxyType({})
+    if not isinstance(raw, Mapping):
+        raise ConfigError("systems", f"expected a mapping of system options, got {raw!r}")
+    out: dict[str, Mapping[str, Any]] = {}
+    for name, options in raw.items():
+        path = f"systems.{name}"
+        if not isinstance(name, str):
+            raise ConfigError("systems", f"system names are strings, got {name!r}")
+        if options is None:
+            options = {}
+        if not isinstance(options, Mapping):
+            raise ConfigError(path, f"expected a mapping of options, got {options!r}")
+        for key, value in options.items():
+            items = value if isinstance(value, list) else [value]
+            if not isinstance(key, str) or not all(
+                v is None or isinstance(v, str | int | float | bool) for v in items
+            ):
+                raise ConfigError(f"{path}.{key}", f"expected a scalar or a list, got {value!r}")
+        out[name] = MappingProxyType(dict(options))
+    return MappingProxyType(out)
 
 
 def _fraction(value: Any, path: str) -> float:
@@ -223,10 +305,14 @@ def _coordinate(value: Any, path: str, limit: float) -> float:
 
 def _signed_duration(value: Any, path: str) -> float:
     if isinstance(value, str) and value.strip().startswith("-"):
-        return -parse_duration(value.strip()[1:], path)
-    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-        return -parse_duration(-value, path)
-    return parse_duration(value, path)
+        seconds = -parse_duration(value.strip()[1:], path, bare="error")
+    elif isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        seconds = -parse_duration(-value, path, bare="error")
+    else:
+        seconds = parse_duration(value, path, bare="error")
+    if abs(seconds) > MAX_CLOCK_SKEW:
+        raise ConfigError(path, f"expected at most {MAX_CLOCK_SKEW:g}s either way, got {value!r}")
+    return seconds
 
 
 def _regions(raw: Any) -> tuple[Region, ...]:
@@ -244,14 +330,15 @@ def _regions(raw: Any) -> tuple[Region, ...]:
         if name in seen:
             raise ConfigError(f"{path}.name", f"duplicate region {name!r}")
         seen.add(name)
-        weight = spec.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
-            raise ConfigError(f"{path}.weight", f"expected a non-negative number, got {weight!r}")
+        weight = _bounded(spec.get("weight", 1.0), f"{path}.weight", 0, _MAX_WEIGHT, "a number")
+        city = spec.get("city", name)
+        if not isinstance(city, str):
+            raise ConfigError(f"{path}.city", f"expected a string, got {type(city).__name__}")
         regions.append(
             Region(
                 name=name,
                 index=i,
-                city=str(spec.get("city", name)),
+                city=city,
                 lat=_coordinate(spec.get("lat"), f"{path}.lat", 90),
                 lon=_coordinate(spec.get("lon"), f"{path}.lon", 180),
                 weight=float(weight),
@@ -282,13 +369,12 @@ def _rtt_matrix(
                 raise ConfigError(
                     path, f"unknown region {dst!r}; known: {', '.join(sorted(names))}"
                 )
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ConfigError(path, f"expected a non-negative number of ms, got {value!r}")
+            ms = _bounded(value, path, 0, _MAX_RTT_MS, "a number of ms")
             if dst == src:
-                if value != 0:
+                if ms != 0:
                     raise ConfigError(path, "a region's RTT to itself must be 0")
                 continue
-            rtt[(src, dst)] = float(value) * 1e-3
+            rtt[(src, dst)] = ms * 1e-3
             measured.add((src, dst))
     sources = {s for s, _ in measured}
     for src in sources:
@@ -330,21 +416,21 @@ def _partitions(raw: Any, names: set[str]) -> tuple[PartitionWindow, ...]:
         if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
             raise ConfigError(f"{path}.between", "expected a list of two region names")
         for j, name in enumerate(pair):
-            if name not in names:
+            if not isinstance(name, str) or name not in names:
                 raise ConfigError(
                     f"{path}.between[{j}]",
                     f"unknown region {name!r}; known: {', '.join(sorted(names))}",
                 )
-        start = parse_duration(spec.get("start", 0), f"{path}.start")
-        end = parse_duration(spec.get("end"), f"{path}.end")
+        start = parse_duration(spec.get("start", 0), f"{path}.start", bare="error")
+        end = parse_duration(spec.get("end"), f"{path}.end", bare="error")
         if end <= start:
             raise ConfigError(f"{path}.end", "must be after start")
         out.append(PartitionWindow(pair[0], pair[1], start, end))
     return tuple(out)
 
 
-def _build(raw: Any, source: str) -> Config:
-    top = _mapping(raw, "", ("regions", "rtt_ms", "network", "replication", "store"))
+def _build_unchecked(raw: Any, source: str) -> Config:
+    top = _mapping(raw, "", ("regions", "rtt_ms", "network", "replication", "store", "systems"))
     regions = _regions(top.get("regions"))
     names = {r.name for r in regions}
     net = _mapping(
@@ -352,10 +438,10 @@ def _build(raw: Any, source: str) -> Config:
         "network",
         ("route_inflation", "jitter", "client_delay", "service_time", "request_timeout"),
     )
-    inflation = net.get("route_inflation", 2.0)
-    if isinstance(inflation, bool) or not isinstance(inflation, int | float) or inflation < 1:
-        raise ConfigError("network.route_inflation", f"expected a number >= 1, got {inflation!r}")
-    rtt, measured = _rtt_matrix(top.get("rtt_ms"), regions, float(inflation))
+    inflation = _bounded(
+        net.get("route_inflation", 2.0), "network.route_inflation", 1, _MAX_INFLATION, "a number"
+    )
+    rtt, measured = _rtt_matrix(top.get("rtt_ms"), regions, inflation)
     rep = _mapping(
         top.get("replication"),
         "replication",
@@ -366,12 +452,14 @@ def _build(raw: Any, source: str) -> Config:
         path = f"replication.links[{i}]"
         spec = _mapping(item, path, ("from", "to", "lag"))
         for end in ("from", "to"):
-            if spec.get(end) not in names:
+            if not isinstance(spec.get(end), str) or spec.get(end) not in names:
                 raise ConfigError(
                     f"{path}.{end}",
                     f"unknown region {spec.get(end)!r}; known: {', '.join(sorted(names))}",
                 )
-        links[(spec["from"], spec["to"])] = parse_distribution(spec.get("lag"), f"{path}.lag")
+        links[(spec["from"], spec["to"])] = parse_distribution(
+            spec.get("lag"), f"{path}.lag", bare="error"
+        )
     anti_entropy = rep.get("anti_entropy", "1s")
     store = _mapping(
         top.get("store"), "store", ("granularity", "clock", "tombstone_grace", "compact")
@@ -380,48 +468,90 @@ def _build(raw: Any, source: str) -> Config:
     compact = store.get("compact", False)
     if not isinstance(compact, bool):
         raise ConfigError("store.compact", f"expected true or false, got {compact!r}")
-    return Config(
+    if anti_entropy is not None:
+        anti_entropy = parse_duration(
+            anti_entropy, "replication.anti_entropy", allow_zero=False, bare="error"
+        )
+        _check_anti_entropy(anti_entropy, "replication.anti_entropy")
+    cfg = Config(
         regions=regions,
         rtt=MappingProxyType(rtt),
         rtt_measured=measured,
-        route_inflation=float(inflation),
-        jitter=parse_distribution(net.get("jitter", 0), "network.jitter"),
-        client_delay=parse_distribution(net.get("client_delay", 0), "network.client_delay"),
-        service_time=parse_duration(net.get("service_time", "1ms"), "network.service_time"),
-        request_timeout=parse_duration(
-            net.get("request_timeout", "2s"), "network.request_timeout", allow_zero=False
+        route_inflation=inflation,
+        jitter=parse_distribution(net.get("jitter", 0), "network.jitter", bare="error"),
+        client_delay=parse_distribution(
+            net.get("client_delay", 0), "network.client_delay", bare="error"
         ),
-        lag=parse_distribution(rep.get("lag", "lognormal:300ms,0.5"), "replication.lag"),
+        service_time=parse_duration(
+            net.get("service_time", "1ms"), "network.service_time", bare="error"
+        ),
+        request_timeout=parse_duration(
+            net.get("request_timeout", "2s"),
+            "network.request_timeout",
+            allow_zero=False,
+            bare="error",
+        ),
+        lag=parse_distribution(
+            rep.get("lag", "lognormal:300ms,0.5"), "replication.lag", bare="error"
+        ),
         link_lag=MappingProxyType(links),
-        batch_window=parse_duration(rep.get("batch_window", 0), "replication.batch_window"),
+        batch_window=parse_duration(
+            rep.get("batch_window", 0), "replication.batch_window", bare="error"
+        ),
         loss=_fraction(rep.get("loss", 0.0), "replication.loss"),
         duplicate=_fraction(rep.get("duplicate", 0.0), "replication.duplicate"),
-        anti_entropy=None
-        if anti_entropy is None
-        else parse_duration(anti_entropy, "replication.anti_entropy", allow_zero=False),
+        anti_entropy=anti_entropy,
         partitions=_partitions(rep.get("partitions"), names),
         granularity=_choice(store.get("granularity", "field"), "store.granularity", GRANULARITIES),
         clock=_choice(store.get("clock", "hlc"), "store.clock", CLOCKS),
         tombstone_grace=None
         if grace is None
-        else parse_duration(grace, "store.tombstone_grace", allow_zero=False),
+        else parse_duration(grace, "store.tombstone_grace", allow_zero=False, bare="error"),
         compact=compact,
+        systems=_systems(top.get("systems")),
         source=source,
     )
+    _check_grace(cfg, "store.tombstone_grace")
+    return cfg
+
+
+def read_text(path: str, what: str) -> str:
+    """The text of a file: UTF-8, with or without a byte-order mark, at most
+    :data:`MAX_FILE_BYTES`; anything else is a one-line :class:`ConfigError` naming it."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read {what}: {exc.strerror}") from None
+    except ValueError as exc:  # e.g. an embedded NUL in the path
+        raise ConfigError(path, f"cannot read {what}: {exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(path, f"{what} is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            path,
+            f"{what} is not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r});"
+            " save it as UTF-8",
+        ) from None
 
 
 def read_yaml(path: str, what: str) -> Any:
-    """The parsed YAML file at ``path``; :class:`ConfigError` ("cannot read <what>", or
-    "invalid YAML at line L, column C") when it cannot be read or parsed."""
+    """The parsed YAML file at ``path`` (UTF-8, see :func:`read_text`); :class:`ConfigError`
+    ("cannot read <what>", "invalid YAML at line L, column C", "nested too deeply")."""
+    text = read_text(path, what)
     try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except OSError as exc:
-        raise ConfigError(path, f"cannot read {what}: {exc.strerror}") from None
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(path, f"invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(path, f"invalid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(path, f"{what} is nested too deeply") from None
+    except (ValueError, OverflowError) as exc:  # e.g. a timestamp like 2024-13-45
+        raise ConfigError(path, f"invalid YAML value: {exc}") from None
 
 
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> Config:
@@ -442,6 +572,15 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
         return _build(raw, path)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.path}" if exc.path else path, exc.reason) from None
+
+
+def _build(raw: Any, source: str) -> Config:
+    """:func:`_build_unchecked` with nesting too deep for it (a mixture of mixtures of...)
+    reported as a :class:`ConfigError`."""
+    try:
+        return _build_unchecked(raw, source)
+    except RecursionError:
+        raise ConfigError("", "nested too deeply") from None
 
 
 def default_config() -> Config:

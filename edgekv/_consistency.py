@@ -14,10 +14,12 @@ Levels (``LEVELS``):
   ``session_wait`` (default: the RTT to the region of the token's newest version, the
   ski-rental bound, so a read never costs more than twice forwarding at once), then gathers
   the key from every region that wrote it, whose join holds everything the token needs.
-* ``bounded``: staleness at most ``max_staleness`` seconds. Served locally when, for every
+* ``bounded``: Cosmos DB's bounded staleness, at most ``max_staleness`` seconds and (with
+  ``max_versions=K``) at most K writes of the key behind. Served locally when, for every
   other region, the local replica is known to hold every write that region issued up to
-  ``max_staleness`` ago (:attr:`Mesh.heard`, fed by replication and anti-entropy messages);
-  otherwise served like ``strong``.
+  ``max_staleness`` ago (:attr:`Mesh.heard`, fed by replication and anti-entropy messages)
+  and misses at most K writes of the key (the simulator's oracle stands in for the version
+  tracking Cosmos DB does); otherwise served like ``strong``.
 * ``strong``: the read goes to every region that has ever written the key (normally just its
   origin) and joins their records, so it misses no write committed before it started.
 
@@ -99,6 +101,8 @@ class ReplicatedStore:
 
     system = "replicated"
     levels: tuple[Level, ...] = LEVELS
+    duration_options = ("session_wait", "max_staleness")
+    """Options that YAML spells with a unit."""
 
     def __init__(
         self,
@@ -108,8 +112,16 @@ class ReplicatedStore:
         *,
         session_wait: float | None = None,
         max_staleness: float = 2.0,
+        max_versions: int | None = None,
         stream: int = STREAM_COORDINATOR,
     ) -> None:
+        if max_versions is not None and (
+            isinstance(max_versions, bool) or not isinstance(max_versions, int) or max_versions < 0
+        ):
+            raise ValueError(f"max_versions must be None or an int >= 0, got {max_versions!r}")
+        self.max_versions = max_versions
+        """Cosmos DB's second bound of ``bounded`` reads: at most this many writes of the key
+        behind (None: the time bound alone)."""
         if session_wait is not None and not (
             isinstance(session_wait, int | float) and 0 <= session_wait < math.inf
         ):
@@ -252,7 +264,11 @@ class ReplicatedStore:
             assert heard is not None
             row = heard[region]
             oldest = now - bound
-            if all(row[o] >= oldest for o in range(len(row)) if o != region):
+            if all(row[o] >= oldest for o in range(len(row)) if o != region) and (
+                self.max_versions is None
+                or mesh.oracle.score(key, self._nodes[region].record(key), read.latest, now)[0]
+                <= self.max_versions
+            ):
                 self._local(read)
             else:
                 self._gather(read)

@@ -324,11 +324,8 @@ class D1Replicas:
             session.bookmark = max(session.bookmark, position)
         behind, seconds = 0, 0.0
         if op.kind == OpKind.GET and version < pending.latest:
-            staleness = self.oracle.staleness
-            seen = staleness(op.key, version, now)
-            newer = staleness(op.key, pending.latest, now)
-            behind = seen[0] - newer[0]
-            seconds = seen[1] - (now - pending.start)
+            score = self.oracle.score_version
+            behind, seconds = score(op.key, version, pending.latest, pending.start)
         if pending.hops:
             route = Route.FORWARDED
         elif pending.waited:

@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -30,6 +30,7 @@ __all__ = [
     "Uniform",
     "parse_distribution",
     "parse_duration",
+    "parse_duration_list",
 ]
 
 
@@ -217,9 +218,17 @@ class Empirical:
 
 
 class DelayStream:
-    """One draw at a time from a distribution, sampled ``block`` at a time: O(1) amortised."""
+    """One draw at a time from a distribution: O(1) amortised, memory in proportion to use.
 
-    __slots__ = ("_dist", "_rng", "_block", "_buf", "_i")
+    The stream is the distribution sampled ``block`` at a time (a page), whatever the pace
+    of consumption. A page is handed out in windows that double (``block / 64``,
+    ``block / 64``, ``block / 32``, ... ``block / 2``), each cut from the page redrawn from
+    the generator state saved at its start, so a stream that is barely used (a link of a
+    large mesh) holds a few dozen floats instead of a page of them, and the values are
+    those of sampling whole pages. After its first page a stream draws whole pages.
+    """
+
+    __slots__ = ("_dist", "_rng", "_block", "_buf", "_i", "_start", "_offset", "_paged")
 
     def __init__(self, dist: Distribution, rng: np.random.Generator, block: int = 4096) -> None:
         self._dist = dist
@@ -227,6 +236,13 @@ class DelayStream:
         self._block = block
         self._buf: list[float] = []
         self._i = 0
+        self._start: Mapping[str, Any] | None = None
+        """Generator state at the start of the current page, while it is handed out in
+        windows."""
+        self._offset = 0
+        """Position in the current page of the next window."""
+        self._paged = False
+        """True once a whole page has been handed out: from then on, pages at once."""
 
     @property
     def dist(self) -> Distribution:
@@ -238,35 +254,100 @@ class DelayStream:
         i = self._i
         buf = self._buf
         if i >= len(buf):
-            buf = self._buf = self._dist.sample(self._rng, self._block).tolist()
+            buf = self._buf = self._refill()
             i = 0
         self._i = i + 1
         return buf[i]
 
+    def _refill(self) -> list[float]:
+        """The next window of the stream (a whole page once the stream is busy)."""
+        block, start, rng = self._block, self._offset, self._rng
+        if self._paged:
+            return self._dist.sample(rng, block).tolist()
+        if start == 0:
+            self._start = rng.bit_generator.state
+            size = max(1, block // 64)
+        else:
+            assert self._start is not None
+            rng.bit_generator.state = self._start
+            size = min(start, block - start)
+        page = self._dist.sample(rng, block)
+        self._offset = (start + size) % block
+        if self._offset == 0:
+            self._paged = True
+            self._start = None
+        return page[start : start + size].tolist()
+
 
 _DURATION = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|ms|s|m)?\s*$")
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, None: 1e-3}
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
-def parse_duration(value: Any, path: str, *, allow_zero: bool = True) -> float:
-    """Parse ``300ms``, ``0.3s``, ``2m`` or a bare number of milliseconds into seconds."""
+MAX_DURATION = 365 * 86400.0
+"""Longest accepted duration (seconds): a year; beyond it is a typo or an overflow."""
+
+Bare = Literal["seconds", "error"]
+"""What a number without a unit means: seconds (the Python API's rule), or an error (YAML
+files and the command line, where every duration states its unit)."""
+
+
+def parse_duration(
+    value: Any, path: str, *, allow_zero: bool = True, bare: Bare = "seconds"
+) -> float:
+    """Parse ``300ms``, ``0.3s``, ``2m`` into seconds (at most :data:`MAX_DURATION`); a bare
+    number is seconds, or with ``bare="error"`` a :class:`ConfigError` asking for a unit (0
+    needs none)."""
     if isinstance(value, bool) or value is None:
         raise ConfigError(path, f"expected a duration such as 300ms or 0.3s, got {value!r}")
+    if isinstance(value, int) and abs(value) > MAX_DURATION:
+        raise ConfigError(path, f"expected a duration of at most {MAX_DURATION:g}s")
     if isinstance(value, int | float):
-        seconds = float(value) * 1e-3
+        if bare == "error" and value != 0:
+            raise ConfigError(
+                path, f"a duration needs a unit, e.g. {value:g}ms or {value:g}s; got {value!r}"
+            )
+        seconds = float(value)
     elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+        if m.group(2) is None and float(m.group(1)) != 0:
+            raise ConfigError(
+                path,
+                f"a duration needs a unit, e.g. {m.group(1)}ms or {m.group(1)}s; got {value!r}",
+            )
+        seconds = float(m.group(1)) * _UNITS.get(m.group(2) or "s", 1.0)
     else:
         raise ConfigError(path, f"expected a duration such as 300ms or 0.3s, got {value!r}")
     if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
         allowed = "non-negative" if allow_zero else "positive"
         raise ConfigError(path, f"expected a {allowed} duration, got {value!r}")
+    if seconds > MAX_DURATION:
+        raise ConfigError(path, f"expected a duration of at most {MAX_DURATION:g}s, got {value!r}")
     return seconds
 
 
+def parse_duration_list(text: str, path: str) -> list[float]:
+    """``"0,1,5,10ms"`` -> seconds: comma-separated durations where the unit of the last one
+    applies to every bare number before it (``"0.1s,300ms"`` mixes units)."""
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise ConfigError(path, f"expected a comma-separated list of durations, got {text!r}")
+    last = _DURATION.match(items[-1])
+    unit = last.group(2) if last else None
+    if unit:
+        items = [item + unit if re.fullmatch(r"[-+0-9.eE]+", item) else item for item in items]
+    return [parse_duration(item, path, bare="error") for item in items]
+
+
+_MAX_PARAMETER = 1e6
+"""Largest shape parameter or mixture weight (sigma, alpha, weight)."""
+
+
 def _number(value: Any, path: str, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(path, f"expected a number, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not -_MAX_PARAMETER <= value <= _MAX_PARAMETER  # NaN fails too
+    ):
+        raise ConfigError(path, f"expected a number up to {_MAX_PARAMETER:g}, got {value!r}")
     if value < 0 or (positive and value == 0):
         raise ConfigError(path, f"expected a {'positive' if positive else 'non-negative'} number")
     return float(value)
@@ -294,14 +375,14 @@ _POSITIONAL = {
 }
 
 
-def _from_fields(kind: str, spec: Mapping[str, Any], path: str) -> Distribution:
+def _from_fields(kind: str, spec: Mapping[str, Any], path: str, bare: Bare) -> Distribution:
     def need(name: str) -> Any:
         if name not in spec:
             raise ConfigError(f"{path}.{name}", f"required for a {kind} distribution")
         return spec[name]
 
     def dur(name: str) -> float:
-        return parse_duration(need(name), f"{path}.{name}")
+        return parse_duration(need(name), f"{path}.{name}", bare=bare)
 
     def num(name: str) -> float:
         return _number(need(name), f"{path}.{name}", positive=True)
@@ -324,23 +405,29 @@ def _from_fields(kind: str, spec: Mapping[str, Any], path: str) -> Distribution:
             raise ConfigError(f"{path}.high", "must be at least low")
         return Uniform(low, high)
     if kind == "exponential":
-        return Exponential(parse_duration(need("mean"), f"{path}.mean", allow_zero=False))
+        return Exponential(
+            parse_duration(need("mean"), f"{path}.mean", allow_zero=False, bare=bare)
+        )
     if kind == "normal":
         return Normal(dur("mean"), dur("std"))
     if kind == "lognormal":
         return LogNormal(
-            parse_duration(need("median"), f"{path}.median", allow_zero=False), num("sigma")
+            parse_duration(need("median"), f"{path}.median", allow_zero=False, bare=bare),
+            num("sigma"),
         )
     if kind == "pareto":
         return Pareto(
-            parse_duration(need("scale"), f"{path}.scale", allow_zero=False), num("alpha")
+            parse_duration(need("scale"), f"{path}.scale", allow_zero=False, bare=bare),
+            num("alpha"),
         )
     if kind == "empirical":
         samples = need("samples")
         if not isinstance(samples, Sequence) or isinstance(samples, str) or not samples:
             raise ConfigError(f"{path}.samples", "expected a non-empty list of durations")
         return Empirical(
-            tuple(parse_duration(s, f"{path}.samples[{i}]") for i, s in enumerate(samples))
+            tuple(
+                parse_duration(s, f"{path}.samples[{i}]", bare=bare) for i, s in enumerate(samples)
+            )
         )
     comps = need("components")
     if not isinstance(comps, Sequence) or isinstance(comps, str) or not comps:
@@ -352,19 +439,21 @@ def _from_fields(kind: str, spec: Mapping[str, Any], path: str) -> Distribution:
         if not isinstance(comp, Mapping):
             raise ConfigError(cpath, "expected a mapping with weight and a distribution")
         weights.append(_number(comp.get("weight"), f"{cpath}.weight", positive=True))
-        dists.append(parse_distribution({k: v for k, v in comp.items() if k != "weight"}, cpath))
+        component = {k: v for k, v in comp.items() if k != "weight"}
+        dists.append(parse_distribution(component, cpath, bare=bare))
     total = sum(weights)
     return Mixture(tuple(dists), tuple(w / total for w in weights))
 
 
-def parse_distribution(spec: Any, path: str) -> Distribution:
+def parse_distribution(spec: Any, path: str, *, bare: Bare = "seconds") -> Distribution:
     """Build a distribution from a mapping (``{dist: lognormal, median: 300ms, sigma: 0.5}``),
     a compact string (``lognormal:300ms,0.5``, ``exp:100ms``, ``300ms`` for a constant) or a
-    bare number of milliseconds. Errors name ``path`` and the allowed values."""
+    number of seconds (with ``bare="error"``, as in YAML and on the command line, a number
+    without a unit is an error). Errors name ``path`` and the allowed values."""
     if isinstance(spec, Distribution):
         return spec
     if isinstance(spec, int | float) and not isinstance(spec, bool):
-        return Constant(parse_duration(spec, path))
+        return Constant(parse_duration(spec, path, bare=bare))
     if isinstance(spec, str):
         kind, _, args = spec.partition(":")
         kind = _ALIASES.get(kind.strip().lower(), kind.strip().lower())
@@ -383,7 +472,7 @@ def parse_distribution(spec: Any, path: str) -> Distribution:
         fields: dict[str, Any] = {"dist": kind}
         for name, raw in zip(names, values, strict=True):
             fields[name] = float(raw) if name in ("sigma", "alpha") and _is_float(raw) else raw
-        return _from_fields(kind, fields, path)
+        return _from_fields(kind, fields, path, bare)
     if not isinstance(spec, Mapping):
         raise ConfigError(path, f"expected a distribution mapping or string, got {spec!r}")
     raw_kind = spec.get("dist")
@@ -394,7 +483,7 @@ def parse_distribution(spec: Any, path: str) -> Distribution:
         raise ConfigError(
             f"{path}.dist", f"unknown distribution {raw_kind!r}; allowed: {', '.join(_KINDS)}"
         )
-    return _from_fields(kind, spec, path)
+    return _from_fields(kind, spec, path, bare)
 
 
 def _compact_field(text: str, spec: Mapping[str, Any], path: str) -> Distribution:

@@ -256,11 +256,8 @@ class _GlobalTable:
             if item is not None and item[0] is not None:
                 doc = dict(item[0])
             if version < pending.latest:
-                staleness = self.oracle.staleness
-                seen = staleness(op.key, version, now)
-                newer = staleness(op.key, pending.latest, now)
-                behind = seen[0] - newer[0]
-                seconds = seen[1] - (now - pending.start)
+                score = self.oracle.score_version
+                behind, seconds = score(op.key, version, pending.latest, pending.start)
         self.in_flight -= 1
         self.served[served] += 1
         level = op.level if op.kind == OpKind.GET else self.levels[0]

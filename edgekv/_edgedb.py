@@ -17,7 +17,10 @@ import msgpack
 
 from .flags import EvaluatedFeature, EvaluatedVariable, Evaluator, User, UserError, merge_user
 
-__all__ = ["EdgeDB", "RegionStore"]
+__all__ = ["EdgeDB", "RegionStore", "WriteGuard"]
+
+WriteGuard = Callable[[str, "Mapping[str, Any] | None", "Mapping[str, Any]"], None]
+"""Called as ``guard(user_id, stored, fields)`` before a write; raises to refuse it."""
 
 
 class RegionStore(Protocol):
@@ -33,10 +36,12 @@ class EdgeDB:
 
     ``namespace`` prefixes every stored key (``f"{namespace}:{user_id}"``), so two projects
     sharing a cluster never see each other's users. ``clock`` returns epoch milliseconds for
-    rollouts (wall time by default; pass a virtual clock for deterministic runs).
+    rollouts (wall time by default; pass a virtual clock for deterministic runs). ``guard``
+    sees every write before it is made and may refuse it by raising (size or user quotas).
+    Every write comes after everything that can fail, so a refused request stores nothing.
     """
 
-    __slots__ = ("region", "evaluator", "namespace", "_prefix", "_clock")
+    __slots__ = ("region", "evaluator", "namespace", "_prefix", "_clock", "_guard")
 
     def __init__(
         self,
@@ -45,12 +50,14 @@ class EdgeDB:
         *,
         namespace: str = "",
         clock: Callable[[], float] | None = None,
+        guard: WriteGuard | None = None,
     ) -> None:
         self.region = region
         self.evaluator = evaluator
         self.namespace = namespace
         self._prefix = f"{namespace}:" if namespace else ""
         self._clock = clock or _wall_ms
+        self._guard = guard
 
     def now_ms(self) -> float:
         """The evaluation clock, in epoch milliseconds."""
@@ -81,13 +88,25 @@ class EdgeDB:
     async def user(self, request: Mapping[str, Any], *, enable_edgedb: bool = True) -> User:
         """The user to evaluate: the request's, or with EdgeDB the stored one merged with it
         (request fields win) after writing the request's data back to the local region."""
+        user, stored = await self._merged(request, enable_edgedb)
+        if enable_edgedb:
+            await self._write_back(stored, request)
+        return user
+
+    async def _merged(
+        self, request: Mapping[str, Any], enable_edgedb: bool
+    ) -> tuple[User, dict[str, Any] | None]:
+        """The user to evaluate and the stored document it was merged with (no write)."""
         user = User.from_dict(request)
         if not enable_edgedb:
-            return user
+            return user, None
         stored = await self.stored(user.user_id)
-        merged = User.from_dict(merge_user(stored, request))
-        await self._write_back(stored, request)
-        return merged
+        try:
+            merged = User.from_dict(merge_user(stored, request))
+        except UserError:
+            # a stored field this version rejects (written by other code): evaluate without it
+            merged = User.from_dict(merge_user(_valid_fields(stored), request))
+        return merged, stored
 
     def peek_user(self, request: Mapping[str, Any], *, enable_edgedb: bool = True) -> User:
         """Synchronous :meth:`user` without the write-back, for regions offering ``peek``.
@@ -107,8 +126,11 @@ class EdgeDB:
         self, request: Mapping[str, Any], *, enable_edgedb: bool = True
     ) -> dict[str, EvaluatedVariable]:
         """Every variable the user gets (see :meth:`Evaluator.evaluate`)."""
-        user = await self.user(request, enable_edgedb=enable_edgedb)
-        return self.evaluator.evaluate(user, now_ms=self._clock())
+        user, stored = await self._merged(request, enable_edgedb)
+        result = self.evaluator.evaluate(user, now_ms=self._clock())
+        if enable_edgedb:
+            await self._write_back(stored, request)
+        return result
 
     async def variable(
         self, request: Mapping[str, Any], key: str, *, enable_edgedb: bool = True
@@ -117,15 +139,21 @@ class EdgeDB:
         if key not in self.evaluator.config.variables_by_key:
             User.from_dict(request)
             return None
-        user = await self.user(request, enable_edgedb=enable_edgedb)
-        return self.evaluator.variable(user, key, now_ms=self._clock())
+        user, stored = await self._merged(request, enable_edgedb)
+        result = self.evaluator.variable(user, key, now_ms=self._clock())
+        if enable_edgedb:
+            await self._write_back(stored, request)
+        return result
 
     async def features(
         self, request: Mapping[str, Any], *, enable_edgedb: bool = True
     ) -> dict[str, EvaluatedFeature]:
         """Every feature the user is bucketed into."""
-        user = await self.user(request, enable_edgedb=enable_edgedb)
-        return self.evaluator.features(user, now_ms=self._clock())
+        user, stored = await self._merged(request, enable_edgedb)
+        result = self.evaluator.features(user, now_ms=self._clock())
+        if enable_edgedb:
+            await self._write_back(stored, request)
+        return result
 
     async def _write_back(
         self, stored: Mapping[str, Any] | None, request: Mapping[str, Any]
@@ -147,10 +175,34 @@ class EdgeDB:
             msgpack.packb(fields)
         except (ValueError, TypeError, OverflowError) as exc:
             raise UserError("user", f"cannot be stored: {exc}") from None
+        if self._guard is not None:
+            self._guard(self.key(request["user_id"]), stored, fields)
         return await self.region.patch(self.key(request["user_id"]), fields)
 
 
 _MISSING = object()
+
+
+def _valid_fields(stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The fields (and customData entries) of a stored document that pass validation."""
+    out: dict[str, Any] = {}
+    for key, value in (stored or {}).items():
+        if key == "customData" and isinstance(value, Mapping):
+            custom = {}
+            for name, item in value.items():
+                try:
+                    User.from_dict({"user_id": "u", "customData": {name: item}})
+                except UserError:
+                    continue
+                custom[name] = item
+            out[key] = custom
+            continue
+        try:
+            User.from_dict({"user_id": "u", key: value})
+        except UserError:
+            continue
+        out[key] = value
+    return out
 
 
 def _wall_ms() -> float:

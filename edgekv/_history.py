@@ -7,8 +7,7 @@ not record pays nothing; a recording one pays O(pending writes of the key) per a
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -118,31 +117,12 @@ class Message(NamedTuple):
 
 
 def messages_in_flight(mesh: Mesh, names: Sequence[str]) -> list[Message]:
-    """Scheduled deliveries, soonest first, then the held ones. Reads the scheduler's queue
-    (an asyncio loop's or the :class:`Kernel`'s), so tracking costs nothing on the hot path;
-    O(queue)."""
-    handles: list[tuple[float, Callable[..., Any], tuple[Any, ...]]]
-    sched: Any = mesh.scheduler
-    if hasattr(sched, "_scheduled") and hasattr(sched, "_ready"):
-        handles = [
-            (
-                h.when() if isinstance(h, asyncio.TimerHandle) else sched.time(),
-                h._callback,
-                h._args,
-            )
-            for h in (*sched._scheduled, *sched._ready)
-            if not h.cancelled()
-        ]
-    elif hasattr(sched, "_heap"):
-        handles = [(when, fn, args) for when, _, _, fn, args in sched._heap]
-    else:
-        raise TypeError(f"cannot list the queue of a {type(sched).__name__} scheduler")
-    deliver = mesh._deliver
-    t0 = mesh.scheduler.time() - mesh.now()
-    found = sorted(
-        ((when - t0, args) for when, fn, args in handles if fn == deliver), key=lambda m: m[0]
-    )
-    out = [_message(names, args[2].sender, args[0], when, args[2]) for when, args in found]
+    """Scheduled deliveries, soonest first, then the held ones, from the mesh's own list
+    (:meth:`Mesh.list_scheduled`, which the cluster turns on at start). O(in flight)."""
+    if mesh.scheduled is None:
+        raise TypeError("the mesh does not list its deliveries; call mesh.list_scheduled() first")
+    found = sorted(mesh.scheduled.values(), key=lambda m: m[2])
+    out = [_message(names, src, dst, when, msg) for src, dst, when, msg in found]
     out.extend(_message(names, args[2].sender, args[0], None, args[2]) for args in mesh.held)
     return out
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._config import read_yaml
+from ._config import read_text, read_yaml
 from ._errors import ConfigError
 from .flags import Evaluator, FlagConfigError, parse_config
 
@@ -23,15 +23,21 @@ __all__ = ["SERVER", "CLIENT", "Keys", "Project", "load_keys"]
 SERVER = "server"
 CLIENT = "client"
 _PREFIXES = {SERVER: ("dvc_server_", "server"), CLIENT: ("dvc_client_", "client")}
+_PROJECT_FIELDS = ("server_keys", "client_keys", "client_writes", "flags")
 
 
 @dataclass(frozen=True, slots=True)
 class Project:
-    """One tenant: its SDK keys, its compiled flag config and the config's served bytes."""
+    """One tenant: its SDK keys, its compiled flag config and the config's served bytes.
+
+    ``client_writes`` lets client keys (which ship inside apps, so anyone can read them) write
+    user data too: off by default, since such a key can then rewrite any user's EdgeDB data.
+    """
 
     name: str
     server_keys: tuple[str, ...]
     client_keys: tuple[str, ...]
+    client_writes: bool
     flags_path: Path
     evaluator: Evaluator
     config_body: bytes
@@ -54,6 +60,15 @@ class Keys:
     def lookup(self, sdk_key: str) -> tuple[Project, str] | None:
         """The project and kind (``"server"``/``"client"``) of a key, or None if unknown."""
         return self.by_key.get(sdk_key)
+
+    def writer(self, sdk_key: str) -> Project | None:
+        """The project a key may write user data of: any server key's, a client key's only
+        where the project sets ``client_writes: true``; None otherwise (unknown key too)."""
+        hit = self.by_key.get(sdk_key)
+        if hit is None:
+            return None
+        project, kind = hit
+        return project if kind == SERVER or project.client_writes else None
 
 
 def load_keys(
@@ -110,12 +125,15 @@ def _project(
         raise ConfigError(path, "a project name is a non-empty string without ':'")
     if not isinstance(spec, Mapping):
         raise ConfigError(path, "expected a mapping with server_keys, client_keys, flags")
-    unknown = set(spec) - {"server_keys", "client_keys", "flags"}
+    unknown = set(spec) - set(_PROJECT_FIELDS)
     if unknown:
         raise ConfigError(
             path,
-            f"unknown fields {sorted(map(str, unknown))}; allowed: server_keys, client_keys, flags",
+            f"unknown fields {sorted(map(str, unknown))}; allowed: {', '.join(_PROJECT_FIELDS)}",
         )
+    client_writes = spec.get("client_writes", False)
+    if not isinstance(client_writes, bool):
+        raise ConfigError(f"{path}.client_writes", f"expected true or false, got {client_writes!r}")
     server = _key_list(spec.get("server_keys", []), SERVER, f"{path}.server_keys")
     client = _key_list(spec.get("client_keys", []), CLIENT, f"{path}.client_keys")
     if not server and not client:
@@ -132,7 +150,7 @@ def _project(
     if flags_path not in cache:
         cache[flags_path] = _load_flags(flags_path, f"{path}.flags")
     evaluator, body, etag, modified = cache[flags_path]
-    return Project(name, server, client, flags_path, evaluator, body, etag, modified)
+    return Project(name, server, client, client_writes, flags_path, evaluator, body, etag, modified)
 
 
 def _key_list(raw: Any, kind: str, path: str) -> tuple[str, ...]:
@@ -149,14 +167,17 @@ def _key_list(raw: Any, kind: str, path: str) -> tuple[str, ...]:
 
 def _load_flags(path: Path, where: str) -> tuple[Evaluator, bytes, str, str]:
     """The compiled config, its exact bytes (served as is), a strong ETag, Last-Modified."""
+    text = read_text(str(path), "flag config")
     try:
-        body = path.read_bytes()
         mtime = path.stat().st_mtime
     except OSError as exc:
         raise ConfigError(where, f"cannot read flag config {str(path)!r}: {exc.strerror}") from None
+    body = text.encode()
     try:
-        evaluator = Evaluator(parse_config(body))
+        evaluator = Evaluator(parse_config(text))
     except FlagConfigError as exc:
         raise ConfigError(where, f"{path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(where, f"{path}: filters nested too deeply") from None
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     return evaluator, body, etag, email.utils.formatdate(mtime, usegmt=True)

@@ -4,6 +4,7 @@ loop (virtual or real time). The one place where node outputs become scheduled d
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -67,6 +68,10 @@ class Mesh:
         self.held: list[tuple[Any, ...]] = []
         """Deliveries held back on a paused link (see :meth:`Network.pause`), in arrival
         order, as the arguments of ``_deliver``; :meth:`release` sends them on."""
+        self.scheduled: dict[int, tuple[int, int, float, OpsBatch | Digest]] | None = None
+        """With :meth:`list_scheduled`: ``(src, dst, arrival, message)`` of every delivery on
+        its way (mesh seconds), by a token in scheduling order."""
+        self._tokens = itertools.count()
         self.heard: list[list[float]] | None = None
         """With :meth:`track_heard`: ``heard[dst][src]`` is the send time of the newest
         message from ``src`` after whose delivery ``dst`` held every write ``src`` had issued
@@ -145,6 +150,7 @@ class Mesh:
         call_at = self._call_at
         at = self._t0 + now
         deliver = self._deliver
+        listed = self.scheduled
         from_wire = self._from_wire
         extra = () if self.heard is None else (now, self.nodes[src].repl.applied[src])
         scheduled = ops_scheduled = 0
@@ -155,9 +161,29 @@ class Mesh:
                 for delay in route(src, dst, now):
                     scheduled += 1
                     ops_scheduled += ops
-                    call_at(at + delay, deliver, dst, payload, message, *extra)
+                    if listed is None:
+                        call_at(at + delay, deliver, dst, payload, message, *extra)
+                    else:
+                        token = next(self._tokens)
+                        listed[token] = (src, dst, now + delay, message)
+                        args = (token, dst, payload, message, *extra)
+                        call_at(at + delay, self._deliver_listed, *args)
         self.in_flight += scheduled
         self.ops_in_flight += ops_scheduled
+
+    def list_scheduled(self) -> None:
+        """Start keeping :attr:`scheduled`: every delivery on its way, listed by the mesh
+        itself (a dict insert and pop per message), so a test can ask what is in flight
+        without reading the scheduler's private queue."""
+        if self.scheduled is None:
+            self.scheduled = {}
+
+    def _deliver_listed(
+        self, token: int, dst: int, payload: bytes, message: OpsBatch | Digest, *extra: Any
+    ) -> None:
+        assert self.scheduled is not None
+        del self.scheduled[token]
+        self._deliver(dst, payload, message, *extra)
 
     def _deliver(
         self,

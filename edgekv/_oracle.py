@@ -115,6 +115,11 @@ class Oracle:
             return 0, 0.0
         return len(missed), start - min(t for _, t in missed)
 
+    def score_version(self, key: str, version: int, latest: int, start: float) -> tuple[int, float]:
+        """:meth:`score` for a store whose records are whole items: a read that returned
+        ``version`` (0: nothing) of ``key``."""
+        return self.score(key, (None, version) if version else None, latest, start)
+
     def history(self, key: str) -> list[tuple[int, float]]:
         """Every committed ``(version, commit time)`` of ``key`` in version order."""
         return list(zip(self._versions.get(key, ()), self._times.get(key, ()), strict=True))

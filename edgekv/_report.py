@@ -82,10 +82,13 @@ def _latency(values_s: np.ndarray, ps: Sequence[float] = PERCENTILES) -> dict[st
 
 
 def _share(mask: np.ndarray, within: np.ndarray) -> dict[str, Any]:
+    """The share of ``within`` that ``mask`` marks, as :func:`_rate`."""
+    return _rate(int((mask & within).sum()), int(within.sum()))
+
+
+def _rate(n: int, of: int) -> dict[str, Any]:
     """``{"n": hits, "of": sample size, "pct": 100 hits / size, "lo", "hi"}``: the share in
     percent with its 95% Wilson interval (all three None if the sample is empty)."""
-    of = int(within.sum())
-    n = int((mask & within).sum())
     if not of:
         return {"n": n, "of": of, "pct": None, "lo": None, "hi": None}
     ci = wilson(n, of)
@@ -144,6 +147,11 @@ def summarize(result: ScenarioResult) -> dict[str, Any]:
     workload["mean_rtt_to_home_of_away_reads_ms"] = (
         float(trip[away_reads].mean() * 1e3) if away_reads.any() else None
     )
+    # Logins "within the lag window": less than the lag's 99th percentile after the user's own
+    # purchase, when replication of it may still be in flight (a fixed generator: the same
+    # window on every run).
+    window = float(np.percentile(cfg.lag.sample(np.random.default_rng(0), 100_000), 99))
+    scenario["lag_window_s"] = window
     systems: dict[str, Any] = {}
     for name, run in result.systems.items():
         lat = run.latency
@@ -157,6 +165,9 @@ def summarize(result: ScenarioResult) -> dict[str, Any]:
             "logins": {
                 "latency_ms": _latency(lat[logins]),
                 "wrong_flag": _share(run.wrong, logins),
+                "away_wrong_flag": _share(run.wrong, logins & away),
+                "in_lag_window_wrong_flag": _share(run.wrong, logins & (run.since_own < window)),
+                "in_lag_window_ryw": _share(run.ryw, logins & (run.since_own < window)),
                 "platinum_served": _share(run.platinum, logins),
             },
             "writes": {"latency_ms": _latency(lat[writes], (50.0, 99.0))},
@@ -168,6 +179,8 @@ def summarize(result: ScenarioResult) -> dict[str, Any]:
                 **_quantiles(stale_ms, (50.0, 99.0)),
             },
             "ryw_violations": _share(run.ryw, reads),
+            "away_ryw_violations": _share(run.ryw, reads & away),
+            "lost_updates": _rate(run.lost_updates, run.writes_checked),
             "unavailable": {
                 "reads": _share(run.failed, reads),
                 "writes": _share(run.failed, writes),
@@ -180,6 +193,7 @@ def summarize(result: ScenarioResult) -> dict[str, Any]:
                 "bytes": run.bytes_replicated,
                 "messages": run.messages_replicated,
             },
+            "realised_lag": run.realised_lag,
         }
     return {"scenario": scenario, "workload": workload, "systems": systems}
 
@@ -289,20 +303,33 @@ def _rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("stale beyond floor % (n)", _pct(s["stale_beyond_floor"])),
         ("staleness ms mean/p99", _pair(s["staleness_ms"], "mean", "p99", n=False)),
         ("RYW violations % (n)", _pct(s["ryw_violations"])),
+        ("away reads RYW violations % (n)", _pct(s["away_ryw_violations"])),
+        ("lost updates % (n)", _pct(s["lost_updates"])),
         ("unavailable reads % (n)", _pct(s["unavailable"]["reads"])),
         ("unavailable writes % (n)", _pct(s["unavailable"]["writes"])),
         ("logins (n)", f"{lg['latency_ms']['n']:,}"),
         ("login p50/p99 ms", _pair(lg["latency_ms"], n=False)),
         ("wrong-flag logins % (n)", _pct(lg["wrong_flag"])),
+        ("wrong-flag away logins % (n)", _pct(lg["away_wrong_flag"])),
+        ("wrong-flag logins in lag window % (n)", _pct(lg["in_lag_window_wrong_flag"])),
         ("platinum served % (n)", _pct(lg["platinum_served"])),
         ("reads waited % (n)", _pct(outcomes["waited"])),
         ("reads forwarded % (n)", _pct(outcomes["forwarded"])),
+        ("realised lag p50/p99 ms (n)", _realised_row(s["realised_lag"])),
         (
             "replicated MB (msgs)",
             f"{s['replication']['bytes'] / 1e6:.2f} ({s['replication']['messages']:,})",
         ),
     ]
     return out
+
+
+def _realised_row(realised: Mapping[str, Any] | None) -> str:
+    """Pooled commit-to-apply lag over every link, or ``-`` for a system without one."""
+    if realised is None or realised["all"]["p50"] is None:
+        return "-"
+    pooled = realised["all"]
+    return f"{pooled['p50'] * 1e3:.0f} / {pooled['p99'] * 1e3:.0f} ({pooled['n']:,})"
 
 
 def summary_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:

@@ -62,8 +62,11 @@ from ._distributions import (
     parse_distribution,
 )
 from ._errors import ConfigError
+from ._gctune import gc_tuned_for_run
 from ._kernel import Kernel
+from ._mesh import Mesh
 from ._oracle import Oracle
+from ._realised import LagTracker
 from ._store import Op, OpKind, OpResult, Session, Store
 from ._systems import make_store, parse_system
 from ._versions import EPOCH_MS, split_version
@@ -337,8 +340,19 @@ class SystemRun:
     waited: np.ndarray
     failed: np.ndarray
     """The operation did not succeed (unavailable or refused)."""
+    since_own: np.ndarray
+    """For reads: seconds since the user's own last acknowledged purchase (inf: none)."""
     bytes_replicated: int
     messages_replicated: int
+    lost_updates: int = 0
+    """Acknowledged writes whose effect no region holds once replication settled, although
+    no write to the same field started after them: what LWW under skew or item granularity
+    throws away."""
+    writes_checked: int = 0
+    """Acknowledged writes that were the last to start on at least one field."""
+    realised_lag: Mapping[str, Any] | None = None
+    """For a replicated store: the commit-to-apply lag observed over every link (``all``,
+    seconds: n, p50, p99, mean) and per link beside the configured one (``links``, ms)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -428,7 +442,13 @@ class _Recorder:
                 self.wrong[i] = doc != now and served != ctx.variables(i, now)
         ctx.pending -= 1
 
-    def finish(self, bytes_replicated: int, messages: int) -> SystemRun:
+    def finish(
+        self,
+        bytes_replicated: int,
+        messages: int,
+        lost: tuple[int, int],
+        realised: Mapping[str, Any] | None,
+    ) -> SystemRun:
         return SystemRun(
             name=self.name,
             latency=np.array(self.latency, dtype=float),
@@ -443,8 +463,12 @@ class _Recorder:
             outcome=np.array(self.outcome, dtype=np.int8),
             waited=np.array(self.waited, dtype=float),
             failed=np.array(self.failed, dtype=bool),
+            since_own=np.array(self.ctx.since_own, dtype=float),
             bytes_replicated=bytes_replicated,
             messages_replicated=messages,
+            lost_updates=lost[0],
+            writes_checked=lost[1],
+            realised_lag=realised,
         )
 
 
@@ -478,6 +502,8 @@ class _Context:
         """The replicated system's oracle, whose :attr:`Oracle.missed` names a stale read's
         missed writes (single-home reads are never stale)."""
         self.pending = 0
+        self.since_own = [math.inf] * self.n_ops
+        """Per read: seconds since the user's own last acknowledged purchase."""
         self.truth: Callable[[int], dict[str, Any] | None] = _no_truth
         self.log: list[list[tuple[int, float, int, int | None]]] = [[] for _ in keys]
         """Per user: ``(version, commit time, origin region, stars)`` of every committed write
@@ -504,13 +530,16 @@ class _Context:
     def reflects(self, i: int, doc: Mapping[str, Any] | None, own: int) -> bool:
         """Whether ``doc``, read by op ``i``, shows the user's own purchase of version ``own``
         or a newer purchase: by content, not by version, since with field granularity a
-        replica can hold a newer version of another field and still miss the purchase.
-        O(writes of the user)."""
+        replica can hold a newer version of another field and still miss the purchase. A
+        user's purchase totals only grow, so a total at least that purchase's shows it (or a
+        newer one, acknowledged or not yet). O(writes of the user)."""
         custom = None if doc is None else doc.get("customData")
         stars = custom.get("stars") if isinstance(custom, Mapping) else None
+        if not isinstance(stars, int):
+            return False
         for version, _, _, total in self.log[self.user[i]]:
-            if version >= own and total is not None and total == stars:
-                return True
+            if version == own and total is not None:
+                return stars >= total
         return False
 
 
@@ -589,6 +618,8 @@ def _run_system(
     """
     kernel = Kernel()
     store = make_store(system, cfg, seed, kernel)
+    mesh = getattr(store, "mesh", None)
+    tracker = mesh.track_lag() if isinstance(mesh, Mesh) else None
     ctx = _Context(work, keys, kernel, evaluator, cfg.floors())
     ctx.oracle = store.oracle
     recorders = [(_Recorder(label, ctx), level) for label, level in columns]
@@ -597,6 +628,8 @@ def _run_system(
     fields: list[dict[str, tuple[int, Any]]] = [{} for _ in range(n_users)]
     truth_doc: list[dict[str, Any] | None] = [None] * n_users
     own = [0] * n_users
+    own_at = [-math.inf] * n_users
+    effects: list[list[tuple[float, Mapping[str, Any]]]] = [[] for _ in range(n_users)]
     tokens = [Session() for _ in range(n_users)] if session_levels else None
     log = ctx.log
     home = work.home.tolist()
@@ -621,6 +654,7 @@ def _run_system(
     def loaded(u: int, value: Mapping[str, Any], result: OpResult) -> None:
         if result.record.ok:
             acknowledged(u, value, result.version)
+            effects[u].append((result.record.start, value))
             log[u].append((result.version, result.record.start, home[u], None))
 
     for u, stars in enumerate(work.stars0.tolist()):
@@ -635,7 +669,9 @@ def _run_system(
             stars = values[i] if kinds[i] == PURCHASE else None
             if stars is not None and result.version > own[u]:
                 own[u] = result.version
+                own_at[u] = rec.start
             log[u].append((result.version, rec.start, rec.region, stars))
+            effects[u].append((rec.start, value))
         first = True
         for recorder, _ in recorders:
             if not first:
@@ -654,6 +690,7 @@ def _run_system(
             store.submit(op, partial(write_done, i, u, value))
             return
         truth_start = truth_doc[u]
+        ctx.since_own[i] = kernel.now - own_at[u]
         first = True
         for recorder, level in recorders:
             if not first:
@@ -667,8 +704,65 @@ def _run_system(
     kernel.call_at(float(work.t_edge[0]) if work.ops else 0.0, shipped.start)
     _drive(kernel, ctx, work, issue, tick)
     sent, messages = shipped.stop()
+    _settle(kernel, store)
+    lost = _lost_updates(store, keys, effects)
+    realised = None if tracker is None else _realised(tracker)
     store.close()
-    return {recorder.name: recorder.finish(sent, messages) for recorder, _ in recorders}
+    return {
+        recorder.name: recorder.finish(sent, messages, lost, realised) for recorder, _ in recorders
+    }
+
+
+def _realised(tracker: LagTracker) -> dict[str, Any]:
+    """The tracker's samples pooled over every link, and its per-link summary."""
+    pooled = np.array([x for row in tracker.samples for link in row for x in link], dtype=float)
+    seen = int(sum(map(sum, tracker.counts)))
+    figures = (
+        {"p50": None, "p99": None, "mean": None}
+        if not len(pooled)
+        else {
+            "p50": float(np.percentile(pooled, 50)),
+            "p99": float(np.percentile(pooled, 99)),
+            "mean": float(pooled.mean()),
+        }
+    )
+    return {
+        "all": {"n": seen, "sampled": len(pooled), **figures},
+        "links": [link.as_dict() for link in tracker.summary()],
+    }
+
+
+def _settle(kernel: Kernel, store: Store) -> None:
+    """Run until nothing is in flight, replication included (at most ``_DRAIN_LIMIT``)."""
+    limit = kernel.now + _DRAIN_LIMIT
+    while not store.quiet() and kernel.now < limit:
+        kernel.run(until=kernel.now + 0.5)
+
+
+def _lost_updates(
+    store: Store, keys: list[str], effects: list[list[tuple[float, Mapping[str, Any]]]]
+) -> tuple[int, int]:
+    """``(lost, checked)``: of the acknowledged writes that were the last to start on some
+    field of their user, those whose value for it no region holds. O(writes + regions x
+    users)."""
+    views = [store.documents(r) for r in range(len(store.cfg.regions))]
+    lost = checked = 0
+    for u, writes in enumerate(effects):
+        ordered = sorted(writes, key=lambda w: w[0])
+        last: dict[str, int] = {}
+        for j, (_, value) in enumerate(ordered):
+            for name in value:
+                last[name] = j
+        held = [view.get(keys[u]) for view in views]
+        for j in sorted(set(last.values())):
+            value = ordered[j][1]
+            checked += 1
+            if any(
+                last[name] == j and not any(doc is not None and doc.get(name) == v for doc in held)
+                for name, v in value.items()
+            ):
+                lost += 1
+    return lost, checked
 
 
 class _Shipped:
@@ -729,7 +823,8 @@ def run_edge_flags(
     n = len(columns)
     for j, (system, cols) in enumerate(columns.items()):
         tick = None if progress is None else partial(_stage, progress, j / n, (j + 1) / n)
-        runs.update(_run_system(work, cfg, scenario.seed, keys, evaluator, system, cols, tick))
+        with gc_tuned_for_run():
+            runs.update(_run_system(work, cfg, scenario.seed, keys, evaluator, system, cols, tick))
     rtt = [[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]
     ordered = {label: runs[label] for cols in columns.values() for label, _ in cols}
     ordered = {spec.strip(): ordered[spec.strip()] for spec in systems}

@@ -10,17 +10,27 @@ e.g. the Kernel); ``Cluster(system="single-home")`` drives it under asyncio.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ._config import Config
+from ._config import Config, great_circle_km
 from ._latency import LatencyModel
 from ._network import Network
 from ._oracle import Oracle
 from ._requests import Requests
-from ._store import Level, OnDone, Op, OpKind, Pending, Route, Scheduler, check_op
+from ._store import (
+    LOCATION_HINTS,
+    Level,
+    OnDone,
+    Op,
+    OpKind,
+    Pending,
+    Route,
+    Scheduler,
+    check_op,
+)
 from ._versions import EPOCH_MS, HybridClock
 
 __all__ = ["SingleHome"]
@@ -33,6 +43,50 @@ STREAM_SINGLEHOME = 102
 
 LEVELS = (Level.STRONG,)
 """Every read is linearizable; a single-home store serves no other level."""
+
+WRITE_FLUSH = 0.012
+"""Seconds a write's answer waits for its storage flush: a public benchmark (Lumenize,
+cited in shared/data/systems.md) measured a Durable Object's flush at about 10-13 ms."""
+
+JURISDICTIONS: dict[str, tuple[str, ...]] = {
+    "eu": ("Germany West Central", "North Europe", "West Europe", "France Central"),
+    "us": ("East US", "East US 2", "West US", "West US 2", "Central US"),
+    "fedramp": ("East US", "East US 2", "West US", "West US 2", "Central US"),
+}
+"""Regions (by the Azure names of the packaged topology) inside each Durable Object
+jurisdiction (developers.cloudflare.com/durable-objects, "Data location": eu, fedramp, us);
+any other config names its own list."""
+
+
+def _allowed(
+    cfg: Config, hosts: Sequence[str] | None, jurisdiction: str | Sequence[str] | None
+) -> list[int]:
+    """Region indexes an object may live in; ``ValueError`` naming the option when a name is
+    unknown or nothing is left."""
+    names = cfg.names
+    allowed = set(range(len(names)))
+    if hosts is not None:
+        allowed &= {_region_index(cfg, name, "hosts") for name in hosts}
+    if jurisdiction is not None:
+        if isinstance(jurisdiction, str):
+            if jurisdiction not in JURISDICTIONS:
+                raise ValueError(
+                    f"jurisdiction must be one of {', '.join(JURISDICTIONS)} or a list of "
+                    f"region names, got {jurisdiction!r}"
+                )
+            inside = {i for i, name in enumerate(names) if name in JURISDICTIONS[jurisdiction]}
+        else:
+            inside = {_region_index(cfg, name, "jurisdiction") for name in jurisdiction}
+        allowed &= inside
+    if not allowed:
+        raise ValueError(f"no configured region is both a host and inside {jurisdiction!r}")
+    return sorted(allowed)
+
+
+def _region_index(cfg: Config, name: Any, option: str) -> int:
+    if not isinstance(name, str) or name not in cfg.names:
+        raise ValueError(f"{option}: unknown region {name!r}; known: {', '.join(cfg.names)}")
+    return cfg.region(name).index
 
 
 def _check_migrate_after(value: Any) -> None:
@@ -79,6 +133,8 @@ class SingleHome:
 
     system = SINGLE_HOME
     levels: tuple[Level, ...] = LEVELS
+    duration_options = ("write_flush",)
+    """Options that YAML spells with a unit."""
 
     def __init__(
         self,
@@ -87,9 +143,22 @@ class SingleHome:
         scheduler: Scheduler,
         *,
         migrate_after: int | None = None,
+        hosts: Sequence[str] | None = None,
+        jurisdiction: str | Sequence[str] | None = None,
+        write_flush: float = WRITE_FLUSH,
         stream: int = STREAM_SINGLEHOME,
     ) -> None:
         _check_migrate_after(migrate_after)
+        if (
+            isinstance(write_flush, bool)
+            or not isinstance(write_flush, int | float)
+            or not 0 <= write_flush < 3600
+        ):
+            raise ValueError(f"write_flush must be seconds in 0..3600, got {write_flush!r}")
+        self.write_flush = float(write_flush)
+        self.allowed = _allowed(cfg, hosts, jurisdiction)
+        """Indexes of the regions where an object may live: ``hosts`` within the
+        ``jurisdiction`` (default: every region)."""
         self.cfg = cfg
         self.seed = seed
         self.scheduler = scheduler
@@ -103,6 +172,7 @@ class SingleHome:
         self.requests = Requests(self.network, scheduler, self._t0, cfg.request_timeout)
         self._clocks = [HybridClock(r.index, r.clock_skew * 1e3) for r in cfg.regions]
         n = len(cfg.regions)
+        self._nearest = [self._place((r.lat, r.lon)) for r in cfg.regions]
         self.in_flight = 0
         self.migrations = 0
         self.served = [0] * n
@@ -125,6 +195,22 @@ class SingleHome:
 
     def _later(self, delay: float, fn: Any, *args: Any) -> None:
         self.scheduler.call_at(self.scheduler.time() + delay, fn, *args)
+
+    def _place(self, point: tuple[float, float]) -> int:
+        """The allowed region nearest ``point`` (latitude, longitude). O(regions)."""
+        regions = self.cfg.regions
+        return min(
+            self.allowed,
+            key=lambda i: (great_circle_km(*point, regions[i].lat, regions[i].lon), i),
+        )
+
+    def home_for(self, region: int, hint: int | str | None) -> int:
+        """Where a new object first used from ``region`` lives: the allowed region nearest
+        the hint's area (a hint name) or region (an index), else nearest the client; a
+        jurisdiction always wins over a hint."""
+        if isinstance(hint, str):
+            return self._place(LOCATION_HINTS[hint])
+        return self._nearest[region if hint is None else hint]
 
     def home_of(self, key: str) -> int | None:
         """Index of ``key``'s home region (None before its first write or hint)."""
@@ -173,7 +259,7 @@ class SingleHome:
         obj = self.objects.get(key)
         hint = op.location_hint
         if obj is None and (op.kind != OpKind.GET or hint is not None):
-            obj = self.objects[key] = _Object(region if hint is None else hint)
+            obj = self.objects[key] = _Object(self.home_for(region, hint))
         target = region if obj is None else obj.home
         self.in_flight += 1
         pending = _Op(op, on_done, self.now())
@@ -223,6 +309,8 @@ class SingleHome:
         if self.migrate_after is not None:
             self._streak(obj, op.region, at, finish)
         back = finish + self.latency.one_way(op.region, at) - now
+        if kind != OpKind.GET:
+            back += self.write_flush  # the answer waits for the storage flush
         if op.region == at:
             self._later(back, self._done, pending, doc, obj.version, at)
         else:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ._oracle import Oracle
 
 __all__ = [
+    "LOCATION_HINTS",
     "Level",
     "OnDone",
     "Op",
@@ -92,8 +93,9 @@ class Op(NamedTuple):
     session: Session | None = None
     max_staleness: float | None = None
     """Bound of a ``bounded`` read, seconds (None: the store's default)."""
-    location_hint: int | None = None
-    """Where a store that places keys should place a new one (a region index)."""
+    location_hint: int | str | None = None
+    """Where a store that places keys should place a new one: a region index, or a name of
+    :data:`LOCATION_HINTS` (Cloudflare's Durable Object hints)."""
 
 
 class OpRecord(NamedTuple):
@@ -367,8 +369,14 @@ def check_op(op: Op, n_regions: int, levels: tuple[Level, ...]) -> None:
         raise ValueError(f"unknown consistency {op.level!r}; allowed: {allowed}")
     if op.session is not None and not isinstance(op.session, Session):
         raise TypeError(f"session must be an edgekv Session, got {type(op.session).__name__}")
-    if op.location_hint is not None and not 0 <= op.location_hint < n_regions:
-        raise ValueError(f"location_hint must be a region index, got {op.location_hint!r}")
+    hint = op.location_hint
+    if hint is not None and not (
+        hint in LOCATION_HINTS if isinstance(hint, str) else 0 <= hint < n_regions
+    ):
+        raise ValueError(
+            f"location_hint must be a region index or one of {', '.join(LOCATION_HINTS)}, "
+            f"got {hint!r}"
+        )
     bound = op.max_staleness
     if bound is not None and (
         isinstance(bound, bool) or not isinstance(bound, int | float) or not 0 < bound < math.inf
@@ -377,3 +385,21 @@ def check_op(op: Op, n_regions: int, levels: tuple[Level, ...]) -> None:
 
 
 _KINDS = tuple(OpKind)
+
+LOCATION_HINTS: dict[str, tuple[float, float]] = {
+    "wnam": (37.8, -122.2),
+    "enam": (39.1, -77.7),
+    "sam": (-23.5, -46.6),
+    "weur": (51.5, -0.1),
+    "eeur": (52.2, 21.0),
+    "apac": (1.35, 103.8),
+    "oc": (-33.9, 151.2),
+    "afr": (-26.2, 28.0),
+    "me": (25.3, 55.3),
+}
+"""Cloudflare's Durable Object location hints (developers.cloudflare.com/durable-objects,
+"Data location": wnam, enam, sam, weur, eeur, apac, oc, afr, me) and a reference point of
+each area (latitude, longitude in degrees: San Francisco, Northern Virginia, Sao Paulo,
+London, Warsaw, Singapore, Sydney, Johannesburg, Dubai). A hint places an object at the
+configured host nearest that point, the documented fallback for an area without a location
+of its own."""

@@ -1,5 +1,5 @@
 """Parameter sweeps of the ``edge-flags`` scenario: one full run per value, in parallel
-across processes.
+across local processes or on a Dask distributed cluster.
 
 Every point uses the same seed (common random numbers: the same users, sessions and
 per-message draws, only the swept parameter differs), so differences between points are the
@@ -22,7 +22,15 @@ from ._errors import ConfigError
 from ._report import summarize
 from ._scenario import EdgeFlags, load_evaluator, run_edge_flags, scenario_config, with_median
 
-__all__ = ["PARAMS", "SweepPoint", "canonical", "parse_values", "run_point", "run_sweep"]
+__all__ = [
+    "PARAMS",
+    "SweepPoint",
+    "canonical",
+    "connect",
+    "parse_values",
+    "run_point",
+    "run_sweep",
+]
 
 PARAMS: dict[str, tuple[str, str]] = {
     "lag.median": ("duration", "0ms,25ms,50ms,100ms,200ms,300ms,500ms,1s,2s"),
@@ -101,17 +109,58 @@ def run_point(point: SweepPoint) -> dict[str, Any]:
     return {"param": point.param, "value": point.value, "label": point.label, **summary}
 
 
+def connect(address: str, timeout: float = 10.0) -> Any:
+    """A ``dask.distributed.Client`` of the scheduler at ``address`` (``tcp://HOST:8786``);
+    ``ConfigError`` on ``scheduler`` if the ``dask`` extra is missing or nobody answers."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError(
+            "scheduler", "needs dask.distributed: pip install 'edgekv[dask]'"
+        ) from None
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError("scheduler", f"cannot reach {address!r}: {reason}") from None
+
+
+def _on_cluster(
+    client: Any, points: Sequence[SweepPoint], progress: Callable[[int], None] | None
+) -> list[dict[str, Any]]:
+    """Every point run as one task of ``client``'s cluster, results in the order given."""
+    from distributed import as_completed
+
+    futures = [client.submit(run_point, point, pure=False) for point in points]
+    index = {future.key: i for i, future in enumerate(futures)}
+    results: dict[int, dict[str, Any]] = {}
+    try:
+        for future in as_completed(futures):
+            results[index[future.key]] = future.result()
+            if progress is not None:
+                progress(len(results))
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+    return [results[i] for i in range(len(points))]
+
+
 def run_sweep(
     points: Sequence[SweepPoint],
     jobs: int,
     progress: Callable[[int], None] | None = None,
+    client: Any = None,
 ) -> list[dict[str, Any]]:
-    """Every point's summary, in the order given. ``jobs`` > 1 runs points in that many
-    worker processes (spawned, so no thread of the caller is forked); ``progress(done)``
-    after each point. Inputs are validated in this process first, so a bad value fails
-    before any worker starts."""
+    """Every point's summary, in the order given. With ``client`` (a
+    ``dask.distributed.Client``) each point is a task on its cluster, whose workers need
+    edgekv installed, and ``jobs`` is ignored; otherwise ``jobs`` > 1 runs points in that
+    many local worker processes (spawned, so no thread of the caller is forked). Either
+    way a point gives the same result as in this process: it depends only on its inputs.
+    ``progress(done)`` after each point. Inputs are validated in this process first, so a
+    bad value fails before any worker starts."""
     for point in points:
         _point_inputs(point)
+    if client is not None:
+        return _on_cluster(client, points, progress)
     if jobs <= 1 or len(points) <= 1:
         out = []
         for point in points:

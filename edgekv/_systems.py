@@ -4,12 +4,14 @@ from a config, a seed, a scheduler and the system's own options."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from ._config import Config
 from ._consistency import ReplicatedStore
 from ._d1 import D1Replicas
+from ._distributions import parse_duration
 from ._dynamodb import GlobalTableMREC, GlobalTableMRSC
 from ._errors import ConfigError
 from ._singlehome import SingleHome
@@ -30,12 +32,33 @@ SYSTEMS: dict[str, Callable[..., Store]] = {
 
 
 def make_store(system: str, cfg: Config, seed: int, scheduler: Scheduler, **options: Any) -> Store:
-    """A new store of ``system``; ``ConfigError`` naming the system for an unknown name, or
-    ``ValueError``/``TypeError`` for an option it does not take."""
+    """A new store of ``system`` with the config's ``systems.<system>`` options, overridden
+    by ``options`` (seconds for durations). ``ConfigError`` naming the system or the option
+    for an unknown name, an option the system does not take or a bad value."""
     factory = SYSTEMS.get(system)
     if factory is None:
         raise ConfigError("system", f"unknown system {system!r}; known: {', '.join(SYSTEMS)}")
-    return factory(cfg, seed, scheduler, **options)
+    accepted = set(inspect.signature(factory).parameters) - {"cfg", "seed", "scheduler"}
+    durations = set(getattr(factory, "duration_options", ()))
+    merged: dict[str, Any] = {}
+    for name, value in cfg.systems.get(system, {}).items():
+        path = f"systems.{system}.{name}"
+        if name not in accepted:
+            raise ConfigError(path, f"unknown option; allowed: {', '.join(sorted(accepted))}")
+        merged[name] = parse_duration(value, path, bare="error") if name in durations else value
+    for name in options:
+        if name not in accepted:
+            allowed = ", ".join(sorted(accepted))
+            raise ConfigError(f"{system}.{name}", f"unknown option; allowed: {allowed}")
+    merged.update(options)
+    try:
+        return factory(cfg, seed, scheduler, **merged)
+    except ConfigError as exc:
+        if exc.path.startswith("systems."):
+            raise
+        raise ConfigError(f"systems.{system}.{exc.path}".rstrip("."), exc.reason) from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"systems.{system}", str(exc)) from None
 
 
 def parse_system(spec: str) -> tuple[str, str]:

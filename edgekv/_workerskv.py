@@ -115,6 +115,8 @@ class WorkersKV:
 
     system = WORKERS_KV
     levels: tuple[Level, ...] = LEVELS
+    duration_options = ("cache_ttl", "key_write_interval")
+    """Options that YAML spells with a unit."""
 
     def __init__(
         self,
@@ -295,11 +297,8 @@ class WorkersKV:
         op = pending.op
         behind, seconds = 0, 0.0
         if op.kind == OpKind.GET and version < pending.latest:
-            staleness = self.oracle.staleness
-            seen = staleness(op.key, version, now)
-            newer = staleness(op.key, pending.latest, now)
-            behind = seen[0] - newer[0]
-            seconds = seen[1] - (now - pending.start)
+            score = self.oracle.score_version
+            behind, seconds = score(op.key, version, pending.latest, pending.start)
         route = Route.LOCAL if served == op.region else Route.FORWARDED
         copy = None if doc is None else dict(doc)
         pending.complete(now, copy, version, served, WORKERS_KV, route, behind, seconds)

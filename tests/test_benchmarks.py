@@ -4,6 +4,7 @@ scripts run and that their cross-checks (identical results across kernels and SD
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,22 @@ def test_checker_benchmark_agrees_with_the_brute_force() -> None:
     out = run("checker.py", "--ops", "300", "--agreement", "100")
     assert "brute-force agreement count: 100/100" in out, out
     assert out.count("linearizable") >= 6 and "violation, counterexample of" in out
+
+
+def test_scale_reports_exponents_per_axis() -> None:
+    out = run(
+        "scale.py",
+        *("--users", "60,120", "--regions", "2,3", "--region-users", "60", "--repeat", "1"),
+        *("--json", "--trace-memory"),
+    )
+    report = json.loads(out)
+    assert [p["users"] for p in report["by_users"]] == [60, 120]
+    assert [p["regions"] for p in report["by_regions"]] == [2, 3]
+    for p in report["by_users"] + report["by_regions"]:
+        assert p["cpu_s"] > 0 and p["events"] > 0 and p["peak_rss_kb"] > 0
+    twice = report["by_users"][1]
+    assert twice["ops"] > report["by_users"][0]["ops"] and twice["replicated_bytes"] > 0
+    assert report["users_exponents"]["events"] > 0
+    assert report["regions_exponents"]["messages_sent_total"] > 1  # n-1 per write, n^2 digests
+    assert report["bare_heapq_cpu_s"] > 0 and report["default_bench_over_bare"] is None
+    assert report["by_users"][1]["live_bytes_per_user_by_file"]["_crdt.py"] > 0

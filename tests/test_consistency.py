@@ -284,3 +284,21 @@ def test_session_is_not_fooled_by_a_newer_write_to_another_field() -> None:
             assert fresh.record.route == "forwarded"
 
     edgekv.run(main(), seed=4)
+
+
+def test_bounded_reads_by_versions_go_remote_past_k_writes_behind() -> None:
+    """Cosmos DB's K-versions bound: a replica one write behind serves K=1 locally and
+    forwards K=0."""
+
+    async def main(k: int) -> str:
+        cfg = CFG.replace(lag="constant:500ms")
+        async with Cluster(cfg, seed=2, options={"max_versions": k}) as cluster:
+            us, uk = cluster["East US"], cluster["UK South"]
+            await us.put("u", {"n": 1})
+            await cluster.settle()
+            await us.put("u", {"n": 2})
+            result = await uk.read("u", "bounded", max_staleness=60.0)
+            return result.record.route
+
+    assert edgekv.run(main(1), seed=2) == "local"
+    assert edgekv.run(main(0), seed=2) == "forwarded"

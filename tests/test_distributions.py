@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgekv import ConfigError
-from edgekv._distributions import DelayStream
+from edgekv._distributions import DelayStream, parse_duration_list
 from edgekv.lowlevel import parse_distribution, parse_duration
 
 SPECS = [
@@ -26,7 +26,7 @@ SPECS = [
         },
         0.75 * 0.01 + 0.25 * 0.05,
     ),
-    ({"dist": "empirical", "samples": [10, 20, "30ms"]}, 0.02),
+    ({"dist": "empirical", "samples": [0.01, 0.02, "30ms"]}, 0.02),
 ]
 
 
@@ -56,10 +56,25 @@ def test_stream_gives_the_same_draws_as_the_vector() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("300ms", 0.3), ("0.3s", 0.3), ("2m", 120.0), (250, 0.25), ("15us", 15e-6)],
+    [("300ms", 0.3), ("0.3s", 0.3), ("2m", 120.0), (0.25, 0.25), ("15us", 15e-6), ("0", 0.0)],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text, "x") == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bare", [250, 0.3, "250", "1e3"])
+def test_text_and_yaml_durations_need_a_unit(bare: object) -> None:
+    """One unit rule: Python numbers are seconds; YAML and the command line state units."""
+    with pytest.raises(ConfigError, match="^lag: a duration needs a unit"):
+        parse_duration(bare, "lag", bare="error")
+    assert parse_duration(0, "lag", bare="error") == 0.0
+
+
+def test_a_unit_after_a_list_applies_to_its_bare_numbers() -> None:
+    assert parse_duration_list("0,1,5,10ms", "--t") == pytest.approx([0, 1e-3, 5e-3, 0.01])
+    assert parse_duration_list("0.5s,300ms", "--t") == pytest.approx([0.5, 0.3])
+    with pytest.raises(ConfigError, match="needs a unit"):
+        parse_duration_list("1,2", "--t")
 
 
 @pytest.mark.parametrize("bad", ["fast", "-1ms", None, True, "1h", "nanms"])
@@ -81,3 +96,15 @@ def test_bad_durations_name_the_field(bad: object) -> None:
 def test_bad_specs_raise_config_error(spec: object) -> None:
     with pytest.raises(ConfigError):
         parse_distribution(spec, "replication.lag")
+
+
+@pytest.mark.parametrize("spec", ["lognormal:300ms,0.5", "normal:1ms,10ms", "pareto:10ms,2.5"])
+def test_stream_holds_little_while_idle_and_draws_whole_pages(spec: str) -> None:
+    dist = parse_distribution(spec, "x")
+    stream = DelayStream(dist, np.random.default_rng(5), block=4096)
+    first = [stream() for _ in range(10)]
+    assert len(stream._buf) == 64  # a window of the page, not the page
+    drawn = first + [stream() for _ in range(3 * 4096 - 10)]
+    rng = np.random.default_rng(5)
+    expected = np.concatenate([dist.sample(rng, 4096) for _ in range(3)])
+    assert drawn == expected.tolist()

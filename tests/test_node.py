@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from edgekv._replication import OpsBatch, decode
+from edgekv._replication import Digest, OpsBatch, decode, encode_digest
 from edgekv.lowlevel import FieldLWW, ItemLWW, Oracle, RegionNode
 
 
@@ -85,6 +85,13 @@ BAD_DIGESTS = [
     [1, 7, [0, 0], 0],  # a sender outside the mesh
     [1, 1, [7, 7], 0],  # the receiver itself
     [1, 0, [0, 0], None],
+    [1, 0, [0, 0], 0, [[1, 0, 2]]],  # out-of-order ops inside the vector
+    [1, 0, [0, 0], 0, [[1, 3, 2]]],  # a range upside down
+    [1, 0, [0, 0], 0, [[1, 2, 4, 3, 5]]],  # overlapping ranges
+    [1, 0, [0, 0], 0, [[1, 2, 3], [1, 5, 6]]],  # an origin twice
+    [1, 0, [0, 0], 0, [[2, 2, 3]]],  # an origin outside the mesh
+    [1, 0, [0, 0], 0, [[1, 2]]],
+    [1, 0, [0, 0], 0, "x"],
 ]
 
 
@@ -135,6 +142,37 @@ def test_a_stale_digest_arriving_after_a_newer_one_asks_for_nothing() -> None:
     assert a.receive(2.0, new[0].payload) == []
     assert a.receive(2.1, old[0].payload) == []  # reordered: a knows b holds the write
     assert a.stats.messages_sent == 1
+
+
+def test_a_digest_names_out_of_order_ops_so_only_the_gap_is_resent() -> None:
+    a = RegionNode(0, 2, FieldLWW(), anti_entropy=1.0)
+    b = RegionNode(1, 2, FieldLWW(), anti_entropy=1.0)
+    writes = [a.put(0.0, f"k{i}", {"v": i})[1][0].payload for i in range(5)]
+    for payload in writes[:1] + writes[2:]:  # the second write is lost
+        b.receive(0.3, payload)
+    digest = b.tick(1.0)
+    msg = decode(digest[0].payload)
+    assert isinstance(msg, Digest) and msg.vv == [1, 0] and msg.extra == [[0, 3, 5]]
+    repair = a.receive(1.3, digest[0].payload)
+    ops = decode(repair[0].payload)
+    assert isinstance(ops, OpsBatch) and [op[1] for op in ops.ops] == [2]
+    b.receive(1.6, repair[0].payload)
+    assert b.repl.applied == [5, 0] and b.stats.duplicates == 0
+    after = decode(b.tick(2.0)[0].payload)
+    assert isinstance(after, Digest) and (after.vv, after.extra) == ([5, 0], [])
+
+
+def test_a_digest_leaves_out_ops_that_just_arrived_and_the_peer_resends_nothing_young() -> None:
+    a = RegionNode(0, 2, FieldLWW(), anti_entropy=1.0)
+    b = RegionNode(1, 2, FieldLWW(), anti_entropy=1.0)
+    writes = [a.put(t, f"k{t}", {"v": t})[1][0].payload for t in (0.0, 0.1, 0.95)]
+    b.receive(0.3, writes[0])
+    b.receive(0.96, writes[2])  # arrived within the last fifth of the period
+    msg = decode(b.tick(1.0)[0].payload)
+    assert isinstance(msg, Digest) and msg.vv == [1, 0] and msg.extra == []
+    repair = a.receive(1.5, encode_digest(1, msg.vv, msg.clock, msg.extra))
+    ops = decode(repair[0].payload)
+    assert isinstance(ops, OpsBatch) and [op[1] for op in ops.ops] == [2]  # seq 3 is young
 
 
 def test_oracle_history_can_be_capped() -> None:

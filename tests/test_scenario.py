@@ -3,6 +3,7 @@ decomposition, freshness against the lag, session and single-home guarantees).""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -196,3 +197,26 @@ def test_bad_parameters_name_the_field(params: dict[str, object], name: str) -> 
 def test_bad_flags_file_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="flags"):
         load_evaluator("/nonexistent/flags.json")
+
+
+def test_lost_updates_come_from_item_granularity_and_skew_not_from_field_lww() -> None:
+    """Item LWW throws away one of two concurrent updates of different fields, and wall
+    clocks with skew throw away later writes; field LWW on HLC loses none."""
+    scenario = EdgeFlags(users=400, duration=20.0, mobility=0.5, writes_per_min=12.0, seed=4)
+    cfg = scenario_config(None, "lognormal:1s,0.5")
+    field = run_edge_flags(scenario, cfg, EVALUATOR, systems=["replicated:eventual"])
+    item = run_edge_flags(
+        scenario, cfg.replace(granularity="item"), EVALUATOR, systems=["replicated:eventual"]
+    )
+    skewed = cfg.replace(
+        clock="wall",
+        regions=tuple(
+            dataclasses.replace(r, clock_skew=-5.0) if r.name == "UK South" else r
+            for r in cfg.regions
+        ),
+    )
+    wall = run_edge_flags(scenario, skewed, EVALUATOR, systems=["replicated:eventual"])
+    runs = [r.systems["replicated:eventual"] for r in (field, item, wall)]
+    assert all(run.writes_checked > 800 for run in runs)
+    assert runs[0].lost_updates == 0
+    assert runs[1].lost_updates > 0 and runs[2].lost_updates > 0

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 import edgekv
-from edgekv import Op, OpKind, OpResult, SingleHomeCluster
+from edgekv import Cluster, Op, OpKind, OpResult, SingleHomeCluster
 from edgekv._config import default_config
 from edgekv._kernel import Kernel
+from edgekv._singlehome import WRITE_FLUSH
 from edgekv.lowlevel import SingleHome
 
 CFG = default_config()
@@ -39,7 +40,9 @@ def test_writes_pay_the_round_trip_and_the_home_never_moves() -> None:
             await uk.put("k", {"a": 1})
             t0 = cluster.now()
             await us.patch("k", {"b": 2})
-            assert cluster.now() - t0 == pytest.approx(CFG.rtt[("East US", "UK South")] + 0.001)
+            # the round trip, the service time and the storage flush
+            expected = CFG.rtt[("East US", "UK South")] + 0.001 + WRITE_FLUSH
+            assert cluster.now() - t0 == pytest.approx(expected)
             for _ in range(10):
                 await us.get("k")
             assert cluster.home_of("k") == "UK South"
@@ -79,7 +82,8 @@ def test_location_hint_places_the_first_write() -> None:
 
 def test_operations_on_a_key_are_serialized_at_the_home() -> None:
     async def main() -> None:
-        async with SingleHomeCluster(CFG, seed=1) as cluster:
+        no_flush = {"write_flush": 0.0}  # answers in arrival order
+        async with Cluster(CFG, seed=1, system="single-home", options=no_flush) as cluster:
             store = cluster.store
             results: list[OpResult] = []
             await cluster["UK South"].put("k", {"n": 0})
@@ -164,3 +168,43 @@ def test_bad_arguments_are_clear_errors() -> None:
             assert cluster.home_of("k") is None
 
     edgekv.run(main())
+
+
+def test_a_jurisdiction_never_places_a_home_outside_it_whatever_the_hint() -> None:
+    kernel = Kernel()
+    store = SingleHome(CFG, 1, kernel, jurisdiction="eu")
+    inside = {CFG.region("Germany West Central").index}
+    hints: list[int | str | None] = [None, "apac", "wnam", "oc", 0, 5]
+    for i, region in enumerate(range(len(CFG.regions))):
+        for j, hint in enumerate(hints):
+            op = Op(OpKind.PUT, region, f"k{i}-{j}", {"v": 1}, location_hint=hint)
+            store.submit(op, lambda result: None)
+    kernel.run()
+    assert {store.home_of(key) for key in store.objects} == inside
+    with pytest.raises(ValueError, match="jurisdiction must be one of eu, us, fedramp"):
+        SingleHome(CFG, 1, Kernel(), jurisdiction="mars")
+    with pytest.raises(ValueError, match="hosts: unknown region 'Atlantis'"):
+        SingleHome(CFG, 1, Kernel(), hosts=["Atlantis"])
+
+
+def test_hint_names_place_objects_in_their_area_or_the_nearest_host() -> None:
+    store = SingleHome(CFG, 1, Kernel())
+    names = CFG.names
+    assert names[store.home_for(0, "weur")] == "UK South"
+    assert names[store.home_for(0, "oc")] == "Australia East"
+    assert names[store.home_for(0, "me")] == "Central India"  # no Middle East region: nearest
+    # A region that hosts no objects sends its users' objects to the nearest host.
+    no_japan = SingleHome(CFG, 1, Kernel(), hosts=[n for n in names if n != "Japan East"])
+    assert names[no_japan.home_for(CFG.region("Japan East").index, None)] == "Southeast Asia"
+
+
+def test_a_write_answers_after_its_storage_flush_a_read_does_not() -> None:
+    kernel = Kernel()
+    store = SingleHome(CFG, 1, kernel, write_flush=0.012)
+    out: list[OpResult] = []
+    kernel.call_at(0.0, store.submit, Op(OpKind.PUT, 0, "k", {"v": 1}), out.append)
+    kernel.call_at(1.0, store.submit, Op(OpKind.GET, 0, "k"), out.append)
+    kernel.run()
+    write, read = (r.record for r in out)
+    assert write.latency == pytest.approx(CFG.service_time + 0.012)
+    assert read.latency == pytest.approx(CFG.service_time)

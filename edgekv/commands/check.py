@@ -38,9 +38,9 @@ def _count(text: str) -> int:
 
 
 def _seconds(text: str) -> float:
-    """argparse type of ``--max-seconds``: ``300ms``, ``2s`` or a bare number of seconds."""
+    """argparse type of ``--max-seconds``: a duration with its unit, ``300ms`` or ``2s``."""
     try:
-        return parse_duration(text if re.search(r"[a-z]$", text) else f"{text}s", "max-seconds")
+        return parse_duration(text, "max-seconds", bare="error")
     except ConfigError:
         raise argparse.ArgumentTypeError(
             f"expected a duration such as 300ms or 2s, got {text!r}"

@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .._distributions import parse_distribution, parse_duration
+from .._distributions import parse_distribution, parse_duration, parse_duration_list
 from .._quorum import MAX_K, PROFILES, QuorumModel, QuorumResult
 from .._report import STDOUT, LazyProgress, save_figure, write_json
 from ..cli import UsageError, seed_arg
@@ -75,7 +75,8 @@ def register(subparsers: Any) -> None:
         "--t",
         default="0,1,5,10,50,100ms",
         metavar="LIST",
-        help="times after commit, comma-separated; bare numbers are ms (default %(default)s)",
+        help="times after commit, comma-separated; the last one's unit applies to bare numbers "
+        "before it (default %(default)s)",
     )
     parser.add_argument("--k", default="1,2,3", metavar="LIST", help="k values (default 1,2,3)")
     parser.add_argument("--trials", type=int, default=100_000, help="trials (default 100000)")
@@ -96,10 +97,7 @@ def register(subparsers: Any) -> None:
 
 
 def _times(text: str) -> list[float]:
-    items = [s.strip() for s in text.split(",")]
-    if not all(items):
-        raise UsageError(f"--t: expected a comma-separated list of durations, got {text!r}")
-    return [parse_duration(s, "--t") for s in items]
+    return parse_duration_list(text, "--t")
 
 
 def _ks(text: str) -> list[int]:
@@ -130,7 +128,9 @@ def _model(args: argparse.Namespace) -> QuorumModel:
         if spec is not None:
             overrides[key] = parse_distribution(spec, f"--{flag}-dist")
     if args.remote_delay is not None:
-        overrides["remote_delay"] = parse_duration(args.remote_delay, "--remote-delay")
+        overrides["remote_delay"] = parse_duration(
+            args.remote_delay, "--remote-delay", bare="error"
+        )
     return QuorumModel.from_profile(name, args.n, args.r, args.w, **overrides)
 
 

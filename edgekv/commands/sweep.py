@@ -15,7 +15,7 @@ from rich.table import Table
 from .._errors import ConfigError
 from .._report import LazyProgress, flatten, save_figure, write_csv, write_json
 from .._scenario import DEFAULT_SYSTEMS, SCENARIO, EdgeFlags
-from .._sweep import PARAMS, SweepPoint, canonical, parse_values, run_sweep
+from .._sweep import PARAMS, SweepPoint, canonical, connect, parse_values, run_sweep
 from ..cli import UsageError
 from .bench import add_scenario_arguments, check_output, check_plot, scenario_from_args
 
@@ -66,6 +66,12 @@ def register(subparsers: Any) -> None:
         type=int,
         default=os.cpu_count() or 1,
         help="worker processes (default: CPU count, %(default)s)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the points on a Dask distributed cluster, e.g. tcp://HOST:8786 "
+        "(needs the dask extra; --jobs is then ignored)",
     )
     add_scenario_arguments(parser, DEFAULTS)
     parser.add_argument("--json", metavar="PATH", help="write every figure of every point")
@@ -156,19 +162,30 @@ def run(args: argparse.Namespace) -> int:
         SweepPoint(scenario, args.config, args.lag, args.flags, param, value, label)
         for value, label in values
     ]
+    client = None
+    if args.scheduler is not None:
+        try:
+            client = connect(args.scheduler)
+        except ConfigError as exc:
+            raise UsageError(f"--{exc.path}: {exc.reason}") from None
     started = time.perf_counter()
     progress = LazyProgress(f"sweep {param}: {len(points)} points")
     try:
-        results = run_sweep(points, args.jobs, lambda done: progress.update(done / len(points)))
+        results = run_sweep(
+            points, args.jobs, lambda done: progress.update(done / len(points)), client
+        )
     finally:
         progress.close()
+        if client is not None:
+            client.close()
     elapsed = time.perf_counter() - started
 
     console = Console()
     console.print(_table(param, results))
-    console.print(
-        f"[dim]{len(points)} points, {min(args.jobs, len(points))} processes, {elapsed:.1f} s[/dim]"
+    where = (
+        f"on {args.scheduler}" if client is not None else f"{min(args.jobs, len(points))} processes"
     )
+    console.print(f"[dim]{len(points)} points, {where}, {elapsed:.1f} s[/dim]")
     if args.json:
         write_json(args.json, {"param": param, "points": results})
     if args.csv:

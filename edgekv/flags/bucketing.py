@@ -41,7 +41,8 @@ def murmur3(value: str, seed: int) -> int:
     """DevCycle's murmur3_x86_32 of a string: unsigned, non-ASCII as above (O(len(value)))."""
     if value.isascii():
         return mmh3.hash(value, seed, signed=False)
-    units = value.encode("utf-16-le")
+    # JS strings are UTF-16 code units: a lone surrogate is one unit, passed through as such
+    units = value.encode("utf-16-le", "surrogatepass")
     key = bytes(
         lo if hi == 0 and lo < 128 else 0x5C for lo, hi in zip(units[::2], units[1::2], strict=True)
     )
@@ -71,7 +72,10 @@ def bucketing_value(target: Target, user_id: str, custom: Mapping[str, CustomVal
         return "true" if value else "false"
     if value.__class__ is float and value.is_integer():
         return f"{int(value)}.0"
-    return repr(value)
+    try:
+        return repr(value)
+    except ValueError:  # an int of more than 4300 digits: in JS, beyond float range
+        return "-Infinity" if isinstance(value, int) and value < 0 else "Infinity"
 
 
 def rollout_percentage(rollout: Rollout, now_ms: float) -> float:

@@ -234,8 +234,21 @@ def parse_config(source: Mapping[str, Any] | str | bytes) -> FlagConfig:
     """Validate a config v2 document (a mapping or its JSON text) into a `FlagConfig`.
 
     Raises `FlagConfigError` whose message starts with the JSON path of the bad element.
+    Bytes must be UTF-8, with or without a byte-order mark.
     """
-    if isinstance(source, str | bytes | bytearray):
+    if isinstance(source, bytes | bytearray):
+        try:
+            source = bytes(source).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise FlagConfigError("", f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        return _parse(source)
+    except RecursionError:
+        raise FlagConfigError("", "nested too deeply") from None
+
+
+def _parse(source: Mapping[str, Any] | str) -> FlagConfig:
+    if isinstance(source, str):
         try:
             source = json.loads(source)
         except ValueError as exc:
@@ -471,6 +484,8 @@ def _filter_values(raw: Any, path: str) -> tuple[Scalar, ...]:
             raise FlagConfigError(
                 f"{path}[{k}]", f"expected values all of one type like {first!r}, got {value!r}"
             )
+        if not isinstance(value, str | bool) and not _finite(value):
+            raise FlagConfigError(f"{path}[{k}]", f"expected a finite number, got {value!r}")
     if isinstance(first, bool | str):
         return tuple(items)
     return tuple(float(v) for v in items)
@@ -485,7 +500,7 @@ def _typed_value(value: Any, variable: Variable, path: str) -> Any:
             kind == "Number"
             and isinstance(value, int | float)
             and not isinstance(value, bool)
-            and math.isfinite(value)
+            and _finite(value)
         )
         or (kind == "JSON" and isinstance(value, dict | list))
     )
@@ -527,8 +542,16 @@ def _bool(value: Any, path: str) -> bool:
     return value
 
 
+def _finite(value: float) -> bool:
+    """A finite float, or an int that becomes one."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _choice(value: Any, allowed: frozenset[str], path: str) -> str:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise FlagConfigError(path, f"expected one of {sorted(allowed)}, got {value!r}")
     return value
 
@@ -549,7 +572,10 @@ def _date_ms(value: Any, path: str) -> float:
         raise FlagConfigError(path, f"expected an ISO 8601 date string, got {value!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return round(parsed.timestamp() * 1000.0)
+    try:
+        return round(parsed.timestamp() * 1000.0)
+    except (OverflowError, ValueError):
+        raise FlagConfigError(path, f"date out of range: {value!r}") from None
 
 
 def _kind(value: Any) -> str:

@@ -21,6 +21,7 @@ run as WebAssembly, including its quirks (checked against that WASM):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -262,6 +263,14 @@ def _bool_check(comparator: str, values: tuple[bool, ...]) -> Callable[[bool], b
     return lambda b: False
 
 
+def _as_float(value: float) -> float:
+    """A number as a float; an int beyond float range becomes an infinity of its sign."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _exists(value: CustomValue) -> bool:
     """`checkValueExists`: a non-empty string, a number or a boolean."""
     return value is not None and value != ""
@@ -289,7 +298,7 @@ def _custom_data_filter(item: Filter) -> Matcher:
         def number_filter(user: User) -> str | None:
             value = user.custom.get(key, _MISSING)  # type: ignore[arg-type]
             if value.__class__ in _NUMBER:
-                return details if check_num(float(value)) else None
+                return details if check_num(_as_float(value)) else None
             return when_missing if value is _MISSING else None
 
         return number_filter
@@ -397,7 +406,8 @@ def _version_parts(version: str) -> tuple[float, ...] | None:
     parts = version.split(".")
     if not all(_DIGITS.fullmatch(p) for p in parts):
         return None
-    return tuple(float(int(p)) for p in parts)
+    # float() of the digits, not of int(): a part too long for a float reads as inf, as in JS
+    return tuple(float(p) for p in parts)
 
 
 def _contains_any(s: str | None, values: tuple[str, ...]) -> bool:

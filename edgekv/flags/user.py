@@ -79,11 +79,7 @@ class User:
                 raise UserError(name, f"expected a string or null, got {value!r}")
             kwargs[name] = value
         build = body.get("appBuild")
-        if build is not None and (
-            isinstance(build, bool)
-            or not isinstance(build, int | float)
-            or not math.isfinite(build)
-        ):
+        if build is not None and (isinstance(build, bool) or not _is_finite_number(build)):
             raise UserError("appBuild", f"expected a number or null, got {build!r}")
         for name in _DATA_FIELDS:
             kwargs[name] = _custom_data(body.get(name), name)
@@ -112,16 +108,22 @@ def _custom_data(raw: Any, name: str) -> dict[str, CustomValue]:
     for key, value in raw.items():
         if not isinstance(key, str):
             raise UserError(name, f"expected string keys, got {key!r}")
-        if not (
-            value is None
-            or isinstance(value, str | bool | int)
-            or (isinstance(value, float) and math.isfinite(value))
-        ):
+        if not (value is None or isinstance(value, str | bool) or _is_finite_number(value)):
             raise UserError(
                 f"{name}.{key}", f"expected a string, finite number, boolean or null, got {value!r}"
             )
         out[key] = value
     return out
+
+
+def _is_finite_number(value: object) -> bool:
+    """An int or float that is a finite float (an int too large for a float is not)."""
+    if not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def merge_user(stored: Mapping[str, Any] | None, request: Mapping[str, Any]) -> dict[str, Any]:

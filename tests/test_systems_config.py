@@ -1,0 +1,55 @@
+"""The ``systems:`` section of regions.yaml: each system's options, with units, checked by
+the system it configures, errors naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edgekv import ConfigError, load_config
+from edgekv.lowlevel import Kernel, make_store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _with_systems(tmp_path: Path, systems: object) -> Path:
+    raw = yaml.safe_load((ROOT / "regions.yaml").read_text())
+    raw["systems"] = systems
+    path = tmp_path / "regions.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_the_packaged_options_reach_every_system() -> None:
+    cfg = load_config(ROOT / "regions.yaml")
+    kv = make_store("workers-kv", cfg, 1, Kernel())
+    assert kv.stats() is not None and getattr(kv, "cache_ttl", 60.0) == 60.0
+    home = make_store("single-home", cfg, 1, Kernel())
+    assert getattr(home, "write_flush") == pytest.approx(0.012)  # noqa: B009
+
+
+def test_options_from_yaml_take_units_and_python_overrides_win(tmp_path: Path) -> None:
+    cfg = load_config(_with_systems(tmp_path, {"single-home": {"write_flush": "30ms"}}))
+    assert getattr(make_store("single-home", cfg, 1, Kernel()), "write_flush") == 0.03  # noqa: B009
+    store = make_store("single-home", cfg, 1, Kernel(), write_flush=0.0)
+    assert getattr(store, "write_flush") == 0.0  # noqa: B009
+
+
+@pytest.mark.parametrize(
+    ("systems", "message"),
+    [
+        ({"single-home": {"write_flush": 30}}, "systems.single-home.write_flush: .* needs a unit"),
+        ({"single-home": {"colour": "red"}}, "systems.single-home.colour: unknown option"),
+        ({"workers-kv": {"cache_ttl": "10s"}}, "systems.workers-kv.cache_ttl: .*at least 30"),
+        ({"single-home": {"jurisdiction": "mars"}}, "systems.single-home: jurisdiction must be"),
+        ({"single-home": [1]}, "systems.single-home: expected a mapping"),
+        ({"single-home": {"hosts": [{"a": 1}]}}, "systems.single-home.hosts: expected a scalar"),
+    ],
+)  # fmt: skip
+def test_bad_options_name_the_field(tmp_path: Path, systems: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        cfg = load_config(_with_systems(tmp_path, systems))
+        name = next(iter(systems))  # type: ignore[call-overload]
+        make_store(name, cfg, 1, Kernel())
