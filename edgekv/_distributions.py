@@ -478,12 +478,32 @@ def parse_distribution(spec: Any, path: str, *, bare: Bare = "seconds") -> Distr
     if not isinstance(spec, Mapping):
         raise ConfigError(path, f"expected a distribution mapping or string, got {spec!r}")
     raw_kind = spec.get("dist")
+    if isinstance(raw_kind, str) and ":" in raw_kind:
+        return _compact_field(raw_kind, spec, path)
     kind = _ALIASES.get(str(raw_kind).lower(), str(raw_kind).lower())
     if kind not in _KINDS:
         raise ConfigError(
             f"{path}.dist", f"unknown distribution {raw_kind!r}; allowed: {', '.join(_KINDS)}"
         )
     return _from_fields(kind, spec, path, bare)
+
+
+def _compact_field(text: str, spec: Mapping[str, Any], path: str) -> Distribution:
+    """``{dist: "lognormal:300ms,0.5"}``, e.g. a mixture component ``{weight: 0.9, dist:
+    "exp:2s"}``: the compact spelling as the ``dist`` field, alone. Unquoted in flow-style
+    YAML, its comma splits it (``{dist: lognormal:300ms, 0.5: null}``): say to quote it."""
+    extra = sorted((k for k in spec if k != "dist"), key=str)
+    if extra:
+        hint = ""
+        if spec[extra[0]] is None:
+            hint = (
+                f"; in flow-style YAML ({{...}}) quote a compact spelling that has a comma: "
+                f'dist: "{text},{extra[0]}"'
+            )
+        raise ConfigError(
+            f"{path}.{extra[0]}", f"unexpected beside the compact distribution {text!r}{hint}"
+        )
+    return parse_distribution(text, f"{path}.dist")
 
 
 def _is_float(text: str) -> bool:

@@ -1,22 +1,25 @@
 """Figures, tables, files and plots of the ``edge-flags`` scenario.
 
 :func:`summarize` turns a :class:`~edgekv._scenario.ScenarioResult` into plain data (every
-figure with its sample size; ``None`` where a sample is empty), which the bench and sweep
-commands print as rich tables and write as JSON or CSV. Latencies in the summary are
-milliseconds, shares are percentages.
+figure with its sample size and 95% interval, see :mod:`edgekv._stats`; ``None`` where a
+sample is empty), which the bench and sweep commands print as rich tables and write as JSON
+or CSV. Latencies in the summary are milliseconds, shares are percentages.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -39,9 +42,12 @@ from ._scenario import (
     SystemRun,
     _initial_doc,
 )
+from ._stats import CONFIDENCE, THIN_TAIL, percentile_interval, wilson
 from ._systems import parse_system
 
 __all__ = [
+    "FOOTNOTE",
+    "STDOUT",
     "LazyProgress",
     "faults",
     "flatten",
@@ -49,7 +55,9 @@ __all__ = [
     "plot_latency_cdf",
     "save_figure",
     "summarize",
+    "summary_rows",
     "summary_table",
+    "text_table",
     "write_csv",
     "write_json",
 ]
@@ -61,11 +69,20 @@ def _pct_label(p: float) -> str:
     return f"p{p:g}"
 
 
-def _quantiles(values_ms: np.ndarray, ps: Sequence[float]) -> dict[str, float | None]:
+def _quantiles(values_ms: np.ndarray, ps: Sequence[float]) -> dict[str, Any]:
+    """``{"p50": estimate, ..., "ci": {"p50": {"lo", "hi", "tail", "thin"}, ...}}``: each
+    percentile with its distribution-free 95% interval (``None`` where the sample cannot
+    bound a side) and the samples beyond it (``thin``: fewer than 10)."""
     if len(values_ms) == 0:
-        return {_pct_label(p): None for p in ps}
-    qs = np.percentile(values_ms, ps)
-    return {_pct_label(p): float(q) for p, q in zip(ps, qs, strict=True)}
+        return {**{_pct_label(p): None for p in ps}, "ci": {_pct_label(p): None for p in ps}}
+    out: dict[str, Any] = {}
+    ci: dict[str, Any] = {}
+    for p in ps:
+        est = percentile_interval(values_ms, p)
+        out[_pct_label(p)] = est.value
+        ci[_pct_label(p)] = {"lo": est.lo, "hi": est.hi, "tail": est.tail, "thin": est.thin}
+    out["ci"] = ci
+    return out
 
 
 def _latency(values_s: np.ndarray, ps: Sequence[float] = PERCENTILES) -> dict[str, Any]:
@@ -76,10 +93,17 @@ def _latency(values_s: np.ndarray, ps: Sequence[float] = PERCENTILES) -> dict[st
 
 
 def _share(mask: np.ndarray, within: np.ndarray) -> dict[str, Any]:
-    """``{"n": hits, "of": sample size, "pct": 100 hits / size}`` (pct None if empty)."""
-    of = int(within.sum())
-    n = int((mask & within).sum())
-    return {"n": n, "of": of, "pct": 100.0 * n / of if of else None}
+    """The share of ``within`` that ``mask`` marks, as :func:`_rate`."""
+    return _rate(int((mask & within).sum()), int(within.sum()))
+
+
+def _rate(n: int, of: int) -> dict[str, Any]:
+    """``{"n": hits, "of": sample size, "pct": 100 hits / size, "lo", "hi"}``: the share in
+    percent with its 95% Wilson interval (all three None if the sample is empty)."""
+    if not of:
+        return {"n": n, "of": of, "pct": None, "lo": None, "hi": None}
+    ci = wilson(n, of)
+    return {"n": n, "of": of, "pct": 100.0 * n / of, "lo": 100.0 * ci.lo, "hi": 100.0 * ci.hi}
 
 
 def faults(cfg: Config) -> list[str]:
@@ -167,13 +191,7 @@ def summarize(result: ScenarioResult) -> dict[str, Any]:
             },
             "ryw_violations": _share(run.ryw, reads),
             "away_ryw_violations": _share(run.ryw, reads & away),
-            "lost_updates": {
-                "n": run.lost_updates,
-                "of": run.writes_checked,
-                "pct": 100.0 * run.lost_updates / run.writes_checked
-                if run.writes_checked
-                else None,
-            },
+            "lost_updates": _rate(run.lost_updates, run.writes_checked),
             "unavailable": {
                 "reads": _share(run.failed, reads),
                 "writes": _share(run.failed, writes),
@@ -230,9 +248,19 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, An
             yield path, value
 
 
+STDOUT = "-"
+"""The ``--json`` path that means standard output."""
+
+
 def write_json(path: str | Path, data: Any) -> None:
-    """Write ``data`` as indented JSON (deterministic: same data, same bytes)."""
-    Path(path).write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
+    """Write ``data`` as indented JSON to ``path``, or to standard output when ``path`` is
+    ``-`` (a file named ``-``: ``./-``). Deterministic: same data, same bytes."""
+    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+    if str(path) == STDOUT:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        Path(path).write_text(text)
 
 
 def write_csv(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -253,16 +281,49 @@ def _ms(value: float | None) -> str:
     return f"{value:.1f}" if value < 1000 else f"{value:,.0f}"
 
 
+def _sig(value: float) -> str:
+    """Three significant digits, never in exponent notation (``0.0757``, ``1.36``, ``34.9``)."""
+    if value == 0:
+        return "0"
+    decimals = min(6, max(0, 2 - math.floor(math.log10(abs(value)))))
+    return f"{value:,.{decimals}f}"
+
+
 def _pct(share: Mapping[str, Any]) -> str:
-    """``pct (n)``; the denominator is the row that counts the sample."""
+    """``pct [lo, hi] (n)``: the share in percent, its 95% Wilson interval and the count (the
+    denominator is the row that counts the sample)."""
     if share["pct"] is None:
         return "-"
-    return f"{share['pct']:.3f} ({share['n']:,})"
+    pct = share["pct"]
+    value = "0" if share["n"] == 0 else f"{pct:.3f}" if pct < 10 else f"{pct:.2f}"
+    return f"{value} [{_sig(share['lo'])}, {_sig(share['hi'])}] ({share['n']:,})"
+
+
+def _mark(lat: Mapping[str, Any], key: str) -> str:
+    """A percentile's estimate, with ``*`` when its tail is thin."""
+    ci = lat.get("ci", {}).get(key)
+    return _ms(lat[key]) + ("*" if ci and ci["thin"] else "")
+
+
+def _percentile(lat: Mapping[str, Any], key: str) -> str:
+    """``estimate [lo, hi]`` (``*``: thin tail; ``-``: a side the sample cannot bound)."""
+    ci = lat["ci"][key]
+    if ci is None:
+        return "-"
+    return f"{_mark(lat, key)} [{_ms(ci['lo'])}, {_ms(ci['hi'])}]"
 
 
 def _pair(lat: Mapping[str, Any], a: str = "p50", b: str = "p99", n: bool = True) -> str:
-    text = f"{_ms(lat[a])} / {_ms(lat[b])}"
+    text = f"{_mark(lat, a)} / {_mark(lat, b)}"
     return f"{text} ({lat['n']:,})" if n else text
+
+
+FOOTNOTE = (
+    f"[lo, hi]: {CONFIDENCE:.0%} intervals (shares: Wilson score; percentiles: order "
+    f"statistics, '-' where the sample cannot bound a side). * fewer than {THIN_TAIL} samples "
+    "beyond this percentile: a few extreme samples set it."
+)
+"""The caption under a summary table."""
 
 
 def _rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -270,7 +331,7 @@ def _rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
     lat = r["latency_ms"]
     outcomes = s["outcomes"]
     out = [("reads (n)", f"{lat['n']:,}")]
-    out += [(f"read {_pct_label(p)} ms", _ms(lat[_pct_label(p)])) for p in PERCENTILES]
+    out += [(f"read {_pct_label(p)} ms", _percentile(lat, _pct_label(p))) for p in PERCENTILES]
     out += [
         ("home reads p50/p99 ms (n)", _pair(r["home_latency_ms"])),
         ("away reads p50/p99 ms (n)", _pair(r["away_latency_ms"])),
@@ -313,16 +374,34 @@ def _realised_row(realised: Mapping[str, Any] | None) -> str:
     return f"{pooled['p50'] * 1e3:.0f} / {pooled['p99'] * 1e3:.0f} ({pooled['n']:,})"
 
 
-def summary_table(summary: Mapping[str, Any], title: str) -> Table:
-    """One row per figure, one column per system (sample sizes in parentheses)."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("figure")
+def summary_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The summary table as text: the header (``figure``, then one column per system) and one
+    row per figure; shared by the terminal table and the HTML report."""
     systems = summary["systems"]
-    for name in systems:
-        table.add_column(name, justify="right")
     columns = [_rows(s) for s in systems.values()]
-    for i, (label, _) in enumerate(columns[0]):
-        table.add_row(label, *(col[i][1] for col in columns))
+    rows = [[label, *(col[i][1] for col in columns)] for i, (label, _) in enumerate(columns[0])]
+    return ["figure", *systems], rows
+
+
+def summary_table(summary: Mapping[str, Any], title: str) -> Table:
+    """One row per figure, one column per system (counts in parentheses, 95% intervals in
+    brackets, thin-tailed percentiles starred)."""
+    header, rows = summary_rows(summary)
+    return text_table(title, header, rows, FOOTNOTE)
+
+
+def text_table(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], note: str
+) -> Table:
+    """A rich table of plain text (no markup): the first column left, the others right."""
+    table = Table(
+        title=escape(title), title_justify="left", caption=escape(note), caption_justify="left"
+    )
+    table.add_column(escape(header[0]))
+    for name in header[1:]:
+        table.add_column(escape(name), justify="right")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
     return table
 
 
@@ -340,7 +419,9 @@ def load_pyplot() -> Any:
     return plt
 
 
-def plot_latency_cdf(plt: Any, path: str | Path, result: ScenarioResult, title: str) -> None:
+def plot_latency_cdf(
+    plt: Any, path: str | Path | BinaryIO, result: ScenarioResult, title: str
+) -> None:
     """Read-latency distribution per system into a PNG: the CDF (left) and the tail,
     P(latency > x) on log axes (right), both in client-perceived milliseconds."""
     kind = result.workload.kind
@@ -368,8 +449,9 @@ def plot_latency_cdf(plt: Any, path: str | Path, result: ScenarioResult, title: 
     save_figure(plt, fig, path)
 
 
-def save_figure(plt: Any, fig: Any, path: str | Path) -> None:
-    """Lay out ``fig``, write it as a 120-dpi PNG at ``path`` and free it."""
+def save_figure(plt: Any, fig: Any, path: str | Path | BinaryIO) -> None:
+    """Lay out ``fig``, write it as a 120-dpi PNG at ``path`` (or into a binary file) and
+    free it."""
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

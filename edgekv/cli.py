@@ -1,13 +1,15 @@
 """The ``edgekv`` command line: one sub-command per module of :mod:`edgekv.commands`.
 
 Every expected mistake (bad config, bad flag value) ends in a one-line error and exit code 2,
-never a traceback; warnings (e.g. a lag that anti-entropy will override) are one line each.
+never a traceback; warnings (e.g. a lag that anti-entropy will override) are one line each;
+a closed pipe (``| head``) ends quietly with status 141.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -57,6 +59,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``edgekv`` console script; returns the exit code."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
+    except SystemExit as exc:
+        # rich's Console ends a closed pipe with SystemExit(1) (Console.on_broken_pipe).
+        if isinstance(exc.__context__, BrokenPipeError):
+            return _closed_pipe()
+        raise
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``edgekv regions | head -1``): stop quietly with the
+    status of a command ended by SIGPIPE (128 + 13), and point stdout at /dev/null so that
+    the interpreter's final flush cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return PIPE_CLOSED
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return PIPE_CLOSED
+
+
+PIPE_CLOSED = 141
+"""Exit status when stdout's reader has gone: 128 + SIGPIPE, as a shell reports it."""
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 

@@ -10,10 +10,10 @@ import edgekv.lowlevel
 import edgekv.pbs
 
 EXPECTED = {
-    "Cluster", "Config", "ConfigError", "Diverged", "EdgeDB", "EdgekvError", "Level", "Op",
-    "OpKind", "OpRecord", "OpResult", "Outcome", "Region", "SYSTEMS", "Session",
-    "SingleHomeCluster", "Store", "Unavailable", "__version__", "default_config", "load_config",
-    "run",
+    "BenchResult", "Cluster", "Config", "ConfigError", "Diverged", "EdgeDB", "EdgekvError",
+    "Level", "Op", "OpKind", "OpRecord", "OpResult", "Outcome", "Region", "SYSTEMS", "Session",
+    "SingleHomeCluster", "Store", "Unavailable", "__version__", "bench", "default_config",
+    "load_config", "run",
 }  # fmt: skip
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from typing import Any
 
 from .._anomalies import clock_skew, item_merge, resurrection
+from .._report import STDOUT, write_json
 from ..cli import seed_arg
+from .bench import check_output
 
 __all__ = ["register", "run"]
 
@@ -33,19 +34,22 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--seed", type=seed_arg, default=1, help="seed (default 1)")
-    parser.add_argument("--json", metavar="PATH", help="also write the outcomes as JSON")
+    parser.add_argument(
+        "--json", metavar="PATH", help="also write the outcomes as JSON ('-': stdout only)"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print each anomaly (and write JSON if asked); returns the exit code."""
+    check_output("--json", args.json)
     found = [clock_skew(args.seed), item_merge(args.seed), resurrection(args.seed)]
     if args.json:
         rows = [
             {**dataclasses.asdict(a), "happened": a.happened, "prevented": a.prevented}
             for a in found
         ]
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(rows, fh, indent=2)
-    print("\n\n".join(a.describe() for a in found))
+        write_json(args.json, rows)
+    if args.json != STDOUT:  # with --json -, stdout carries the JSON alone
+        print("\n\n".join(a.describe() for a in found))
     return 0

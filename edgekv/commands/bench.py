@@ -11,27 +11,19 @@ from typing import Any
 
 from rich.console import Console
 
+from .._api import BenchResult, bench
 from .._distributions import parse_distribution, parse_duration
 from .._errors import ConfigError
 from .._report import (
+    STDOUT,
     LazyProgress,
     flatten,
     load_pyplot,
     plot_latency_cdf,
-    summarize,
-    summary_table,
     write_csv,
     write_json,
 )
-from .._scenario import (
-    DEFAULT_SYSTEMS,
-    SCENARIO,
-    EdgeFlags,
-    load_evaluator,
-    parse_columns,
-    run_edge_flags,
-    scenario_config,
-)
+from .._scenario import DEFAULT_SYSTEMS, SCENARIO, EdgeFlags, parse_columns
 from .._systems import SYSTEMS
 from .._workload import PACKAGED, load_workload, packaged_workloads
 from ..cli import UsageError
@@ -51,8 +43,9 @@ EXAMPLE = """\
 example:
   edgekv bench
   edgekv bench --users 5000 --duration 30s --mobility 0.5 --lag lognormal:300ms,0.5 \\
-      --seed 7 --json bench.json --csv bench.csv --plot bench.png
+      --seed 7 --json bench.json --csv bench.csv --plot bench.png --html bench.html
   edgekv bench --lag const:0ms        # no replication lag: nothing stale beyond physics
+  edgekv bench --users 5000 --repeat 5  # seeds 1..5: across-seed means with t intervals
   edgekv bench --workload cart --systems workers-kv,d1-replicas,dynamodb-mrec
   edgekv bench --workload my-app.yaml # your own workload file (see edge-flags.yaml)
 
@@ -130,8 +123,9 @@ def scenario_from_args(args: argparse.Namespace) -> EdgeFlags:
 
 
 def check_output(flag: str, path: str | None) -> None:
-    """Fail before running when an output file's directory does not exist."""
-    if path is not None and not Path(path).resolve().parent.is_dir():
+    """Fail before running when an output file's directory does not exist (``-``, standard
+    output, always exists)."""
+    if path is not None and path != STDOUT and not Path(path).resolve().parent.is_dir():
         raise UsageError(f"{flag}: directory {str(Path(path).resolve().parent)!r} does not exist")
 
 
@@ -146,40 +140,6 @@ def check_plot(path: str | None) -> Any:
         return load_pyplot()
     except ModuleNotFoundError:
         raise UsageError("--plot needs matplotlib: pip install 'edgekv[plot]'") from None
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``bench`` parser."""
-    parser = subparsers.add_parser(
-        "bench",
-        help="compare eventual, session and single-home stores on the edge-flags scenario",
-        description=(
-            "Run the edge-flags scenario (EdgeDB user data and flag evaluation) on the "
-            "replicated store with eventual and session reads and on the single-home "
-            "baseline, and print latency, freshness and replication figures side by side."
-        ),
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        conflict_handler="resolve",
-    )
-    add_scenario_arguments(parser, DEFAULTS)
-    _add_workload_arguments(parser)
-    parser.add_argument(
-        "--systems",
-        default=",".join(DEFAULT_SYSTEMS),
-        metavar="LIST",
-        help=(
-            "comma-separated columns, SYSTEM or SYSTEM:LEVEL, of: "
-            + ", ".join(SYSTEMS)
-            + " (default %(default)s)"
-        ),
-    )
-    parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
-    parser.add_argument("--csv", metavar="PATH", help="write every figure as CSV")
-    parser.add_argument(
-        "--plot", metavar="PATH.png", help="read-latency CDFs per system (needs the plot extra)"
-    )
-    parser.set_defaults(func=run)
 
 
 def _add_workload_arguments(parser: argparse.ArgumentParser) -> None:
@@ -223,88 +183,134 @@ def _scenario_for(args: argparse.Namespace) -> EdgeFlags:
         raise UsageError(f"--{exc.path}: {exc.reason}") from None
 
 
-def _headline(summary: dict[str, Any]) -> list[str]:
-    systems = summary["systems"]
-    lines = []
-    extra = summary["workload"]["mean_rtt_to_home_of_away_reads_ms"]
-    home = systems.get("single-home", {}).get("reads")
-    if home and home["away_latency_ms"]["n"] and home["home_latency_ms"]["n"]:
-        lines.append(
-            f"single-home: away reads p50 {home['away_latency_ms']['p50']:.1f} ms vs "
-            f"{home['home_latency_ms']['p50']:.1f} ms at home (mean gap "
-            f"{home['away_latency_ms']['mean'] - home['home_latency_ms']['mean']:.1f} ms; "
-            f"mean RTT to home of away reads {extra:.1f} ms)."
-        )
-    for name, s in systems.items():
-        if s["stale_reads"]["pct"] is None or s["reads"]["latency_ms"]["p99"] is None:
-            continue
-        wrong = s["logins"]["wrong_flag"]["pct"]
-        logins = "no logins" if wrong is None else f"{wrong:.3f}% of logins served a wrong flag"
-        failed = s["unavailable"]["reads"]["pct"]
-        lines.append(
-            f"{name}: read p99 {s['reads']['latency_ms']['p99']:.1f} ms; "
-            f"{s['stale_reads']['pct']:.3f}% of reads stale, {logins}"
-            + (f", {failed:.3f}% of reads failed." if failed else ".")
-        )
-    return lines
+def register(subparsers: Any) -> None:
+    """Add the ``bench`` parser."""
+    parser = subparsers.add_parser(
+        "bench",
+        help="compare eventual, session and single-home stores on the edge-flags scenario",
+        description=(
+            "Run the edge-flags scenario (EdgeDB user data and flag evaluation) on the "
+            "replicated store with eventual and session reads and on the single-home "
+            "baseline, and print latency, freshness and replication figures side by side."
+        ),
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        conflict_handler="resolve",
+    )
+    add_scenario_arguments(parser, DEFAULTS)
+    _add_workload_arguments(parser)
+    parser.add_argument(
+        "--systems",
+        default=",".join(DEFAULT_SYSTEMS),
+        metavar="LIST",
+        help=(
+            "comma-separated columns, SYSTEM or SYSTEM:LEVEL, of: "
+            + ", ".join(SYSTEMS)
+            + " (default %(default)s)"
+        ),
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="K",
+        help=(
+            "run seeds SEED..SEED+K-1 and report each headline figure's mean over them with "
+            "a 95%% t interval (default %(default)s)"
+        ),
+    )
+    parser.add_argument(
+        "--json", metavar="PATH", help="write every figure as JSON ('-': stdout, no table)"
+    )
+    parser.add_argument("--csv", metavar="PATH", help="write every figure as CSV")
+    parser.add_argument(
+        "--html",
+        metavar="PATH",
+        help=(
+            "write a self-contained HTML report: the tables, the latency plot inline (with "
+            "the plot extra) and the parameters"
+        ),
+    )
+    parser.add_argument(
+        "--plot", metavar="PATH.png", help="read-latency CDFs per system (needs the plot extra)"
+    )
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate every flag, run the scenario, print the table, write the files."""
+    """Validate every flag, run the scenario (once per seed), print the table, write the
+    files."""
     scenario = _scenario_for(args)
-    for flag in ("--json", "--csv"):
+    if args.repeat < 1:
+        raise UsageError(f"--repeat: expected an integer >= 1, got {args.repeat}")
+    for flag in ("--json", "--csv", "--html"):
         check_output(flag, getattr(args, flag[2:]))
     plt = check_plot(args.plot)
-    cfg = scenario_config(args.config, args.lag)
     systems = [spec for spec in args.systems.split(",") if spec.strip()]
     try:
         parse_columns(systems)
     except ConfigError as exc:
         raise UsageError(f"--systems: {exc.reason}") from None
-    evaluator = load_evaluator(args.flags)
 
     started = time.perf_counter()
-    progress = LazyProgress(f"{scenario.name}: {scenario.users:,} users")
+    runs = f", {args.repeat} seeds" if args.repeat > 1 else ""
+    progress = LazyProgress(f"{scenario.name}: {scenario.users:,} users{runs}")
     try:
-        result = run_edge_flags(scenario, cfg, evaluator, progress.update, systems)
+        result = bench(
+            scenario,
+            systems=systems,
+            config=args.config,
+            lag=args.lag,
+            flags=args.flags,
+            repeat=args.repeat,
+            progress=progress.update,
+        )
     finally:
         progress.close()
     elapsed = time.perf_counter() - started
 
-    summary = summarize(result)
-    w = summary["workload"]
-    title = (
-        f"edgekv bench: {scenario.name}, {len(cfg.regions)} regions, {scenario.users:,} users, "
-        f"{scenario.duration:g}s, mobility {scenario.mobility:g}, lag {cfg.lag.describe()}, "
-        f"think {scenario.think.describe()}, seed {scenario.seed}\n"
-        f"{w['operations']:,} operations: {w['purchase']:,} purchases, {w['login']:,} logins "
-        f"({w['away logins']:,} away), {w['background read']:,} background reads, "
-        f"{w['background write']:,} background writes\n"
-        f"faults: {'; '.join(summary['scenario']['faults']) or 'none'}"
-    )
-    # A column per system never wraps: wider than the terminal, the table scrolls instead.
-    needed = 30 + 20 * len(summary["systems"])
-    console = Console(width=max(Console().width, needed))
-    console.print(summary_table(summary, title))
-    for line in _headline(summary):
-        console.print(line)
-    console.print(f"[dim]simulated in {elapsed:.1f} s[/dim]")
+    if args.json != STDOUT:  # with --json -, stdout carries the JSON alone
+        # A column per system never wraps: wider than the terminal, the table scrolls instead.
+        needed = 30 + 30 * len(result.systems)
+        console = Console(width=max(Console().width, needed))
+        console.print(result.table())
+        for line in result.headlines():
+            console.print(line, markup=False)
+        console.print(f"[dim]simulated in {elapsed:.1f} s[/dim]")
     if args.json:
-        write_json(args.json, summary)
+        write_json(args.json, result.to_dict())
     if args.csv:
-        rows = [
+        _write_csv(args.csv, result)
+    if args.html:
+        Path(args.html).write_text(result.to_html(), encoding="utf-8")
+    if plt is not None:
+        plot_latency_cdf(plt, args.plot, result.results[0], result.plot_title())
+    return 0
+
+
+def _write_csv(path: str, result: BenchResult) -> None:
+    """One run: ``scope, metric, value`` rows. Several: a leading ``seed`` column, and the
+    across-seed figures under seed ``all``."""
+    if len(result.summaries) == 1:
+        summary = result.summaries[0]
+        rows: list[tuple[Any, ...]] = [
             (scope, metric, value)
             for scope in ("scenario", "workload")
             for metric, value in flatten(summary[scope])
         ]
         for name, figures in summary["systems"].items():
             rows += [(name, metric, value) for metric, value in flatten(figures)]
-        write_csv(args.csv, ("scope", "metric", "value"), rows)
-    if plt is not None:
-        plot_title = (
-            f"{scenario.name}: {scenario.users:,} users, {scenario.duration:g} s, mobility "
-            f"{scenario.mobility:g}, seed {scenario.seed}\nlag {cfg.lag.describe()}, "
-            f"think {scenario.think.describe()}"
-        )
-        plot_latency_cdf(plt, args.plot, result, plot_title)
-    return 0
+        write_csv(path, ("scope", "metric", "value"), rows)
+        return
+    rows = []
+    for seed, summary in zip(result.seeds, result.summaries, strict=True):
+        for scope in ("scenario", "workload", "systems"):
+            for metric, value in flatten(summary[scope]):
+                if scope == "systems":
+                    name, _, metric = metric.partition(".")
+                    rows.append((seed, name, metric, value))
+                else:
+                    rows.append((seed, scope, metric, value))
+    for name, figures in result.across_seeds().items():
+        rows += [("all", name, metric, value) for metric, value in flatten(figures)]
+    write_csv(path, ("seed", "scope", "metric", "value"), rows)

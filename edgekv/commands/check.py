@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from typing import Any
 
 from .._distributions import parse_duration
 from .._errors import ConfigError
+from .._report import STDOUT, write_json
 from ..check import check, load_history
 from ..cli import UsageError
 
@@ -87,9 +87,8 @@ def run(args: argparse.Namespace) -> int:
         max_versions=args.max_versions,
         max_seconds=args.max_seconds,
     )
-    if args.json == "-":
-        json.dump(result.to_json(), sys.stdout, indent=2)
-        print()
+    if args.json == STDOUT:
+        write_json(STDOUT, result.to_json())
     else:
         if args.json:
             try:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from rich.table import Table
 from .._distributions import parse_distribution, parse_duration
 from .._errors import ConfigError
 from .._fit import Fit, cdf, fit_all, spec
-from .._report import save_figure, write_json
+from .._report import STDOUT, save_figure, write_json
 from ..cli import UsageError
 from .bench import check_output, check_plot
 
@@ -257,7 +255,7 @@ def _plot(plt: Any, path: str, x: np.ndarray, fits: list[Fit], column: str) -> N
 def run(args: argparse.Namespace) -> int:
     """Read, fit, print (or write JSON), plot; returns the exit code."""
     plt = check_plot(args.plot or None)
-    if args.json not in (None, "-"):
+    if args.json not in (None, STDOUT):
         check_output("--json", args.json)
     x, column = read_samples(args.samples, args.column, args.unit)
     try:
@@ -265,9 +263,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"{args.samples}: {exc}") from None
     data = _as_dict(fits, skipped, _summary(x, column, args.unit, str(Path(args.samples))))
-    if args.json == "-":
-        json.dump(data, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+    if args.json == STDOUT:
+        write_json(STDOUT, data)
     else:
         _print(Console(), data)
         if args.json is not None:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from .._distributions import parse_distribution, parse_duration, parse_duration_list
 from .._quorum import MAX_K, PROFILES, QuorumModel, QuorumResult
-from .._report import LazyProgress, save_figure, write_json
+from .._report import STDOUT, LazyProgress, save_figure, write_json
 from ..cli import UsageError, seed_arg
 from .bench import check_output, check_plot
 
@@ -87,7 +87,9 @@ def register(subparsers: Any) -> None:
         choices=("vectorized", "events"),
         help="numpy over all trials, or every message on the event kernel (same answer)",
     )
-    parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
+    parser.add_argument(
+        "--json", metavar="PATH", help="write every figure as JSON ('-': stdout, no table)"
+    )
     parser.add_argument(
         "--plot", metavar="PATH.png", help="plot P(consistent) vs t (needs the plot extra)"
     )
@@ -223,7 +225,8 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
 
     shown = _at(result, shown_t)
-    _print(Console(), shown)
+    if args.json != STDOUT:  # with --json -, stdout carries the JSON alone
+        _print(Console(), shown)
     if args.json:
         write_json(args.json, shown.as_dict())
     if plt is not None:

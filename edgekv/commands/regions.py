@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +13,7 @@ from rich.table import Table
 from .._config import default_config, load_config
 from .._latency import topology
 from .._realised import LinkLag, probe
+from .._report import STDOUT, write_json
 from ..cli import UsageError, seed_arg
 
 __all__ = ["register", "run"]
@@ -68,9 +68,8 @@ def run(args: argparse.Namespace) -> int:
             "anti_entropy_ms": None if cfg.anti_entropy is None else cfg.anti_entropy * 1e3,
             "links": [link.as_dict() for link in links],
         }
-    if args.json == "-":
-        json.dump(topo, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+    if args.json == STDOUT:
+        write_json(STDOUT, topo)
         return 0
     if args.json is not None:
         try:
