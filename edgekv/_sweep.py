@@ -319,7 +319,7 @@ def _point_inputs(point: SweepPoint) -> tuple[EdgeFlags, Config, Any]:
             system = path.split(".")[1]
             if system not in names:
                 raise ConfigError(
-                    path, f"{system} is not among the systems run ({', '.join(names)})"
+                    path, f"{system} is not among the systems run ({', '.join(sorted(names))})"
                 )
             make_store(system, cfg, scenario.seed, Kernel())
     return scenario, cfg, load_evaluator(point.flags)

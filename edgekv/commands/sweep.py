@@ -295,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
         points = grid(params, scenario, args.config, args.lag, args.flags, systems)
         check_points(points)
     except ConfigError as exc:
-        where = f"--param {exc.path}" if exc.path else "--param"
+        where = f"--param {exc.path}" if exc.path not in ("", "param") else "--param"
         raise UsageError(f"{where}: {exc.reason}") from None
     client = None
     if args.scheduler is not None:
