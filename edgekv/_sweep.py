@@ -48,6 +48,7 @@ __all__ = [
     "canonical",
     "connect",
     "grid",
+    "is_duration",
     "parse_param",
     "parse_values",
     "run_point",
@@ -112,6 +113,11 @@ def canonical(param: str) -> str:
 
 def _kind(path: str) -> str:
     return DERIVED.get(path) or _scenario_fields().get(path) or "yaml"
+
+
+def is_duration(path: str) -> bool:
+    """Whether a parameter's values are durations parsed to seconds (``lag.median``, ...)."""
+    return _kind(canonical(path)) == "duration"
 
 
 def _format_number(value: float, kind: str) -> str:

@@ -15,6 +15,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from .._distributions import parse_duration
 from .._errors import ConfigError
 from .._report import LazyProgress, flatten, save_figure, write_csv, write_json
 from .._scenario import DEFAULT_SYSTEMS, SCENARIO, EdgeFlags, parse_columns
@@ -25,6 +26,7 @@ from .._sweep import (
     connect,
     figure,
     grid,
+    is_duration,
     parse_param,
     run_sweep,
 )
@@ -162,15 +164,27 @@ def _table(params: list[str], systems: list[str], points: list[dict[str, Any]]) 
     return table
 
 
-def _axis(points: list[dict[str, Any]], path: str) -> tuple[list[Any], list[str], bool]:
-    """A parameter's distinct values in sweep order, their labels, and whether they are
-    all numbers (a numeric axis) rather than categories."""
+def _axis(points: list[dict[str, Any]], path: str) -> tuple[list[float] | None, list[str]]:
+    """A parameter's distinct labels in sweep order and, when every value is a number or a
+    duration, their positions on a numeric axis (durations in ms); else None (categories)."""
     seen: dict[str, Any] = {}
     for p in points:
         seen.setdefault(p["params"][path], p["values"][path])
-    values = list(seen.values())
-    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-    return values, list(seen), numeric
+    labels = list(seen)
+    timed = is_duration(path)
+    xs: list[float] = []
+    for label, value in seen.items():
+        if isinstance(value, bool) or value is None:
+            return None, labels
+        if timed or isinstance(value, str):
+            try:
+                xs.append(1e3 * parse_duration(label, path, bare="error"))
+            except ConfigError:
+                return None, labels
+            timed = True
+        else:
+            xs.append(float(value))
+    return xs, labels
 
 
 def _title(points: list[dict[str, Any]], params: list[str]) -> str:
@@ -187,8 +201,11 @@ def _plot_line(
     metrics = list(METRICS)
     if any(figure(p["systems"][n], "cost") is not None for p in points for n in systems):
         metrics.append(("cost", "cost ($ per million sessions)", "{:.2f}"))
-    values, labels, numeric = _axis(points, param)
-    xs = values if numeric else list(range(len(values)))
+    positions, labels = _axis(points, param)
+    xs = positions if positions is not None else list(range(len(labels)))
+    timed = positions is not None and any(isinstance(p["values"][param], str) for p in points)
+    timed = timed or is_duration(param)
+    positive = [x for x in xs if x > 0]
     cols = 2 if len(metrics) <= 4 else 3
     rows = -(-len(metrics) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.0 * rows), squeeze=False)
@@ -198,9 +215,11 @@ def _plot_line(
             ys = [figure(p["systems"][name], metric) for p in points]
             ax.plot(xs, [float("nan") if v is None else v for v in ys], "o-", label=name)
         ax.set_ylabel(label)
-        ax.set_xlabel(param)
-        if not numeric:
+        ax.set_xlabel(f"{param} (ms)" if timed else param)
+        if positions is None:
             ax.set_xticks(xs, labels)
+        elif timed and positive and max(positive) / min(positive) > 20:
+            ax.set_xscale("symlog", linthresh=min(positive))
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     for ax in flat[len(metrics) :]:
@@ -218,7 +237,7 @@ def heatmap_paths(path: str) -> dict[str, str]:
 def _plot_grid(
     plt: Any, path: str, params: list[str], systems: list[str], points: list[dict[str, Any]]
 ) -> None:
-    (_, ylabels, _), (_, xlabels, _) = _axis(points, params[0]), _axis(points, params[1])
+    (_, ylabels), (_, xlabels) = _axis(points, params[0]), _axis(points, params[1])
     cols = min(3, len(systems))
     rows = -(-len(systems) // cols)
     for (metric, label, spec), out in zip(METRICS, heatmap_paths(path).values(), strict=True):
@@ -244,7 +263,9 @@ def _plot_grid(
             for i, row in enumerate(cells[name]):
                 for j, v in enumerate(row):
                     text = "-" if v != v else spec.format(v)
-                    ax.text(j, i, text, ha="center", va="center", fontsize=6, color="w")
+                    light = v == v and hi > lo and (v - lo) / (hi - lo) > 0.6
+                    colour = "black" if light else "white"
+                    ax.text(j, i, text, ha="center", va="center", fontsize=7, color=colour)
         for ax in axes.ravel()[len(systems) :]:
             ax.set_visible(False)
         fig.colorbar(image, ax=axes.ravel().tolist(), label=label)
