@@ -13,6 +13,7 @@ from edgekv._errors import ConfigError
 from edgekv._scenario import EdgeFlags
 from edgekv._sweep import figure, grid, parse_param, parse_values, run_sweep
 from edgekv.cli import main
+from edgekv.commands.sweep import _plot_line
 
 SMALL = ["--users", "200", "--duration", "4s", "--mobility", "0.5", "--seed", "5"]
 
@@ -184,3 +185,16 @@ def test_availability_and_cost_figures() -> None:
     assert figure(system, "availability") == 87.5
     assert figure(system, "cost") is None
     assert figure({"cost": {"total_usd": 3, "usd_per_million_sessions": 1.5}}, "cost") == 1.5
+
+
+def test_a_priced_summary_gets_a_cost_panel(tmp_path: Path) -> None:
+    plt = pytest.importorskip("matplotlib.pyplot")
+    scenario = EdgeFlags(users=100, duration=2.0, seed=5)
+    points = run_sweep(grid([parse_param("lag.median=0ms,1s")], scenario), jobs=1)
+    for k, p in enumerate(points):
+        for system in p["systems"].values():
+            system["cost"] = {"usd_per_million_sessions": 1.0 + k}
+    out = tmp_path / "cost.png"
+    _plot_line(plt, str(out), "lag.median", list(points[0]["systems"]), points)
+    image = plt.imread(out)
+    assert image.shape[1] > 1.4 * image.shape[0]  # three panels a row: a fifth panel for cost

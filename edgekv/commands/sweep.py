@@ -353,8 +353,11 @@ def run(args: argparse.Namespace) -> int:
     needed = sum(len(path) + 3 for path in paths) + max(map(len, systems)) + 45
     console = Console(stderr=args.json == "-", width=max(Console().width, needed))
     console.print(_table(paths, systems, results))
+    workers = min(args.jobs, len(points))
     where = (
-        f"on {args.scheduler}" if client is not None else f"{min(args.jobs, len(points))} processes"
+        f"on {args.scheduler}"
+        if client is not None
+        else f"{workers} process{'es' if workers > 1 else ''}"
     )
     console.print(f"[dim]{len(points)} points, {where}, {elapsed:.1f} s[/dim]")
     data: dict[str, Any] = {"params": paths, "systems": systems, "points": results}
