@@ -12,7 +12,7 @@ import pytest
 
 from edgekv import ConfigError
 from edgekv._scenario import EdgeFlags
-from edgekv._sweep import SweepPoint, connect, parse_values, run_sweep
+from edgekv._sweep import SweepPoint, connect, grid, parse_param, run_sweep
 from edgekv.cli import main
 
 distributed = pytest.importorskip("distributed")
@@ -29,34 +29,37 @@ def cluster() -> Iterator[Any]:
         yield local
 
 
-def points(param: str, values: str) -> list[SweepPoint]:
-    return [
-        SweepPoint(SCENARIO, None, None, None, param, value, label)
-        for value, label in parse_values(param, values)
-    ]
+def points(*params: str) -> list[SweepPoint]:
+    return grid([parse_param(p) for p in params], SCENARIO)
 
 
 def test_points_on_the_cluster_equal_the_local_run(cluster: Any) -> None:
-    sweep = points("lag.median", "0ms,100ms,1s")
+    sweep = points("lag.median=0ms,100ms,1s")
     local = run_sweep(sweep, jobs=1)
-    done: list[int] = []
+    done: list[tuple[int, int]] = []
     with distributed.Client(cluster) as client:
-        remote = run_sweep(sweep, jobs=1, progress=done.append, client=client)
+        remote = run_sweep(
+            sweep, jobs=1, progress=lambda n, i, _: done.append((n, i)), client=client
+        )
         workers = {w["id"] for w in client.scheduler_info()["workers"].values()}
     assert remote == local
-    assert done == [1, 2, 3] and len(workers) == 2
+    assert [n for n, _ in done] == [1, 2, 3] and sorted(i for _, i in done) == [0, 1, 2]
+    assert len(workers) == 2
     stale = [p["systems"]["replicated:eventual"]["stale_reads"]["n"] for p in remote]
     assert stale[0] < stale[-1]  # the points really differ by their parameter
 
 
 def test_cli_scheduler_gives_the_local_json(cluster: Any, tmp_path: Path) -> None:
-    args = ["sweep", "--param", "mobility", "--values", "0,1", *SWEEP]
+    args = ["sweep", "--param", "mobility=0,1", "--param", "replication.loss=0,0.1", *SWEEP]
     there, here = tmp_path / "dask.json", tmp_path / "local.json"
     address = cluster.scheduler_address
     assert main([*args, "--scheduler", address, "--json", str(there)]) == 0
     assert main([*args, "--jobs", "1", "--json", str(here)]) == 0
     assert there.read_bytes() == here.read_bytes()
-    assert [p["label"] for p in json.loads(there.read_text())["points"]] == ["0", "1"]
+    labels = [p["params"] for p in json.loads(there.read_text())["points"]]
+    assert labels == [
+        {"mobility": m, "replication.loss": loss} for m in ("0", "1") for loss in ("0", "0.1")
+    ]
 
 
 def test_an_unreachable_scheduler_is_one_clear_error() -> None:
