@@ -597,6 +597,10 @@ _BUSY_RESPONSE = (
 )
 
 
+ACCEPT_BATCH = 16
+"""Connections a region accepts per event-loop wake-up (asyncio's default is 100)."""
+
+
 class _Busy(asyncio.Protocol):
     """A connection past the cap: answered 503 at once, closed once the request's first
     bytes are read or after ``linger`` seconds (closing with the request unread would send a
@@ -729,8 +733,14 @@ class EdgeServer:
                 await runner.setup()
                 self._runners.append(runner)
                 port = self.port_base + i if self.port_base else 0
+                # asyncio accepts up to ``backlog`` connections per wake-up: a small batch
+                # lets refused ones be answered and closed before the next batch, so a
+                # flood never holds more descriptors than the open-files limit allows.
                 listener = await loop.create_server(
-                    functools.partial(self._connection, runner, name), self.host, port
+                    functools.partial(self._connection, runner, name),
+                    self.host,
+                    port,
+                    backlog=ACCEPT_BATCH,
                 )
                 self._listeners.append(listener)
                 bound = listener.sockets[0].getsockname()[1]
