@@ -319,6 +319,7 @@ def bench(
     flags: str | Path | None = None,
     repeat: int = 1,
     progress: Callable[[float], None] | None = None,
+    record: str | os.PathLike[str] | None = None,
 ) -> BenchResult:
     """Run a workload (a packaged name such as ``"edge-flags"``, ``"cart"``,
     ``"profile-store"``, a workload file's path, or an :class:`EdgeFlags`; default
@@ -327,8 +328,9 @@ def bench(
     ``users``, ``duration`` (seconds or ``"30s"``), ``mobility`` and ``think`` override the
     workload's when given; ``config`` is a regions.yaml path or a :class:`Config`; ``lag``
     overrides its replication lag (``"lognormal:300ms,0.5"``). Bad values raise
-    :class:`ConfigError` naming the parameter; ``progress(fraction)`` follows along.
-    Deterministic."""
+    :class:`ConfigError` naming the parameter; ``progress(fraction)`` follows along; with
+    ``record`` (a directory) each system's operations are kept as a history file
+    ``DIR/seed-N/<system>.jsonl`` for ``edgekv check``. Deterministic."""
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise ConfigError("repeat", f"expected an integer >= 1, got {repeat!r}")
     if isinstance(systems, str):
@@ -360,5 +362,6 @@ def bench(
     for i in range(repeat):
         run = dataclasses.replace(scenario, seed=seed + i)
         tick = None if progress is None else partial(_stage, progress, i, repeat)
-        results.append(run_edge_flags(run, cfg, evaluator, tick, list(systems)))
+        where = None if record is None else Path(record) / f"seed-{run.seed}"
+        results.append(run_edge_flags(run, cfg, evaluator, tick, list(systems), where))
     return BenchResult(tuple(results), tuple(summarize(r) for r in results))

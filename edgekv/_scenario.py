@@ -44,6 +44,7 @@ its user's home region through ``location_hint``).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -74,6 +75,7 @@ from ._kernel import Kernel
 from ._mesh import Mesh
 from ._oracle import Oracle
 from ._realised import LagTracker
+from ._recorder import Recorder
 from ._store import Op, OpKind, OpResult, Session, Store
 from ._systems import make_store, parse_system
 from ._versions import EPOCH_MS, split_version
@@ -737,6 +739,7 @@ def _run_system(
     system: str,
     columns: list[tuple[str, str]],
     tick: Callable[[float], None] | None,
+    record: Path | None = None,
 ) -> dict[str, SystemRun]:
     """Run the workload on one store of ``system``, each read issued at every level of
     ``columns`` (``(label, level)`` pairs) at the same instant (reads change no replica
@@ -748,6 +751,8 @@ def _run_system(
     """
     kernel = Kernel()
     store = make_store(system, cfg, seed, kernel)
+    if record is not None:
+        store = _Recorded(store, Recorder(cfg.names, path=record / f"{system}.jsonl"))
     mesh = getattr(store, "mesh", None)
     tracker = mesh.track_lag() if isinstance(mesh, Mesh) else None
     ctx = _Context(work, keys, kernel, evaluator, cfg.floors())
@@ -852,6 +857,8 @@ def _run_system(
     lost = _lost_updates(store, keys, effects)
     realised = None if tracker is None else _realised(tracker)
     store.close()
+    if isinstance(store, _Recorded):
+        store.recorder.close()
     return {
         recorder.name: recorder.finish(sent, messages, lost, realised) for recorder, _ in recorders
     }
@@ -874,6 +881,27 @@ def _realised(tracker: LagTracker) -> dict[str, Any]:
         "all": {"n": seen, "sampled": len(pooled), **figures},
         "links": [link.as_dict() for link in tracker.summary()],
     }
+
+
+class _Recorded:
+    """A store whose every completed operation also goes to a :class:`Recorder` (one
+    history file per system: ``edgekv bench --record DIR``)."""
+
+    def __init__(self, store: Store, recorder: Recorder) -> None:
+        self.inner = store
+        self.recorder = recorder
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def submit(self, op: Op, on_done: Callable[[OpResult], None]) -> None:
+        record = self.recorder.record
+
+        def done(result: OpResult) -> None:
+            record(op, result)
+            on_done(result)
+
+        self.inner.submit(op, done)
 
 
 def _settle(kernel: Kernel, store: Store) -> None:
@@ -955,10 +983,15 @@ def run_edge_flags(
     evaluator: Evaluator,
     progress: Callable[[float], None] | None = None,
     systems: Sequence[str] = DEFAULT_SYSTEMS,
+    record: str | os.PathLike[str] | None = None,
 ) -> ScenarioResult:
     """Run the scenario on every system of ``systems`` (specs such as
-    ``"replicated:session"``); ``progress(fraction)`` follows along. Deterministic: same
-    inputs, same result bit for bit."""
+    ``"replicated:session"``); ``progress(fraction)`` follows along; with ``record`` (a
+    directory) every operation of each system goes to ``DIR/<system>.jsonl``, a history
+    ``edgekv check`` reads. Deterministic: same inputs, same result bit for bit."""
+    directory = None if record is None else Path(record)
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
     columns = parse_columns(systems)
     work = build_workload(scenario, cfg)
     width = len(str(scenario.users - 1))
@@ -968,7 +1001,11 @@ def run_edge_flags(
     for j, (system, cols) in enumerate(columns.items()):
         tick = None if progress is None else partial(_stage, progress, j / n, (j + 1) / n)
         with gc_tuned_for_run():
-            runs.update(_run_system(work, cfg, scenario.seed, keys, evaluator, system, cols, tick))
+            runs.update(
+                _run_system(
+                    work, cfg, scenario.seed, keys, evaluator, system, cols, tick, directory
+                )
+            )
     rtt = [[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]
     ordered = {label: runs[label] for cols in columns.values() for label, _ in cols}
     ordered = {spec.strip(): ordered[spec.strip()] for spec in systems}

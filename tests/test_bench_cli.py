@@ -179,3 +179,19 @@ def test_sweep_mobility_moves_single_home_latency(tmp_path: Path) -> None:
     assert still["systems"]["replicated:eventual"]["stale_reads"]["n"] == 0
     p99 = [p["systems"]["single-home"]["reads"]["latency_ms"]["p99"] for p in (still, roaming)]
     assert p99[1] > p99[0] + 100
+
+
+def test_bench_records_checkable_histories_of_every_system(tmp_path: Path) -> None:
+    """``--record DIR``: the kernel-driven runner keeps each system's operations as a history
+    that ``edgekv check`` reads; session reads keep the session guarantees there."""
+    from edgekv.check import check, load_history
+
+    argv = ["bench", "--users", "300", "--duration", "10s", "--record", str(tmp_path)]
+    assert main([*argv, "--systems", "replicated:session,single-home"]) == 0
+    replicated = load_history(tmp_path / "seed-1" / "replicated.jsonl")
+    single = load_history(tmp_path / "seed-1" / "single-home.jsonl")
+    assert len(replicated) > 300 and len(single) > 300
+    assert check(replicated, "session").ok and check(single, "session").ok
+    assert (
+        main(["check", str(tmp_path / "seed-1" / "single-home.jsonl"), "--model", "session"]) == 0
+    )

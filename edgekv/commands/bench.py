@@ -222,6 +222,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--json", metavar="PATH", help="write every figure as JSON ('-': stdout, no table)"
     )
+    parser.add_argument(
+        "--record",
+        metavar="DIR",
+        help="keep every operation of each system as a history DIR/seed-N/SYSTEM.jsonl, "
+        "for edgekv check",
+    )
     parser.add_argument("--csv", metavar="PATH", help="write every figure as CSV")
     parser.add_argument(
         "--html",
@@ -264,6 +270,7 @@ def run(args: argparse.Namespace) -> int:
             flags=args.flags,
             repeat=args.repeat,
             progress=progress.update,
+            record=args.record,
         )
     finally:
         progress.close()
