@@ -154,14 +154,18 @@ class WorkersKV(StoreBase):
         """Nothing runs in the background; operations in flight still complete."""
 
     def documents(self, region: int) -> Mapping[str, Mapping[str, Any]]:
-        """The live documents a region's cache would serve now without a fetch."""
+        """The live documents a region holds: what its cache would serve now without a
+        fetch, and at the central region the central store itself (which wins)."""
         now = self.now()
         ttl = self.cache_ttl
-        return {
+        cached: dict[str, Mapping[str, Any]] = {
             key: doc
-            for key, (doc, _, cached) in self._caches[region].items()
-            if doc is not None and now - cached < ttl
+            for key, (doc, _, at) in self._caches[region].items()
+            if doc is not None and now - at < ttl
         }
+        if region == self.central:
+            cached.update(self.central_documents())
+        return cached
 
     def central_documents(self) -> Mapping[str, Mapping[str, Any]]:
         """The live documents of the central store."""
