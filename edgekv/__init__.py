@@ -22,6 +22,8 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "BenchResult": "_api",
     "bench": "_api",
+    "SweepResult": "_api",
+    "sweep": "_api",
     "Cluster": "_cluster",
     "Diverged": "_cluster",
     "Region": "_cluster",
@@ -50,7 +52,7 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 __getattr__, __dir__ = lazy_namespace("edgekv", _EXPORTS, globals())
 
 if TYPE_CHECKING:
-    from ._api import BenchResult, bench
+    from ._api import BenchResult, SweepResult, bench, sweep
     from ._cluster import Cluster, Diverged, Region, SingleHomeCluster, Unavailable
     from ._config import Config, default_config, load_config
     from ._edgedb import EdgeDB

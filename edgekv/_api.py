@@ -40,13 +40,14 @@ from ._scenario import (
     scenario_config,
 )
 from ._stats import CONFIDENCE, mean_interval
+from ._sweep import grid, parse_param, run_sweep
 from ._workload import PACKAGED, load_workload
 
 if TYPE_CHECKING:
     import pandas as pd
     from rich.table import Table
 
-__all__ = ["HEADLINE", "BenchResult", "bench"]
+__all__ = ["HEADLINE", "BenchResult", "SweepResult", "bench", "sweep"]
 
 HEADLINE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("read_p50_ms", "read p50 ms", ("reads", "latency_ms", "p50")),
@@ -365,3 +366,68 @@ def bench(
         where = None if record is None else Path(record) / f"seed-{run.seed}"
         results.append(run_edge_flags(run, cfg, evaluator, tick, list(systems), where))
     return BenchResult(tuple(results), tuple(summarize(r) for r in results))
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """The points of one :func:`sweep` call, in grid order (the first parameter varying
+    slowest): each point's settings and its full summary."""
+
+    params: tuple[str, ...]
+    points: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: the swept paths and every point (``params``: path -> label)."""
+        return {"params": list(self.params), "points": list(self.points)}
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per point and system: the settings and every figure as dotted columns
+        (needs the ``pandas`` extra)."""
+        try:
+            import pandas as pd
+        except ModuleNotFoundError:
+            raise ImportError("to_pandas needs pandas: pip install 'edgekv[pandas]'") from None
+        rows = []
+        for point in self.points:
+            for name, figures in point["systems"].items():
+                row: dict[str, Any] = dict(point["params"])
+                row["system"] = name
+                row.update(dict(flatten(figures)))
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def sweep(
+    *params: str,
+    workload: str | os.PathLike[str] | EdgeFlags | None = None,
+    systems: Sequence[str] = DEFAULT_SYSTEMS,
+    seed: int | None = None,
+    config: str | Path | None = None,
+    lag: str | None = None,
+    flags: str | Path | None = None,
+    jobs: int = 1,
+    client: Any = None,
+) -> SweepResult:
+    """Run a workload at every point of a grid of ``params`` (``"lag.median=100ms,1s"``,
+    ``"mobility=0.1..0.5/3"``: any config, scenario or ``systems.<name>.<option>`` path, as
+    ``edgekv sweep --param`` takes), in ``jobs`` local processes or on a
+    ``dask.distributed`` ``client``; the same inputs give the same points, bit for bit."""
+    if not params:
+        raise ConfigError("param", "name at least one parameter, e.g. 'lag.median=100ms,1s'")
+    if isinstance(systems, str):
+        systems = [s for s in systems.split(",") if s.strip()]
+    parse_columns(systems)
+    scenario = workload if isinstance(workload, EdgeFlags) else load_workload(workload or PACKAGED)
+    if seed is not None:
+        scenario = dataclasses.replace(scenario, seed=seed)
+    parsed = [parse_param(p) for p in params]
+    points = grid(
+        parsed,
+        scenario,
+        None if config is None else str(config),
+        lag,
+        None if flags is None else str(flags),
+        systems,
+    )
+    results = run_sweep(points, jobs, None, client)
+    return SweepResult(tuple(p.path for p in parsed), tuple(results))

@@ -135,3 +135,24 @@ def test_bad_repeat_flag_is_one_line(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["bench", "--repeat", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--repeat" in err
+
+
+def test_sweep_from_python_equals_the_cli_points(tmp_path: Path) -> None:
+    """``edgekv.sweep`` runs the same grid as ``edgekv sweep`` and returns its points."""
+    import json
+
+    import edgekv
+    from edgekv.cli import main
+
+    params = ("lag.median=0ms,1s", "users=300")
+    result = edgekv.sweep(*params, systems=["replicated:eventual"], seed=3)
+    assert result.params == ("lag.median", "users")
+    stale = [p["systems"]["replicated:eventual"]["stale_reads"]["n"] for p in result.points]
+    assert stale[0] < stale[1]
+    out = tmp_path / "sweep.json"
+    argv = ["sweep", "--param", params[0], "--param", params[1], "--seed", "3", "--duration", "60s"]
+    assert main([*argv, "--systems", "replicated:eventual", "--json", str(out)]) == 0
+    cli = json.loads(out.read_text())
+    assert [p["systems"] for p in cli["points"]] == [p["systems"] for p in result.points]
+    frame = result.to_pandas()
+    assert len(frame) == 2 and set(frame["system"]) == {"replicated:eventual"}

@@ -12,8 +12,8 @@ import edgekv.pbs
 EXPECTED = {
     "BenchResult", "Cluster", "Config", "ConfigError", "Diverged", "EdgeDB", "EdgekvError",
     "Level", "Op", "OpKind", "OpRecord", "OpResult", "Outcome", "Region", "SYSTEMS", "Session",
-    "SingleHomeCluster", "Store", "Unavailable", "__version__", "bench", "default_config",
-    "load_config", "run",
+    "SingleHomeCluster", "Store", "SweepResult", "Unavailable", "__version__", "bench",
+    "default_config", "load_config", "run", "sweep",
 }  # fmt: skip
 
 
