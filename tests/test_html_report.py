@@ -5,14 +5,13 @@ inline, and the page renders to a non-blank screenshot."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import browser_argv
 
 from edgekv._html import HtmlTable, render_report
 from edgekv._report import summary_rows
@@ -21,39 +20,8 @@ from edgekv.cli import main
 SMALL = ["--users", "1500", "--duration", "15s", "--mobility", "0.3", "--seed", "2"]
 
 
-def _install_chromium() -> str:
-    """Install Debian's chromium with apt-get (refreshing the package lists if the first
-    try fails); the reason it could not, or ''."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "chromium is not installed and installing it needs root"
-    if shutil.which("apt-get") is None:
-        return "chromium is not installed and there is no apt-get to install it"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "chromium"]
-    out = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
-    if out.returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, check=False)
-        out = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
-    if out.returncode != 0:
-        return f"apt-get install chromium failed: {out.stderr.strip()[-300:]}"
-    return ""
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """The chromium executable, installed once per session if missing."""
-    found = shutil.which("chromium")
-    if found is None:
-        reason = _install_chromium()
-        found = shutil.which("chromium")
-        if found is None:
-            pytest.skip(reason or "chromium installed but not on PATH")
-    return found
-
-
 def _browser(chromium: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    argv = [chromium, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run"]
-    argv += [f"--user-data-dir={tmp / 'profile'}", "--disable-dev-shm-usage", *args]
+    argv = browser_argv(chromium, tmp / "profile", *args)
     out = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     return out
