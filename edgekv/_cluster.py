@@ -17,7 +17,7 @@ import numpy as np
 
 from ._config import Config, default_config, load_config
 from ._errors import EdgekvError
-from ._history import History, Message, messages_in_flight
+from ._history import Message, WriteHistory, messages_in_flight
 from ._mesh import Mesh
 from ._recorder import DEFAULT_LIMIT, Recorder, check_recorded
 from ._singlehome import SingleHome, _check_migrate_after
@@ -242,7 +242,7 @@ class Cluster:
         self._store: Store | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         """The loop the cluster runs on, once started."""
-        self._history: History | None = None
+        self._history: WriteHistory | None = None
         self.records: deque[OpRecord] = deque(maxlen=_HISTORY)
         """The newest operations' records, every outcome included."""
         self.recorder: Recorder | None = None
@@ -264,7 +264,7 @@ class Cluster:
             if isinstance(mesh, Mesh):
                 mesh.track_lag()
                 mesh.list_scheduled()
-                self._history = History(mesh, self.config.names)
+                self._history = WriteHistory(mesh, self.config.names)
         return self._store
 
     @property
@@ -469,7 +469,7 @@ class Cluster:
         return SyncCluster(self)
 
     @property
-    def history(self) -> History:
+    def history(self) -> WriteHistory:
         """Every write from the first on (who wrote what, when, and when it became visible
         where); replicated clusters only."""
         self._started()

@@ -26,7 +26,7 @@ __all__ = [
     "FIBER_KM_PER_S",
     "Config",
     "PartitionWindow",
-    "Region",
+    "RegionSpec",
     "default_config",
     "great_circle_km",
     "load_config",
@@ -60,7 +60,7 @@ def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float
 
 
 @dataclass(frozen=True, slots=True)
-class Region:
+class RegionSpec:
     """One region: where it is, its share of clients and its clock skew (seconds)."""
 
     name: str
@@ -90,7 +90,7 @@ class Config:
     otherwise great-circle distance x ``route_inflation`` over the fiber speed.
     """
 
-    regions: tuple[Region, ...]
+    regions: tuple[RegionSpec, ...]
     rtt: Mapping[tuple[str, str], float]
     rtt_measured: frozenset[tuple[str, str]]
     route_inflation: float
@@ -117,7 +117,7 @@ class Config:
     prices: Prices = field(default_factory=Prices)
     """USD list prices of the ``prices:`` section, for the cost model (:mod:`edgekv._cost`)."""
     source: str = ""
-    _by_name: Mapping[str, Region] = field(init=False, repr=False, compare=False)
+    _by_name: Mapping[str, RegionSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", MappingProxyType({r.name: r for r in self.regions}))
@@ -131,7 +131,7 @@ class Config:
         """Region names in config order."""
         return tuple(r.name for r in self.regions)
 
-    def region(self, name: str) -> Region:
+    def region(self, name: str) -> RegionSpec:
         """The region called ``name``; ``KeyError`` naming the known regions otherwise."""
         try:
             return self._by_name[name]
@@ -311,11 +311,11 @@ def _signed_duration(value: Any, path: str) -> float:
     return seconds
 
 
-def _regions(raw: Any) -> tuple[Region, ...]:
+def _regions(raw: Any) -> tuple[RegionSpec, ...]:
     items = _list(raw, "regions")
     if not items:
         raise ConfigError("regions", "expected a non-empty list of regions")
-    regions: list[Region] = []
+    regions: list[RegionSpec] = []
     seen: set[str] = set()
     for i, item in enumerate(items):
         path = f"regions[{i}]"
@@ -331,7 +331,7 @@ def _regions(raw: Any) -> tuple[Region, ...]:
         if not isinstance(city, str):
             raise ConfigError(f"{path}.city", f"expected a string, got {type(city).__name__}")
         regions.append(
-            Region(
+            RegionSpec(
                 name=name,
                 index=i,
                 city=city,
@@ -349,7 +349,7 @@ def _regions(raw: Any) -> tuple[Region, ...]:
 
 
 def _rtt_matrix(
-    raw: Any, regions: tuple[Region, ...], inflation: float
+    raw: Any, regions: tuple[RegionSpec, ...], inflation: float
 ) -> tuple[dict[tuple[str, str], float], frozenset[tuple[str, str]]]:
     names = {r.name for r in regions}
     matrix = _mapping(raw, "rtt_ms", sorted(names)) if raw is not None else {}

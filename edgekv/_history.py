@@ -14,11 +14,11 @@ from typing import Any, NamedTuple
 from ._mesh import Mesh
 from ._replication import OpsBatch
 
-__all__ = ["History", "Message", "Write", "messages_in_flight"]
+__all__ = ["Message", "VisibleWrite", "WriteHistory", "messages_in_flight"]
 
 
 @dataclass(slots=True)
-class Write:
+class VisibleWrite:
     """One committed write: ``region`` wrote ``key`` at ``at`` (seconds since the cluster
     started), leaving ``doc`` there (None for a delete) with version ``version``.
     ``visible[name]`` is when region ``name`` first held this write or a newer one."""
@@ -49,15 +49,15 @@ class Write:
         )
 
 
-class History:
+class WriteHistory:
     """Every write committed since recording started, in commit order, with visibility."""
 
     def __init__(self, mesh: Mesh, names: Sequence[str]) -> None:
         self._mesh = mesh
         self._names = tuple(names)
-        self.writes: list[Write] = []
+        self.writes: list[VisibleWrite] = []
         """Writes in commit order."""
-        self._pending: dict[str, list[Write]] = {}
+        self._pending: dict[str, list[VisibleWrite]] = {}
         mesh.on_write(self._on_write)
         mesh.on_apply(self._on_apply)
 
@@ -65,7 +65,9 @@ class History:
         doc = self._mesh.nodes[region].peek(key)
         now = self._mesh.now()
         name = self._names[region]
-        write = Write(name, key, None if doc is None else dict(doc), version, now, {name: now})
+        write = VisibleWrite(
+            name, key, None if doc is None else dict(doc), version, now, {name: now}
+        )
         self.writes.append(write)
         if len(self._names) > 1:
             self._pending.setdefault(key, []).append(write)
@@ -82,17 +84,17 @@ class History:
                 write.visible[name] = now
         self._pending[key] = [w for w in pending if len(w.visible) < everywhere]
 
-    def __iter__(self) -> Iterator[Write]:
+    def __iter__(self) -> Iterator[VisibleWrite]:
         return iter(self.writes)
 
     def __len__(self) -> int:
         return len(self.writes)
 
-    def for_key(self, key: str) -> list[Write]:
+    def for_key(self, key: str) -> list[VisibleWrite]:
         """The writes of one key, in commit order."""
         return [w for w in self.writes if w.key == key]
 
-    def last(self, key: str) -> Write:
+    def last(self, key: str) -> VisibleWrite:
         """The most recently committed write of ``key``; ``KeyError`` if it was never written."""
         for write in reversed(self.writes):
             if write.key == key:

@@ -31,7 +31,7 @@ from ._cluster import Cluster, Unavailable
 from ._durable import DurableRegion, DurableStore, restore
 from ._edgedb import EdgeDB, RegionStore
 from ._inputs import InputError, Limits, check_json, check_user
-from ._keys import SERVER, Keys, Project
+from ._keys import SERVER, Keys, ProjectKeys
 from ._live import LiveView
 from ._mesh import Mesh
 from ._store import Outcome
@@ -281,7 +281,7 @@ class _RegionApi:
         self.metrics.record(route, request.method, response.status, time.perf_counter() - start)
         return response
 
-    def _project(self, request: web.Request, *, write: bool = False) -> Project:
+    def _project(self, request: web.Request, *, write: bool = False) -> ProjectKeys:
         """The key's project; 401 alike for an unknown key and for a known key that may not
         do this (a client key writing without ``client_writes``), so no key's existence leaks."""
         key = request.headers.get("Authorization") or request.query.get("sdkKey")
@@ -294,7 +294,7 @@ class _RegionApi:
             raise ApiError(401, _BAD_KEY)
         return project
 
-    def _reader(self, key: str) -> Project | None:
+    def _reader(self, key: str) -> ProjectKeys | None:
         hit = self.keys.lookup(key)
         return None if hit is None else hit[0]
 
@@ -304,7 +304,7 @@ class _RegionApi:
             raise ApiError(400, f"enableEdgeDB must be true or false, got {raw!r}")
         return raw == "true"
 
-    def _evaluating(self, request: web.Request) -> tuple[Project, bool]:
+    def _evaluating(self, request: web.Request) -> tuple[ProjectKeys, bool]:
         """The project and enableEdgeDB of an evaluation (which writes back with EdgeDB)."""
         enable = self._edgedb_flag(request)
         project = self._project(request, write=enable)

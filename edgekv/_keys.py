@@ -18,7 +18,7 @@ from ._config import read_text, read_yaml
 from ._errors import ConfigError
 from .flags import Evaluator, FlagConfigError, parse_config
 
-__all__ = ["SERVER", "CLIENT", "Keys", "Project", "load_keys"]
+__all__ = ["SERVER", "CLIENT", "Keys", "ProjectKeys", "load_keys"]
 
 SERVER = "server"
 CLIENT = "client"
@@ -27,7 +27,7 @@ _PROJECT_FIELDS = ("server_keys", "client_keys", "client_writes", "flags")
 
 
 @dataclass(frozen=True, slots=True)
-class Project:
+class ProjectKeys:
     """One tenant: its SDK keys, its compiled flag config and the config's served bytes.
 
     ``client_writes`` lets client keys (which ship inside apps, so anyone can read them) write
@@ -54,14 +54,14 @@ class Project:
 class Keys:
     """Every project of a keys file, and an O(1) index from SDK key to (project, kind)."""
 
-    projects: tuple[Project, ...]
-    by_key: Mapping[str, tuple[Project, str]]
+    projects: tuple[ProjectKeys, ...]
+    by_key: Mapping[str, tuple[ProjectKeys, str]]
 
-    def lookup(self, sdk_key: str) -> tuple[Project, str] | None:
+    def lookup(self, sdk_key: str) -> tuple[ProjectKeys, str] | None:
         """The project and kind (``"server"``/``"client"``) of a key, or None if unknown."""
         return self.by_key.get(sdk_key)
 
-    def writer(self, sdk_key: str) -> Project | None:
+    def writer(self, sdk_key: str) -> ProjectKeys | None:
         """The project a key may write user data of: any server key's, a client key's only
         where the project sets ``client_writes: true``; None otherwise (unknown key too)."""
         hit = self.by_key.get(sdk_key)
@@ -99,8 +99,8 @@ def load_keys(
         raise ConfigError(f"{where}: projects", "expected a non-empty mapping of project names")
     default_flags = Path(flags) if flags is not None else None
     cache: dict[Path, tuple[Evaluator, bytes, str, str]] = {}
-    projects: list[Project] = []
-    by_key: dict[str, tuple[Project, str]] = {}
+    projects: list[ProjectKeys] = []
+    by_key: dict[str, tuple[ProjectKeys, str]] = {}
     for name, spec in projects_raw.items():
         path = f"{where}: projects.{name}"
         project = _project(name, spec, path, base, default_flags, cache)
@@ -120,7 +120,7 @@ def _project(
     base: Path,
     default_flags: Path | None,
     cache: dict[Path, tuple[Evaluator, bytes, str, str]],
-) -> Project:
+) -> ProjectKeys:
     if not isinstance(name, str) or not name or ":" in name:
         raise ConfigError(path, "a project name is a non-empty string without ':'")
     if not isinstance(spec, Mapping):
@@ -150,7 +150,9 @@ def _project(
     if flags_path not in cache:
         cache[flags_path] = _load_flags(flags_path, f"{path}.flags")
     evaluator, body, etag, modified = cache[flags_path]
-    return Project(name, server, client, client_writes, flags_path, evaluator, body, etag, modified)
+    return ProjectKeys(
+        name, server, client, client_writes, flags_path, evaluator, body, etag, modified
+    )
 
 
 def _key_list(raw: Any, kind: str, path: str) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ __all__ = [
     "Observer",
     "Read",
     "Trace",
-    "Write",
+    "TraceWrite",
     "build_trace",
     "trace_of",
 ]
@@ -44,7 +44,7 @@ LOGINS = (0.05, 0.25, 0.5, 1.0, 1.7, 2.1, 2.8)
 
 
 @dataclass(frozen=True, slots=True)
-class Write:
+class TraceWrite:
     """A committed write: where, when (commit), which version."""
 
     region: str
@@ -95,7 +95,7 @@ class Trace:
     seed: int
     window: tuple[float, float]
     lanes: tuple[str, ...]
-    writes: tuple[Write, ...]
+    writes: tuple[TraceWrite, ...]
     arrows: tuple[Arrow, ...]
     reads: tuple[Read, ...]
     partitions: tuple[tuple[str, str, float, float], ...]
@@ -165,7 +165,7 @@ def trace_of(
     writes = observer.writes
     if observer.mesh is None:
         writes = [
-            Write(names[r.region], r.start + r.latency, r.version)
+            TraceWrite(names[r.region], r.start + r.latency, r.version)
             for r in records
             if r.kind is not OpKind.GET and r.ok
         ]
@@ -203,7 +203,7 @@ class Observer:
 
     def __init__(self, cluster: Cluster, key: str | None = None) -> None:
         self.key = key
-        self.writes: list[Write] = []
+        self.writes: list[TraceWrite] = []
         self.arrows: list[Arrow] = []
         mesh = getattr(cluster.store, "mesh", None)
         self.mesh = mesh if isinstance(mesh, Mesh) else None
@@ -219,7 +219,7 @@ class Observer:
 
         def on_write(region: int, written: str, version: int) -> None:
             if key is None or written == key:
-                writes.append(Write(names[region], mesh.now(), version))
+                writes.append(TraceWrite(names[region], mesh.now(), version))
 
         def observed_dispatch(src: int, sends: list[Any], now: float) -> None:
             for dsts, payload in sends:

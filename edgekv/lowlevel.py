@@ -27,9 +27,9 @@ _EXPORTS: dict[str, str] = {
     "Uniform": "_distributions",
     "parse_distribution": "_distributions",
     "parse_duration": "_distributions",
-    "History": "_history",
+    "WriteHistory": "_history",
     "Message": "_history",
-    "Write": "_history",
+    "VisibleWrite": "_history",
     "Kernel": "_kernel",
     "LatencyModel": "_latency",
     "Mesh": "_mesh",
@@ -72,7 +72,7 @@ if TYPE_CHECKING:
         parse_distribution,
         parse_duration,
     )
-    from ._history import History, Message, Write
+    from ._history import Message, VisibleWrite, WriteHistory
     from ._kernel import Kernel
     from ._latency import LatencyModel
     from ._mesh import Mesh

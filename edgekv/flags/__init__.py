@@ -14,7 +14,6 @@ from .bucketing import (
 )
 from .config import (
     Audience,
-    Distribution,
     Environment,
     Feature,
     Filter,
@@ -27,6 +26,7 @@ from .config import (
     Target,
     Variable,
     Variation,
+    VariationShare,
     parse_config,
 )
 from .evaluate import (
@@ -48,7 +48,7 @@ __all__ = [
     "SPLIT",
     "TARGETING_MATCH",
     "Audience",
-    "Distribution",
+    "VariationShare",
     "Environment",
     "EvaluatedFeature",
     "EvaluatedVariable",

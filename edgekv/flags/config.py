@@ -23,7 +23,7 @@ __all__ = [
     "SUB_TYPES",
     "VARIABLE_TYPES",
     "Audience",
-    "Distribution",
+    "VariationShare",
     "Environment",
     "Feature",
     "Filter",
@@ -144,7 +144,7 @@ class Rollout:
 
 
 @dataclass(frozen=True, slots=True)
-class Distribution:
+class VariationShare:
     """A share of a target's users that gets a variation."""
 
     variation: str
@@ -161,7 +161,7 @@ class Target:
 
     id: str
     audience: FilterGroup
-    distribution: tuple[Distribution, ...]
+    distribution: tuple[VariationShare, ...]
     rollout: Rollout | None
     bucketing_key: str
     seed: int
@@ -379,7 +379,7 @@ def _parse_target(raw: Any, path: str, variation_ids: set[str]) -> Target:
     target_id = _str(obj.get("_id"), f"{path}._id")
     audience_obj = _obj(obj.get("_audience"), f"{path}._audience")
     group = _parse_group(audience_obj.get("filters"), f"{path}._audience.filters")
-    dist: list[Distribution] = []
+    dist: list[VariationShare] = []
     dlist = _list(obj.get("distribution"), f"{path}.distribution")
     if not dlist:
         raise FlagConfigError(f"{path}.distribution", "expected at least one entry")
@@ -388,7 +388,7 @@ def _parse_target(raw: Any, path: str, variation_ids: set[str]) -> Target:
         if variation not in variation_ids:
             raise FlagConfigError(f"{dpath}._variation", f"unknown variation id {variation!r}")
         dist.append(
-            Distribution(variation, _fraction(dobj.get("percentage"), f"{dpath}.percentage"))
+            VariationShare(variation, _fraction(dobj.get("percentage"), f"{dpath}.percentage"))
         )
     total = math.fsum(d.percentage for d in dist)
     if abs(total - 1.0) > _SUM_TOLERANCE:
