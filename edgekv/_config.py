@@ -269,7 +269,9 @@ def _choice(value: Any, path: str, allowed: Sequence[str]) -> str:
     return str(value)
 
 
-def _mapping(value: Any, path: str, allowed: Sequence[str]) -> Mapping[str, Any]:
+def mapping_field(value: Any, path: str, allowed: Sequence[str]) -> Mapping[str, Any]:
+    """A YAML mapping at ``path`` with only ``allowed`` keys ({} for null); ConfigError
+    naming the field otherwise. Shared by every file edgekv reads."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -319,7 +321,7 @@ def _regions(raw: Any) -> tuple[RegionSpec, ...]:
     seen: set[str] = set()
     for i, item in enumerate(items):
         path = f"regions[{i}]"
-        spec = _mapping(item, path, ("name", "city", "lat", "lon", "weight", "clock_skew"))
+        spec = mapping_field(item, path, ("name", "city", "lat", "lon", "weight", "clock_skew"))
         name = spec.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"{path}.name", "expected a non-empty string")
@@ -352,7 +354,7 @@ def _rtt_matrix(
     raw: Any, regions: tuple[RegionSpec, ...], inflation: float
 ) -> tuple[dict[tuple[str, str], float], frozenset[tuple[str, str]]]:
     names = {r.name for r in regions}
-    matrix = _mapping(raw, "rtt_ms", sorted(names)) if raw is not None else {}
+    matrix = mapping_field(raw, "rtt_ms", sorted(names)) if raw is not None else {}
     rtt: dict[tuple[str, str], float] = {}
     measured: set[tuple[str, str]] = set()
     for src, row in matrix.items():
@@ -407,7 +409,7 @@ def _partitions(raw: Any, names: set[str]) -> tuple[PartitionWindow, ...]:
     out: list[PartitionWindow] = []
     for i, item in enumerate(_list(raw, "replication.partitions")):
         path = f"replication.partitions[{i}]"
-        spec = _mapping(item, path, ("between", "start", "end"))
+        spec = mapping_field(item, path, ("between", "start", "end"))
         pair = spec.get("between")
         if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
             raise ConfigError(f"{path}.between", "expected a list of two region names")
@@ -426,12 +428,12 @@ def _partitions(raw: Any, names: set[str]) -> tuple[PartitionWindow, ...]:
 
 
 def _build_unchecked(raw: Any, source: str) -> Config:
-    top = _mapping(
+    top = mapping_field(
         raw, "", ("regions", "rtt_ms", "network", "replication", "store", "systems", "prices")
     )
     regions = _regions(top.get("regions"))
     names = {r.name for r in regions}
-    net = _mapping(
+    net = mapping_field(
         top.get("network"),
         "network",
         ("route_inflation", "jitter", "client_delay", "service_time", "request_timeout"),
@@ -440,7 +442,7 @@ def _build_unchecked(raw: Any, source: str) -> Config:
         net.get("route_inflation", 2.0), "network.route_inflation", 1, _MAX_INFLATION, "a number"
     )
     rtt, measured = _rtt_matrix(top.get("rtt_ms"), regions, inflation)
-    rep = _mapping(
+    rep = mapping_field(
         top.get("replication"),
         "replication",
         ("lag", "links", "batch_window", "loss", "duplicate", "anti_entropy", "partitions"),
@@ -448,7 +450,7 @@ def _build_unchecked(raw: Any, source: str) -> Config:
     links: dict[tuple[str, str], Distribution] = {}
     for i, item in enumerate(_list(rep.get("links"), "replication.links")):
         path = f"replication.links[{i}]"
-        spec = _mapping(item, path, ("from", "to", "lag"))
+        spec = mapping_field(item, path, ("from", "to", "lag"))
         for end in ("from", "to"):
             if not isinstance(spec.get(end), str) or spec.get(end) not in names:
                 raise ConfigError(
@@ -459,7 +461,7 @@ def _build_unchecked(raw: Any, source: str) -> Config:
             spec.get("lag"), f"{path}.lag", bare="error"
         )
     anti_entropy = rep.get("anti_entropy", "1s")
-    store = _mapping(
+    store = mapping_field(
         top.get("store"), "store", ("granularity", "clock", "tombstone_grace", "compact")
     )
     grace = store.get("tombstone_grace")

@@ -54,7 +54,7 @@ from typing import Any
 from ._config import Config
 from ._errors import ConfigError
 from ._store import Level, OnDone, Op, OpKind, Pending, Route, Scheduler, check_op
-from ._storebase import StoreBase
+from ._storebase import StoreBase, applied
 from ._versions import EPOCH_MS, HybridClock
 
 __all__ = ["D1Replicas"]
@@ -326,12 +326,7 @@ class D1Replicas(StoreBase):
         primary = self._copies[self.primary]
         assert primary is not None
         old = primary.rows.get(key, (None, 0))[0]
-        if op.kind == OpKind.PUT:
-            doc: dict[str, Any] | None = dict(op.value or {})
-        elif op.kind == OpKind.PATCH:
-            doc = {**(old or {}), **(op.value or {})}
-        else:
-            doc = None
+        doc = applied(old, op)
         version = self._clock.now(EPOCH_MS + now * 1e3)
         primary.rows[key] = (doc, version)
         primary.position = version

@@ -94,7 +94,7 @@ from ._store import (
     Scheduler,
     check_op,
 )
-from ._storebase import StoreBase
+from ._storebase import StoreBase, applied
 from ._versions import EPOCH_MS, HybridClock
 
 __all__ = ["GlobalTableMREC", "GlobalTableMRSC"]
@@ -192,12 +192,7 @@ class _GlobalTable(StoreBase):
         if base is not None:
             clock.observe(base[1])
         version = clock.now(EPOCH_MS + now * 1e3)
-        if op.kind == OpKind.PUT:
-            return dict(op.value or {}), version
-        if op.kind == OpKind.PATCH:
-            old = base[0] if base is not None else None
-            return {**(old or {}), **(op.value or {})}, version
-        return None, version
+        return applied(None if base is None else base[0], op), version
 
     def _install(self, region: int, key: str, item: Item) -> None:
         """Last writer wins: keep ``item`` unless the replica holds a newer version."""

@@ -25,7 +25,7 @@ from ._store import (
     Scheduler,
     check_op,
 )
-from ._storebase import StoreBase
+from ._storebase import StoreBase, applied
 from ._versions import EPOCH_MS, HybridClock
 
 __all__ = ["SingleHome"]
@@ -278,12 +278,7 @@ class SingleHome(StoreBase):
             clock = self._clocks[at]
             clock.observe(obj.version)
             obj.version = clock.now(EPOCH_MS + begin * 1e3)
-            if kind == OpKind.PUT:
-                obj.doc = dict(op.value or {})
-            elif kind == OpKind.PATCH:
-                obj.doc = {**(obj.doc or {}), **(op.value or {})}
-            else:
-                obj.doc = None
+            obj.doc = applied(obj.doc, op)
             self.oracle.commit(op.key, obj.version, begin)
         doc = dict(obj.doc) if kind == OpKind.GET and obj.doc is not None else None
         if self.migrate_after is not None:

@@ -4,7 +4,7 @@ network that faults cut, the oracle, and :class:`~edgekv._requests.Requests`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -14,9 +14,9 @@ from ._latency import LatencyModel
 from ._network import Network
 from ._oracle import Oracle
 from ._requests import Requests
-from ._store import Scheduler
+from ._store import Op, OpKind, Scheduler
 
-__all__ = ["StoreBase"]
+__all__ = ["StoreBase", "applied"]
 
 
 class StoreBase:
@@ -41,3 +41,13 @@ class StoreBase:
 
     def _later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         self.scheduler.call_at(self.scheduler.time() + delay, fn, *args)
+
+
+def applied(doc: Mapping[str, Any] | None, op: Op) -> dict[str, Any] | None:
+    """A whole document after a write (the stores that keep one document per key): a put
+    replaces it, a patch merges top-level fields into it, a delete leaves None."""
+    if op.kind == OpKind.PUT:
+        return dict(op.value or {})
+    if op.kind == OpKind.PATCH:
+        return {**(doc or {}), **(op.value or {})}
+    return None

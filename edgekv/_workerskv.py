@@ -46,7 +46,7 @@ from typing import Any
 from ._config import Config
 from ._errors import ConfigError
 from ._store import Level, OnDone, Op, OpKind, Outcome, Pending, Route, Scheduler, check_op
-from ._storebase import StoreBase
+from ._storebase import StoreBase, applied
 from ._versions import EPOCH_MS, HybridClock
 
 __all__ = ["WorkersKV"]
@@ -249,12 +249,7 @@ class WorkersKV(StoreBase):
             return
         self._last_write[key] = now
         old = self._store.get(key, (None, 0))[0]
-        if op.kind == OpKind.PUT:
-            doc: dict[str, Any] | None = dict(op.value or {})
-        elif op.kind == OpKind.PATCH:
-            doc = {**(old or {}), **(op.value or {})}
-        else:
-            doc = None
+        doc = applied(old, op)
         version = self._clock.now(EPOCH_MS + now * 1e3)
         self._store[key] = (doc, version)
         self.oracle.commit(key, version, now)

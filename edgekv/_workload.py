@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ._config import read_yaml
+from ._config import mapping_field, read_yaml
 from ._distributions import Distribution, parse_distribution, parse_duration
 from ._errors import ConfigError
 from ._scenario import KINDS_BY_NAME, EdgeFlags
@@ -98,7 +98,7 @@ def parse_workload(raw: Any, seed: int = 1, default_name: str = "workload") -> E
 def _parse(raw: Any, seed: int, default_name: str) -> EdgeFlags:
     if raw is None:
         raise ConfigError("", "the file is empty; expected a mapping (see edge-flags.yaml)")
-    top = _mapping(raw, "", _FIELDS)
+    top = mapping_field(raw, "", _FIELDS)
     name = top.get("name", default_name)
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         raise ConfigError(
@@ -106,7 +106,7 @@ def _parse(raw: Any, seed: int, default_name: str) -> EdgeFlags:
         )
     if not isinstance(top.get("description", ""), str):
         raise ConfigError("description", "expected a string")
-    travel = _mapping(top.get("travel"), "travel", ("away", "to", "decay_km"))
+    travel = mapping_field(top.get("travel"), "travel", ("away", "to", "decay_km"))
     to = travel.get("to", "nearby")
     if to not in ("nearby", "population"):
         raise ConfigError("travel.to", f"got {to!r}; allowed: nearby, population")
@@ -115,14 +115,16 @@ def _parse(raw: Any, seed: int, default_name: str) -> EdgeFlags:
     decay = None
     if to == "nearby":
         decay = _number(travel.get("decay_km", DEFAULT_DECAY_KM), "travel.decay_km", 1.0, 1e6)
-    sessions = _mapping(top.get("sessions"), "sessions", ("per_user_per_min", "think", "steps"))
+    sessions = mapping_field(
+        top.get("sessions"), "sessions", ("per_user_per_min", "think", "steps")
+    )
     think = _distribution(sessions.get("think", "lognormal:1s,1"), "sessions.think")
-    background = _mapping(
+    background = mapping_field(
         top.get("background"),
         "background",
         ("reads_per_user_per_min", "writes_per_user_per_min", "zipf_s"),
     )
-    values = _mapping(
+    values = mapping_field(
         top.get("values"), "values", ("initial_stars", "max_purchase", "padding_bytes")
     )
     defaults = EdgeFlags()
@@ -170,18 +172,6 @@ def _parse(raw: Any, seed: int, default_name: str) -> EdgeFlags:
         ),
     }
     return replace(defaults, **fields)
-
-
-def _mapping(value: Any, path: str, allowed: Sequence[str]) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(path, f"expected a mapping, got {type(value).__name__}")
-    for key in value:
-        if key not in allowed:
-            where = f"{path}.{key}" if path else str(key)
-            raise ConfigError(where, f"unknown field; allowed: {', '.join(allowed)}")
-    return value
 
 
 def _number(value: Any, path: str, low: float, high: float) -> float:
@@ -240,7 +230,7 @@ def _steps(value: Any) -> tuple[tuple[int, Distribution | None], ...]:
         path = f"sessions.steps[{i}]"
         if isinstance(step, str):
             step = {"op": step}
-        spec = _mapping(step, path, ("op", "think"))
+        spec = mapping_field(step, path, ("op", "think"))
         op = spec.get("op")
         if op not in KINDS_BY_NAME:
             raise ConfigError(f"{path}.op", f"got {op!r}; allowed: {', '.join(KINDS_BY_NAME)}")
