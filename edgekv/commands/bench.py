@@ -30,11 +30,13 @@ from ..cli import UsageError
 
 __all__ = [
     "add_scenario_arguments",
+    "add_systems_argument",
     "check_output",
     "check_plot",
     "register",
     "run",
     "scenario_from_args",
+    "systems_from_args",
 ]
 
 DEFAULTS = EdgeFlags()
@@ -183,6 +185,30 @@ def _scenario_for(args: argparse.Namespace) -> EdgeFlags:
         raise UsageError(f"--{exc.path}: {exc.reason}") from None
 
 
+def add_systems_argument(parser: argparse.ArgumentParser) -> None:
+    """``--systems``: the columns, shared by ``bench`` and ``sweep``."""
+    parser.add_argument(
+        "--systems",
+        default=",".join(DEFAULT_SYSTEMS),
+        metavar="LIST",
+        help=(
+            "comma-separated columns, SYSTEM or SYSTEM:LEVEL, of: "
+            + ", ".join(SYSTEMS)
+            + " (default %(default)s)"
+        ),
+    )
+
+
+def systems_from_args(args: argparse.Namespace) -> list[str]:
+    """The ``--systems`` columns, checked (:class:`UsageError` naming the bad one)."""
+    systems = [spec.strip() for spec in args.systems.split(",") if spec.strip()]
+    try:
+        parse_columns(systems)
+    except ConfigError as exc:
+        raise UsageError(f"--systems: {exc.reason}") from None
+    return systems
+
+
 def register(subparsers: Any) -> None:
     """Add the ``bench`` parser."""
     parser = subparsers.add_parser(
@@ -199,16 +225,7 @@ def register(subparsers: Any) -> None:
     )
     add_scenario_arguments(parser, DEFAULTS)
     _add_workload_arguments(parser)
-    parser.add_argument(
-        "--systems",
-        default=",".join(DEFAULT_SYSTEMS),
-        metavar="LIST",
-        help=(
-            "comma-separated columns, SYSTEM or SYSTEM:LEVEL, of: "
-            + ", ".join(SYSTEMS)
-            + " (default %(default)s)"
-        ),
-    )
+    add_systems_argument(parser)
     parser.add_argument(
         "--repeat",
         type=int,
@@ -252,11 +269,7 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("--json", "--csv", "--html"):
         check_output(flag, getattr(args, flag[2:]))
     plt = check_plot(args.plot)
-    systems = [spec for spec in args.systems.split(",") if spec.strip()]
-    try:
-        parse_columns(systems)
-    except ConfigError as exc:
-        raise UsageError(f"--systems: {exc.reason}") from None
+    systems = systems_from_args(args)
 
     started = time.perf_counter()
     runs = f", {args.repeat} seeds" if args.repeat > 1 else ""

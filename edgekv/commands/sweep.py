@@ -18,7 +18,7 @@ from rich.table import Table
 from .._distributions import parse_duration
 from .._errors import ConfigError
 from .._report import LazyProgress, flatten, save_figure, write_csv, write_json
-from .._scenario import DEFAULT_SYSTEMS, SCENARIO, EdgeFlags, parse_columns
+from .._scenario import SCENARIO, EdgeFlags
 from .._sweep import (
     PARAMS,
     Param,
@@ -30,9 +30,15 @@ from .._sweep import (
     parse_param,
     run_sweep,
 )
-from .._systems import SYSTEMS
 from ..cli import UsageError
-from .bench import add_scenario_arguments, check_output, check_plot, scenario_from_args
+from .bench import (
+    add_scenario_arguments,
+    add_systems_argument,
+    check_output,
+    check_plot,
+    scenario_from_args,
+    systems_from_args,
+)
 
 __all__ = ["register", "run"]
 
@@ -90,16 +96,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--values", metavar="LIST", help="values of a single --param given without ="
     )
-    parser.add_argument(
-        "--systems",
-        default=",".join(DEFAULT_SYSTEMS),
-        metavar="LIST",
-        help=(
-            "comma-separated columns, SYSTEM or SYSTEM:LEVEL, of: "
-            + ", ".join(SYSTEMS)
-            + " (default %(default)s)"
-        ),
-    )
+    add_systems_argument(parser)
     parser.add_argument(
         "--jobs",
         type=int,
@@ -300,11 +297,7 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     scenario = scenario_from_args(args)
-    systems = [spec.strip() for spec in args.systems.split(",") if spec.strip()]
-    try:
-        parse_columns(systems)
-    except ConfigError as exc:
-        raise UsageError(f"--systems: {exc.reason}") from None
+    systems = systems_from_args(args)
     for flag in ("--json", "--csv"):
         if getattr(args, flag[2:]) != "-":
             check_output(flag, getattr(args, flag[2:]))
