@@ -364,19 +364,26 @@ async def test_slow_connections_are_capped_and_closed(caplog: pytest.LogCaptureF
     assert not [r for r in caplog.records if r.exc_info]
 
 
+async def _partial_patch(
+    url: str, length: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A PATCH announcing ``length`` body bytes and sending one."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"PATCH /v1/edgedb/a HTTP/1.1\r\nHost: x\r\nAuthorization: "
+        + SHOP.encode()
+        + b"\r\nContent-Length: %d\r\n\r\n{" % length
+    )
+    await writer.drain()
+    return reader, writer
+
+
 @pytest.mark.asyncio
 async def test_a_slow_body_times_out_with_408() -> None:
     limits = Limits(body_timeout=0.2)
     async with live(example_keys(), limits) as api:
-        url = api.server.urls["East US"]
-        host, port = url.removeprefix("http://").split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
-        writer.write(
-            b"PATCH /v1/edgedb/a HTTP/1.1\r\nHost: x\r\nAuthorization: "
-            + SHOP.encode()
-            + b"\r\nContent-Length: 100\r\n\r\n{"
-        )
-        await writer.drain()
+        reader, writer = await _partial_patch(api.server.urls["East US"], 100)
         head = await reader.readuntil(b"\r\n\r\n")
         writer.close()
         assert head.startswith(b"HTTP/1.1 408")
@@ -399,13 +406,7 @@ async def test_rejections_and_aborted_bodies_log_one_line_each(
         url = api.server.urls["East US"]
         host, port = url.removeprefix("http://").split(":")
         # a client that disconnects mid-body
-        reader, writer = await asyncio.open_connection(host, int(port))
-        writer.write(
-            b"PATCH /v1/edgedb/a HTTP/1.1\r\nHost: x\r\nAuthorization: "
-            + SHOP.encode()
-            + b"\r\nContent-Length: 1000\r\n\r\n{"
-        )
-        await writer.drain()
+        _, writer = await _partial_patch(url, 1000)
         writer.close()
         # malformed HTTP
         reader, writer = await asyncio.open_connection(host, int(port))
