@@ -51,9 +51,8 @@ def _minimal_app() -> web.Application:
 
 
 async def _edgekv_app() -> web.Application:
-    from edgekv._cluster import Cluster
-    from edgekv._http import make_app
-    from edgekv._keys import load_keys
+    from edgekv import Cluster
+    from edgekv.lowlevel import load_keys, make_app
 
     flags = Path(__file__).resolve().parent.parent / "edgekv" / "data" / "flags-example.json"
     keys = load_keys({"projects": {"bench": {"server_keys": [KEY]}}}, flags=flags)

@@ -17,8 +17,7 @@ import gc
 import time
 import tracemalloc
 
-from edgekv._node import CompactRegionNode
-from edgekv.lowlevel import RegionNode, crdt_for
+from edgekv.lowlevel import CompactRegionNode, RegionNode, crdt_for
 
 
 def fill(granularity: str, compact: bool, n: int) -> tuple[RegionNode, float]:

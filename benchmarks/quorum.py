@@ -1,7 +1,7 @@
 """PBS t-visibility for N=3, R=W=1: vectorized numpy path vs event-driven kernel path.
 
 The vectorized path runs 1,000,000 trials (target: under 5 s on a 2-core machine); the
-event-driven path, every message a callback on :class:`edgekv._kernel.Kernel`, runs the first
+event-driven path, every message a callback on :class:`edgekv.lowlevel.Kernel`, runs the first
 100,000 of the same trials (the same pre-drawn delays, block for block). Prints both
 t-visibility tables side by side, the timings, and the largest absolute difference between
 the two paths on the common draws (it must be 0: they agree trial for trial).
@@ -20,8 +20,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from edgekv._distributions import parse_duration_list
-from edgekv._quorum import PROFILES, QuorumModel
+from edgekv.lowlevel import parse_duration_list
+from edgekv.pbs import PROFILES, QuorumModel
 
 TARGET_S = 5.0
 

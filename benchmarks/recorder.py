@@ -19,8 +19,8 @@ import tempfile
 import time
 
 import edgekv
-from edgekv._recorder import Recorder
-from edgekv._store import Op, OpKind, OpResult
+from edgekv import Op, OpKind, OpResult
+from edgekv.lowlevel import Recorder
 
 USERS = 20
 

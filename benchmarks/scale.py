@@ -1,6 +1,6 @@
 """How the default ``edge-flags`` run scales with users and with regions, in CPU seconds.
 
-Each point runs :func:`edgekv._scenario.run_edge_flags` (all three systems, the default
+Each point runs :func:`edgekv.lowlevel.run_edge_flags` (all three systems, the default
 scenario otherwise) in a fresh Python process, so its peak RSS (``ru_maxrss``) is its own;
 CPU is ``time.process_time`` around the run. Points: users at 9 regions (the default
 topology), then regions at a fixed user count on generated topologies (regions spread on a
@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 
 import edgekv
-from edgekv import _consistency, _scenario
-from edgekv._config import Config
-from edgekv._kernel import Kernel
-from edgekv._mesh import Mesh
+from edgekv import Config
+from edgekv._bench import scenario as _scenario
+from edgekv._core import consistency as _consistency
+from edgekv.lowlevel import Kernel, Mesh
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_USERS = 20_000
@@ -90,7 +90,7 @@ class _CountingMesh(Mesh):
         if tracemalloc.is_tracing() and not _CountingMesh.live:
             gc.collect()
             for stat in tracemalloc.take_snapshot().statistics("filename"):
-                name = Path(stat.traceback[0].filename).name
+                name = "/".join(Path(stat.traceback[0].filename).parts[-2:])
                 _CountingMesh.live[name] = _CountingMesh.live.get(name, 0) + stat.size
         super().close()
 

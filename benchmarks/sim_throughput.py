@@ -31,8 +31,7 @@ import numpy as np
 
 import edgekv
 import edgekv.lowlevel
-from edgekv._distributions import DelayStream
-from edgekv.lowlevel import Kernel, Mesh
+from edgekv.lowlevel import DelayStream, Kernel, Mesh
 
 RATE = 2000.0
 KEYS = 10_000

@@ -15,36 +15,36 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._exports import lazy_namespace
+from ._core.exports import lazy_namespace
 
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    "BenchResult": "_api",
-    "bench": "_api",
-    "SweepResult": "_api",
-    "sweep": "_api",
-    "Cluster": "_cluster",
-    "Diverged": "_cluster",
-    "Region": "_cluster",
-    "SingleHomeCluster": "_cluster",
-    "Unavailable": "_cluster",
-    "Config": "_config",
-    "default_config": "_config",
-    "load_config": "_config",
-    "EdgeDB": "_edgedb",
-    "ConfigError": "_errors",
-    "EdgekvError": "_errors",
-    "Level": "_store",
-    "Op": "_store",
-    "OpKind": "_store",
-    "OpRecord": "_store",
-    "OpResult": "_store",
-    "Outcome": "_store",
-    "Session": "_store",
-    "Store": "_store",
-    "SYSTEMS": "_systems",
-    "run": "_vloop",
+    "BenchResult": "_bench.api",
+    "bench": "_bench.api",
+    "SweepResult": "_bench.api",
+    "sweep": "_bench.api",
+    "Cluster": "_drivers.cluster",
+    "Diverged": "_drivers.cluster",
+    "Region": "_drivers.cluster",
+    "SingleHomeCluster": "_drivers.cluster",
+    "Unavailable": "_drivers.cluster",
+    "Config": "_core.config",
+    "default_config": "_core.config",
+    "load_config": "_core.config",
+    "EdgeDB": "_edge.edgedb",
+    "ConfigError": "_core.errors",
+    "EdgekvError": "_core.errors",
+    "Level": "_core.store",
+    "Op": "_core.store",
+    "OpKind": "_core.store",
+    "OpRecord": "_core.store",
+    "OpResult": "_core.store",
+    "Outcome": "_core.store",
+    "Session": "_core.store",
+    "Store": "_core.store",
+    "SYSTEMS": "_core.systems",
+    "run": "_drivers.vloop",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -52,11 +52,11 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 __getattr__, __dir__ = lazy_namespace("edgekv", _EXPORTS, globals())
 
 if TYPE_CHECKING:
-    from ._api import BenchResult, SweepResult, bench, sweep
-    from ._cluster import Cluster, Diverged, Region, SingleHomeCluster, Unavailable
-    from ._config import Config, default_config, load_config
-    from ._edgedb import EdgeDB
-    from ._errors import ConfigError, EdgekvError
-    from ._store import Level, Op, OpKind, OpRecord, OpResult, Outcome, Session, Store
-    from ._systems import SYSTEMS
-    from ._vloop import run
+    from ._bench.api import BenchResult, SweepResult, bench, sweep
+    from ._core.config import Config, default_config, load_config
+    from ._core.errors import ConfigError, EdgekvError
+    from ._core.store import Level, Op, OpKind, OpRecord, OpResult, Outcome, Session, Store
+    from ._core.systems import SYSTEMS
+    from ._drivers.cluster import Cluster, Diverged, Region, SingleHomeCluster, Unavailable
+    from ._drivers.vloop import run
+    from ._edge.edgedb import EdgeDB

@@ -23,7 +23,7 @@ from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
-from ._edgedb import EdgeDB
+from ._edge.edgedb import EdgeDB
 from .flags import DEFAULT, DISABLED, SPLIT, EvaluatedVariable, UserError
 
 __all__ = ["EdgeKVProvider", "context_to_user"]

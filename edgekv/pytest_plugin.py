@@ -29,8 +29,8 @@ import pytest
 if TYPE_CHECKING:
     import asyncio
 
-    from edgekv._cluster import Cluster
-    from edgekv._config import Config
+    from edgekv._core.config import Config
+    from edgekv._drivers.cluster import Cluster
     from edgekv.check import CheckResult
 
 __all__ = [
@@ -78,7 +78,7 @@ class _LoopBroker:
 
     def _current(self) -> asyncio.AbstractEventLoop:
         if self.loop is None or self.loop.is_closed():
-            from edgekv._vloop import VirtualTimeLoop
+            from edgekv._drivers.vloop import VirtualTimeLoop
 
             self.loop = VirtualTimeLoop()
             self.adopted = False
@@ -163,7 +163,7 @@ def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         broker = request.config.stash[_BROKER]
         loop = broker.for_fixture()
     else:
-        from edgekv._vloop import VirtualTimeLoop
+        from edgekv._drivers.vloop import VirtualTimeLoop
 
         broker = None
         loop = VirtualTimeLoop()
@@ -171,7 +171,7 @@ def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     cluster.record()
     item.stash[_CLUSTER] = cluster
     if request.config.getoption("edgekv_trace"):
-        from edgekv._trace import Observer
+        from edgekv._drivers.trace import Observer
 
         item.stash[_OBSERVER] = Observer(cluster)
     item.user_properties.append(("edgekv_seed", cluster.seed))
@@ -186,7 +186,7 @@ def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
 def _cluster_for(item: pytest.Item, config: pytest.Config) -> Cluster:
     """The cluster the item's marker describes; a marker mistake fails the test with a
     one-line message, never a traceback."""
-    from edgekv._errors import ConfigError
+    from edgekv._core.errors import ConfigError
 
     marker = item.get_closest_marker("edgekv")
     options = dict(marker.kwargs) if marker is not None else {}
@@ -222,7 +222,7 @@ def _cluster_for(item: pytest.Item, config: pytest.Config) -> Cluster:
 def _config(source: Any, regions: Any) -> Config:
     """The base config (default topology, a YAML path or a mapping), restricted to
     ``regions`` when given: a validated config of just those regions, in that order."""
-    from edgekv._config import Config, default_config, load_config
+    from edgekv._core.config import Config, default_config, load_config
 
     if regions is None:
         return default_config() if source is None else load_config(source)
@@ -236,7 +236,7 @@ def _config(source: Any, regions: Any) -> Config:
 def _raw(source: Any) -> Mapping[str, Any]:
     import yaml
 
-    from edgekv._config import load_config
+    from edgekv._core.config import load_config
 
     if isinstance(source, Mapping):
         return source
@@ -333,7 +333,7 @@ def _reproduce(item: pytest.Item, cluster: Cluster) -> str:
 def _asserting() -> type[Any]:
     """The fixture's Cluster class: ``check`` raises AssertionError on a violation (built
     per fixture, from the edgekv modules loaded now, so importing the plugin imports none)."""
-    from edgekv._cluster import Cluster
+    from edgekv._drivers.cluster import Cluster
 
     class AssertingCluster(Cluster):
         """A Cluster whose ``check`` is an assertion."""
@@ -367,13 +367,13 @@ def _diagram(item: pytest.Item, cluster: Cluster) -> list[str]:
     if observer is None or not folder:
         return []
     try:
-        from edgekv._report import load_pyplot
+        from edgekv._bench.report import load_pyplot
 
         plt = load_pyplot()
     except ModuleNotFoundError:
         return ["diagram: --edgekv-trace needs matplotlib: pip install 'edgekv[plot]'"]
-    from edgekv._trace import trace_of
-    from edgekv.commands.trace import draw
+    from edgekv._bench.diagram import draw
+    from edgekv._drivers.trace import trace_of
 
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in item.nodeid) + ".png"
     path = os.path.join(folder, name)

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekv import Cluster
-from edgekv._http import EdgeServer
-from edgekv._keys import load_keys
+from edgekv.lowlevel import EdgeServer, load_keys
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -1,4 +1,4 @@
-"""Reference last-writer-wins semantics, written independently of ``edgekv._crdt``."""
+"""Reference last-writer-wins semantics, written independently of edgekv's CRDTs."""
 
 from __future__ import annotations
 

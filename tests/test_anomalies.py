@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgekv._anomalies import clock_skew, item_merge, resurrection
+from edgekv.lowlevel import clock_skew, item_merge, resurrection
 
 
 def test_wall_clock_skew_loses_the_newer_write_and_hlc_keeps_it() -> None:

@@ -16,11 +16,8 @@ import aiohttp
 import pytest
 
 from edgekv import Cluster
-from edgekv._http import EdgeServer
-from edgekv._inputs import Limits
-from edgekv._keys import Keys, load_keys
-from edgekv._logs import OneLine
 from edgekv.flags import Evaluator, User, parse_config
+from edgekv.lowlevel import EdgeServer, Keys, Limits, OneLine, load_keys
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SHOP = "dvc_server_acme_shop_1"

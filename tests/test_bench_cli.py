@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from edgekv._report import flatten
 from edgekv.cli import main
+from edgekv.lowlevel import flatten
 
 SMALL = ["--users", "1500", "--duration", "20s", "--mobility", "0.4"]
 

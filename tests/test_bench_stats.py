@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from edgekv._report import flatten
-from edgekv._stats import THIN_TAIL, wilson
 from edgekv.cli import main
+from edgekv.lowlevel import THIN_TAIL, flatten, wilson
 
 SMALL = ["--users", "1200", "--duration", "15s", "--mobility", "0.4"]
 

@@ -82,7 +82,7 @@ def test_scale_reports_exponents_per_axis() -> None:
     assert report["users_exponents"]["events"] > 0
     assert report["regions_exponents"]["messages_sent_total"] > 1  # n-1 per write, n^2 digests
     assert report["bare_heapq_cpu_s"] > 0 and report["default_bench_over_bare"] is None
-    assert report["by_users"][1]["live_bytes_per_user_by_file"]["_crdt.py"] > 0
+    assert report["by_users"][1]["live_bytes_per_user_by_file"]["_core/crdt.py"] > 0
 
 
 def test_recorder_benchmark_records_every_operation() -> None:

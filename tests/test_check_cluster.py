@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 import edgekv
-from edgekv._recorder import Recorder
 from edgekv.check import CheckResult, load_history
 from edgekv.cli import main as cli
+from edgekv.lowlevel import Recorder
 
 REGIONS = ("East US", "UK South", "Japan East")
 KEY = "user:1"

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from edgekv import load_config
-from edgekv._distributions import Exponential, LogNormal, Mixture
 from edgekv.cli import PIPE_CLOSED, main
+from edgekv.lowlevel import Exponential, LogNormal, Mixture
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY = ROOT / "examples" / "histories" / "login-after-purchase.edn"

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekv import ConfigError, load_config
-from edgekv._keys import load_keys
+from edgekv.lowlevel import load_keys
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 REGIONS = (resources.files("edgekv") / "data" / "regions.yaml").read_text(encoding="utf-8")

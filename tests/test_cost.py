@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edgekv._config import default_config, load_config
-from edgekv._cost import Prices, Usage, format_usd, parse_prices, price
-from edgekv._errors import ConfigError
+from edgekv import ConfigError, default_config, load_config
 from edgekv.cli import main
+from edgekv.lowlevel import Prices, Usage, format_usd, parse_prices, price
 
 REGIONS = Path(default_config().source).read_text(encoding="utf-8")
 

@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from lww_reference import field_winner
 from strategies import Op, op_lists
 
-from edgekv._crdt import CRDT, Record
-from edgekv.lowlevel import FieldLWW, ItemLWW
+from edgekv.lowlevel import CRDT, FieldLWW, ItemLWW, Record
 
 CRDTS = [FieldLWW(), ItemLWW()]
 

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 
 import edgekv
 from edgekv import Cluster, Op, OpKind, OpResult, Outcome, Session, Unavailable, default_config
-from edgekv._d1 import BEHIND, SESSION_STARTS, D1Replicas
-from edgekv.lowlevel import Kernel
+from edgekv.lowlevel import BEHIND, SESSION_STARTS, D1Replicas, Kernel
 
 CFG = default_config()
 US, JP, AU, UK, DE = "East US", "Japan East", "Australia East", "UK South", "Germany West Central"

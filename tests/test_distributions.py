@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from edgekv import ConfigError
-from edgekv._distributions import DelayStream, parse_duration_list
-from edgekv.lowlevel import parse_distribution, parse_duration
+from edgekv.lowlevel import DelayStream, parse_distribution, parse_duration, parse_duration_list
 
 SPECS = [
     ("const:50ms", 0.05),

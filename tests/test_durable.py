@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from edgekv._durable import DurableStore
+from edgekv.lowlevel import DurableStore
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SHOP = "dvc_server_acme_shop_1"

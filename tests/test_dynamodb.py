@@ -11,8 +11,7 @@ import pytest
 
 import edgekv
 from edgekv import Cluster, ConfigError, Op, OpKind, OpResult, Outcome, Unavailable, default_config
-from edgekv._dynamodb import CONFLICT, GlobalTableMREC, GlobalTableMRSC
-from edgekv.lowlevel import Kernel, Route, make_store
+from edgekv.lowlevel import CONFLICT, GlobalTableMREC, GlobalTableMRSC, Kernel, Route, make_store
 
 CFG = default_config()
 IDX = {name: CFG.region(name).index for name in CFG.names}

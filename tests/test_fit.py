@@ -16,9 +16,18 @@ import pytest
 import yaml
 
 from edgekv import load_config
-from edgekv._fit import cdf, fit_all, ks_distance
 from edgekv.cli import main
-from edgekv.lowlevel import Distribution, Exponential, LogNormal, Normal, Pareto, Uniform
+from edgekv.lowlevel import (
+    Distribution,
+    Exponential,
+    LogNormal,
+    Normal,
+    Pareto,
+    Uniform,
+    cdf,
+    fit_all,
+    ks_distance,
+)
 
 TRUE: list[tuple[str, Distribution, dict[str, float]]] = [
     ("exponential", Exponential(0.1), {"mean_s": 0.1}),

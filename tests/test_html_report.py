@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,8 @@ from typing import Any
 import pytest
 from browser import browser_argv
 
-from edgekv._html import HtmlTable, render_report
-from edgekv._report import summary_rows
 from edgekv.cli import main
+from edgekv.lowlevel import HtmlTable, render_report, summary_rows
 
 SMALL = ["--users", "1500", "--duration", "15s", "--mobility", "0.3", "--seed", "2"]
 
@@ -127,12 +127,9 @@ def test_page_without_matplotlib_says_so_and_repeats_show_every_seed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import edgekv
-    import edgekv._api
 
-    def missing() -> None:
-        raise ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib")
-
-    monkeypatch.setattr(edgekv._api, "load_pyplot", missing)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     result = edgekv.bench(users=300, duration="5s", seed=3, repeat=2)
     parsed = _Cells()
     page = result.to_html()

@@ -15,9 +15,8 @@ import pytest
 import pytest_asyncio
 
 from edgekv import Cluster
-from edgekv._http import MAX_BODY, EdgeServer, make_app
-from edgekv._keys import load_keys
 from edgekv.cli import main
+from edgekv.lowlevel import MAX_BODY, EdgeServer, load_keys, make_app
 
 SHOP = "dvc_server_acme_shop_1"
 SHOP_CLIENT = "dvc_client_acme_shop_1"

@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 
 from edgekv import default_config, load_config
-from edgekv._config import FIBER_KM_PER_S
-from edgekv._latency import topology
 from edgekv.cli import main
-from edgekv.lowlevel import LatencyModel, great_circle_km
+from edgekv.lowlevel import FIBER_KM_PER_S, LatencyModel, great_circle_km, topology
 
 THREE = {
     "regions": [

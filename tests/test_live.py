@@ -12,8 +12,7 @@ import pytest
 from browser import browser_argv
 
 from edgekv import Cluster
-from edgekv._http import EdgeServer
-from edgekv._keys import load_keys
+from edgekv.lowlevel import EdgeServer, load_keys
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SHOP = "dvc_server_acme_shop_1"

@@ -5,8 +5,16 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from edgekv._replication import Digest, OpsBatch, decode, encode_digest
-from edgekv.lowlevel import FieldLWW, ItemLWW, Oracle, RegionNode
+from edgekv.lowlevel import (
+    Digest,
+    FieldLWW,
+    ItemLWW,
+    OpsBatch,
+    Oracle,
+    RegionNode,
+    decode,
+    encode_digest,
+)
 
 
 def test_a_write_commits_locally_and_emits_one_message_to_every_peer() -> None:

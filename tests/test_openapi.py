@@ -19,7 +19,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from edgekv._http import openapi_document
+from edgekv.lowlevel import openapi_document
 
 SHOP = "dvc_server_acme_shop_1"
 REGION = "East US"

@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 import edgekv
 from edgekv import Cluster, default_config
-from edgekv._crdt import Record
-from edgekv.lowlevel import Constant, Oracle, crdt_for
+from edgekv.lowlevel import Constant, Oracle, Record, crdt_for
 
 FIELDS = ("a", "b", "c")
 

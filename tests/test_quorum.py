@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekv import ConfigError
-from edgekv._quorum import CHUNK
 from edgekv.cli import main
 from edgekv.lowlevel import (
     Constant,
@@ -27,7 +26,7 @@ from edgekv.lowlevel import (
     Pareto,
     Uniform,
 )
-from edgekv.pbs import PROFILES, QuorumModel, k_staleness_closed_form
+from edgekv.pbs import CHUNK, PROFILES, QuorumModel, k_staleness_closed_form
 
 MS = 1e-3
 

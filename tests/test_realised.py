@@ -16,20 +16,22 @@ import yaml
 
 import edgekv
 from edgekv import Cluster, default_config
-from edgekv import _realised as realised
-from edgekv._realised import LagWarning, lag_warnings, median, probe
 from edgekv.cli import main
 from edgekv.lowlevel import (
     Constant,
     Distribution,
     Exponential,
     Kernel,
+    LagWarning,
     LogNormal,
     Mesh,
     Mixture,
     Normal,
     Pareto,
     Uniform,
+    lag_warnings,
+    median,
+    probe,
 )
 
 CFG = default_config()
@@ -68,13 +70,12 @@ def test_a_duplicated_or_repaired_op_counts_once_per_link() -> None:
     assert {link.n for link in links} == {40}
 
 
-def test_memory_stays_bounded_for_a_long_running_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The newest WINDOW samples per link are kept (all are counted), and a write's commit
+def test_memory_stays_bounded_for_a_long_running_cluster() -> None:
+    """The newest ``window`` samples per link are kept (all are counted), and a write's commit
     time is forgotten once every region has applied it."""
-    monkeypatch.setattr(realised, "WINDOW", 5)
     kernel = Kernel()
     mesh = Mesh(CFG.replace(lag="exp:100ms"), 1, kernel)
-    tracker = mesh.track_lag()
+    tracker = mesh.track_lag(window=5)
     for i in range(12):
         kernel.call_at(i * 0.05, mesh.write, 0, "patch", f"k{i}", {"n": i})
     kernel.run(until=5.0)

@@ -10,21 +10,26 @@ import numpy as np
 import pytest
 
 from edgekv import ConfigError
-from edgekv._distributions import median
-from edgekv._scenario import (
+from edgekv.lowlevel import (
     LOGIN,
     OUTCOMES,
     PURCHASE,
     READ,
+    Constant,
     EdgeFlags,
+    Exponential,
+    LogNormal,
+    Mixture,
+    Pareto,
     ScenarioResult,
+    Uniform,
     build_workload,
     load_evaluator,
+    median,
     run_edge_flags,
     scenario_config,
     with_median,
 )
-from edgekv.lowlevel import Constant, Exponential, LogNormal, Mixture, Pareto, Uniform
 
 EVALUATOR = load_evaluator()
 

@@ -6,8 +6,7 @@ import pytest
 
 import edgekv
 from edgekv import Cluster, Op, OpKind, OpResult, SingleHomeCluster, default_config
-from edgekv._singlehome import WRITE_FLUSH
-from edgekv.lowlevel import Kernel, SingleHome
+from edgekv.lowlevel import WRITE_FLUSH, Kernel, SingleHome
 
 CFG = default_config()
 PAIRS = [("Japan East", "East US"), ("East US", "Japan East"), ("Brazil South", "Southeast Asia")]

@@ -9,13 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from edgekv._stats import (
-    THIN_TAIL,
-    mean_interval,
-    percentile_interval,
-    percentile_ranks,
-    wilson,
-)
+from edgekv.lowlevel import THIN_TAIL, mean_interval, percentile_interval, percentile_ranks, wilson
 
 SEEDS = 2000
 

@@ -152,7 +152,7 @@ def test_a_healed_partition_serves_again() -> None:
 
 
 def test_scheduled_partition_counts_against_availability_in_the_bench() -> None:
-    from edgekv._scenario import EdgeFlags, load_evaluator, run_edge_flags
+    from edgekv.lowlevel import EdgeFlags, load_evaluator, run_edge_flags
 
     cfg = CFG.replace(
         partitions=(edgekv.lowlevel.PartitionWindow("East US", "UK South", 0.0, 100.0),)
@@ -164,7 +164,7 @@ def test_scheduled_partition_counts_against_availability_in_the_bench() -> None:
 
 
 def test_settle_reports_divergence_instead_of_returning_as_converged() -> None:
-    from edgekv._cluster import Diverged
+    from edgekv import Diverged
 
     async def main() -> None:
         async with Cluster(CFG, seed=2) as cluster:

@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from edgekv._errors import ConfigError
-from edgekv._scenario import EdgeFlags
-from edgekv._sweep import figure, grid, parse_param, parse_values, run_sweep
+from edgekv import ConfigError
 from edgekv.cli import main
-from edgekv.commands.sweep import _plot_line
+from edgekv.lowlevel import EdgeFlags, figure, grid, parse_param, parse_values, run_sweep
 
 SMALL = ["--users", "200", "--duration", "4s", "--mobility", "0.5", "--seed", "5"]
 
@@ -189,12 +187,10 @@ def test_availability_and_cost_figures() -> None:
 
 def test_a_priced_summary_gets_a_cost_panel(tmp_path: Path) -> None:
     plt = pytest.importorskip("matplotlib.pyplot")
-    scenario = EdgeFlags(users=100, duration=2.0, seed=5)
-    points = run_sweep(grid([parse_param("lag.median=0ms,1s")], scenario), jobs=1)
-    for k, p in enumerate(points):
-        for system in p["systems"].values():
-            system["cost"] = {"usd_per_million_sessions": 1.0 + k}
-    out = tmp_path / "cost.png"
-    _plot_line(plt, str(out), "lag.median", list(points[0]["systems"]), points)
+    out, data = tmp_path / "cost.png", tmp_path / "cost.json"
+    argv = ["sweep", "--param", "lag.median=0ms,1s", "--users", "100", "--duration", "2s"]
+    assert main([*argv, "--jobs", "1", "--json", str(data), "--plot", str(out)]) == 0
+    points = json.loads(data.read_text())["points"]
+    assert all(s["cost"] is not None for p in points for s in p["systems"].values())
     image = plt.imread(out)
     assert image.shape[1] > 1.4 * image.shape[0]  # three panels a row: a fifth panel for cost

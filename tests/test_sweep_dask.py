@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 
 from edgekv import ConfigError
-from edgekv._scenario import EdgeFlags
-from edgekv._sweep import SweepPoint, connect, grid, parse_param, run_sweep
 from edgekv.cli import main
+from edgekv.lowlevel import EdgeFlags, SweepPoint, connect, grid, parse_param, run_sweep
 
 distributed = pytest.importorskip("distributed")
 

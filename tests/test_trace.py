@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from edgekv._config import default_config
-from edgekv._trace import LOGINS, PURCHASES, build_trace
+from edgekv import default_config
 from edgekv.cli import main
+from edgekv.lowlevel import LOGINS, PURCHASES, build_trace
 
 
 def test_trace_data_of_the_story() -> None:

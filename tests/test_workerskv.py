@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 
 import edgekv
 from edgekv import Cluster, Op, OpKind, OpResult, Outcome, Unavailable, default_config
-from edgekv._workerskv import RATE_LIMITED, WorkersKV
-from edgekv.lowlevel import Kernel, PartitionWindow
+from edgekv.lowlevel import RATE_LIMITED, Kernel, PartitionWindow, WorkersKV
 
 CFG = default_config()
 US, JP, UK, DE = "East US", "Japan East", "UK South", "Germany West Central"

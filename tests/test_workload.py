@@ -17,12 +17,21 @@ import yaml
 from hypothesis import given, settings
 from test_config_fuzz import mangled
 
-from edgekv._config import great_circle_km
-from edgekv._errors import ConfigError
-from edgekv._scenario import LOGIN, PURCHASE, READ, WRITE, EdgeFlags, build_workload
-from edgekv._scenario import scenario_config as default_topology
-from edgekv._workload import load_workload, packaged_workloads, parse_workload
+from edgekv import ConfigError
 from edgekv.cli import main
+from edgekv.lowlevel import (
+    LOGIN,
+    PURCHASE,
+    READ,
+    WRITE,
+    EdgeFlags,
+    build_workload,
+    great_circle_km,
+    load_workload,
+    packaged_workloads,
+    parse_workload,
+)
+from edgekv.lowlevel import scenario_config as default_topology
 
 FOLDER = resources.files("edgekv") / "data" / "workloads"
 EDGE_FLAGS = (FOLDER / "edge-flags.yaml").read_text(encoding="utf-8")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .._errors import ConfigError
+from .._core.errors import ConfigError
 from ._history import History, Operation
 
 __all__ = [

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
-from .._errors import ConfigError
+from .._core.errors import ConfigError
 
 __all__ = ["KINDS", "OUTCOMES", "History", "Operation", "freeze", "precedes"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._errors import ConfigError
+from .._core.errors import ConfigError
 from ._convergence import check_convergence
 from ._history import Operation
 from ._linear import check_linearizable

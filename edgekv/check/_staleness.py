@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from sortedcontainers import SortedList
 
-from .._errors import ConfigError
+from .._core.errors import ConfigError
 from ._history import History, Operation, precedes
 from ._result import CheckResult, Violation
 

@@ -1,0 +1,108 @@
+"""The ``edgekv`` command line: one sub-command per module of :mod:`edgekv.cli.commands`.
+
+Every expected mistake (bad config, bad flag value) ends in a one-line error and exit code 2,
+never a traceback; warnings (e.g. a lag that anti-entropy will override) are one line each;
+a closed pipe (``| head``) ends quietly with status 141.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from .._core.errors import ConfigError
+
+__all__ = ["main"]
+
+COMMANDS = ("bench", "sweep", "pbs", "regions", "serve", "anomalies", "check", "fit", "trace")
+"""Sub-commands, each a module of :mod:`edgekv.cli.commands` with ``register(subparsers)``."""
+
+
+class UsageError(Exception):
+    """A bad command-line value, reported as one line."""
+
+
+def seed_arg(text: str) -> int:
+    """argparse type of ``--seed``: an integer >= 0 (numpy's seeding rule)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every available sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="edgekv",
+        description="Simulate a multi-region replicated KV store against a single-home baseline.",
+        epilog="Run `edgekv COMMAND --help` for the options and an example of each command.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"edgekv.cli.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"edgekv.cli.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``edgekv`` console script; returns the exit code."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
+    except SystemExit as exc:
+        # rich's Console ends a closed pipe with SystemExit(1) (Console.on_broken_pipe).
+        if isinstance(exc.__context__, BrokenPipeError):
+            return _closed_pipe()
+        raise
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``edgekv regions | head -1``): stop quietly with the
+    status of a command ended by SIGPIPE (128 + 13), and point stdout at /dev/null so that
+    the interpreter's final flush cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return PIPE_CLOSED
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return PIPE_CLOSED
+
+
+PIPE_CLOSED = 141
+"""Exit status when stdout's reader has gone: 128 + SIGPIPE, as a shell reports it."""
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    def warn(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        print(f"edgekv {args.command}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = warn
+        try:
+            return int(args.func(args) or 0)
+        except (ConfigError, UsageError) as exc:
+            print(f"edgekv {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 130
