@@ -138,7 +138,7 @@ BAD = [
     ("one.csv", "lag\n120\n", [], "need at least 2 samples in 'lag', got 1"),
     ("same.csv", "120\n120\n120\n", [], "all 3 samples are 120 ms: nothing to fit"),
     ("two.csv", "a,b\n1,2\n3,4\n", [], "choose the samples' column with --column"),
-    ("col.csv", "a,b\n1,2\n3,4\n", ["--column", "c"], "--column 'c' not in"),
+    ("col.csv", "a,b\n1,2\n3,4\n", ["--column", "c"], "--column 'c': not in"),
     ("nohead.csv", "1,2\n3,4\n", ["--column", "a"], "has no header row"),
 ]
 

@@ -176,7 +176,7 @@ def test_user_validation_names_the_field() -> None:
     for body, field in cases:
         with pytest.raises(UserError) as caught:
             User.from_dict(body)
-        assert caught.value.field == field and str(caught.value).startswith(f"{field}: ")
+        assert caught.value.path == field and str(caught.value).startswith(f"{field}: ")
     assert isinstance(UserError("f", "p"), ValueError)
 
 

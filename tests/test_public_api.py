@@ -47,3 +47,14 @@ def test_import_is_lazy() -> None:
     code = f"import sys, edgekv; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_input_error_is_an_edgekv_error_with_path_and_reason() -> None:
+    """Config, flag-config, user, HTTP-input and command-line errors share one base."""
+    from edgekv.cli import UsageError
+    from edgekv.flags import FlagConfigError, UserError
+
+    for kind in (edgekv.ConfigError, FlagConfigError, UserError, UsageError):
+        error = kind("a.b", "is wrong")
+        assert isinstance(error, edgekv.EdgekvError)
+        assert (error.path, error.reason, str(error)) == ("a.b", "is wrong", "a.b: is wrong")

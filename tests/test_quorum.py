@@ -258,12 +258,12 @@ def test_cli_custom_distributions_overlapping_quorum(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--n", "3", "--r", "4"], "--r must be between 1 and --n 3, got 4"),
-        (["--profile", "dynamo"], "unknown --profile 'dynamo'"),
+        (["--n", "3", "--r", "4"], "--r: must be between 1 and --n 3, got 4"),
+        (["--profile", "dynamo"], "--profile: unknown 'dynamo'"),
         (["--a-dist", "gamma:1ms"], "--a-dist: unknown distribution 'gamma'"),
         (["--t", "0,soon"], "--t: expected a duration"),
         (["--k", "1,x"], "--k: expected a comma-separated list of integers"),
-        (["--trials", "0"], "--trials must be at least 1"),
+        (["--trials", "0"], "--trials: must be at least 1"),
     ],
 )
 def test_cli_bad_values_are_one_line_errors(

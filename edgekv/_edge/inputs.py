@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._core.errors import EdgekvError
+
 __all__ = ["MAX_MAGNITUDE", "USER_FIELDS", "InputError", "Limits", "check_json", "check_user"]
 
 MAX_MAGNITUDE = 1e300
@@ -77,14 +79,13 @@ class Limits:
     """Seconds a request has to send its whole body (408 beyond)."""
 
 
-class InputError(ValueError):
-    """A request body the API refuses: ``status`` to answer, ``field`` naming the culprit."""
+class InputError(EdgekvError, ValueError):
+    """A request body the API refuses: ``status`` to answer, ``path`` naming the culprit,
+    ``reason`` what is wrong."""
 
-    def __init__(self, status: int, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}" if field else problem)
+    def __init__(self, status: int, path: str, reason: str) -> None:
+        super().__init__(path, reason)
         self.status = status
-        self.field = field
-        self.problem = problem
 
 
 def check_json(value: Any, limits: Limits, path: str = "") -> None:

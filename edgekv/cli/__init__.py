@@ -15,16 +15,17 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from .._core.errors import ConfigError
+from .._core.errors import ConfigError, EdgekvError
 
-__all__ = ["main"]
+__all__ = ["UsageError", "main"]
 
 COMMANDS = ("bench", "sweep", "pbs", "regions", "serve", "anomalies", "check", "fit", "trace")
 """Sub-commands, each a module of :mod:`edgekv.cli.commands` with ``register(subparsers)``."""
 
 
-class UsageError(Exception):
-    """A bad command-line value, reported as one line."""
+class UsageError(EdgekvError):
+    """A bad command-line value, reported as one line: ``path`` names the option or file
+    (may be empty), ``reason`` says what is wrong."""
 
 
 def seed_arg(text: str) -> int:

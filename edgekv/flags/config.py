@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .._core.errors import EdgekvError
 from .bucketing import murmur3
 
 __all__ = [
@@ -82,13 +83,9 @@ _SUM_TOLERANCE = 1e-6
 Scalar = str | float | bool
 
 
-class FlagConfigError(ValueError):
-    """A flag config failed validation; the message starts with the JSON path of the bad element."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        super().__init__(f"{path}: {problem}" if path else problem)
-        self.path = path
-        self.problem = problem
+class FlagConfigError(EdgekvError, ValueError):
+    """A flag config failed validation: ``path`` is the JSON path of the bad element,
+    ``reason`` what is wrong with it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._core.errors import EdgekvError
+
 __all__ = ["CustomValue", "User", "UserError", "merge_user"]
 
 #: A customData value: DevCycle custom data is flat.
@@ -29,13 +31,9 @@ _STRING_FIELDS = (
 _DATA_FIELDS = ("customData", "privateCustomData")
 
 
-class UserError(ValueError):
-    """A user object failed validation; the message starts with the name of the bad field."""
-
-    def __init__(self, field_name: str, problem: str) -> None:
-        super().__init__(f"{field_name}: {problem}")
-        self.field = field_name
-        self.problem = problem
+class UserError(EdgekvError, ValueError):
+    """A user object failed validation: ``path`` names the bad field, ``reason`` what is
+    wrong with it."""
 
 
 @dataclass(frozen=True, slots=True)

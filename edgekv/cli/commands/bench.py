@@ -121,14 +121,14 @@ def scenario_from_args(args: argparse.Namespace) -> EdgeFlags:
             seed=args.seed,
         )
     except ConfigError as exc:
-        raise UsageError(f"--{exc.path}: {exc.reason}") from None
+        raise UsageError(f"--{exc.path}", exc.reason) from None
 
 
 def check_output(flag: str, path: str | None) -> None:
     """Fail before running when an output file's directory does not exist (``-``, standard
     output, always exists)."""
     if path is not None and path != STDOUT and not Path(path).resolve().parent.is_dir():
-        raise UsageError(f"{flag}: directory {str(Path(path).resolve().parent)!r} does not exist")
+        raise UsageError(flag, f"directory {str(Path(path).resolve().parent)!r} does not exist")
 
 
 def check_plot(path: str | None) -> Any:
@@ -136,12 +136,12 @@ def check_plot(path: str | None) -> Any:
     if path is None:
         return None
     if not path.lower().endswith(".png"):
-        raise UsageError(f"--plot: expected a .png path, got {path!r}")
+        raise UsageError("--plot", f"expected a .png path, got {path!r}")
     check_output("--plot", path)
     try:
         return load_pyplot()
     except ModuleNotFoundError:
-        raise UsageError("--plot needs matplotlib: pip install 'edgekv[plot]'") from None
+        raise UsageError("--plot", "needs matplotlib: pip install 'edgekv[plot]'") from None
 
 
 def _add_workload_arguments(parser: argparse.ArgumentParser) -> None:
@@ -182,7 +182,7 @@ def _scenario_for(args: argparse.Namespace) -> EdgeFlags:
             changes["think"] = parse_distribution(args.think, "think")
         return dataclasses.replace(base, **changes)
     except ConfigError as exc:
-        raise UsageError(f"--{exc.path}: {exc.reason}") from None
+        raise UsageError(f"--{exc.path}", exc.reason) from None
 
 
 def add_systems_argument(parser: argparse.ArgumentParser) -> None:
@@ -205,7 +205,7 @@ def systems_from_args(args: argparse.Namespace) -> list[str]:
     try:
         parse_columns(systems)
     except ConfigError as exc:
-        raise UsageError(f"--systems: {exc.reason}") from None
+        raise UsageError("--systems", exc.reason) from None
     return systems
 
 
@@ -265,7 +265,7 @@ def run(args: argparse.Namespace) -> int:
     files."""
     scenario = _scenario_for(args)
     if args.repeat < 1:
-        raise UsageError(f"--repeat: expected an integer >= 1, got {args.repeat}")
+        raise UsageError("--repeat", f"expected an integer >= 1, got {args.repeat}")
     for flag in ("--json", "--csv", "--html"):
         check_output(flag, getattr(args, flag[2:]))
     plt = check_plot(args.plot)

@@ -78,9 +78,11 @@ def run(args: argparse.Namespace) -> int:
     """Check the file, print the verdict; returns 0 (ok) or 1 (violated)."""
     bounds = args.max_versions is not None or args.max_seconds is not None
     if args.model == "staleness" and not bounds:
-        raise UsageError("--model staleness needs --max-versions, --max-seconds or both")
+        raise UsageError("--model", "staleness needs --max-versions, --max-seconds or both")
     if args.model != "staleness" and bounds:
-        raise UsageError("--max-versions and --max-seconds apply to --model staleness only")
+        raise UsageError(
+            "--model", f"{args.model} takes no --max-versions or --max-seconds (staleness only)"
+        )
     result = check(
         load_history(args.history),
         args.model,
@@ -95,6 +97,6 @@ def run(args: argparse.Namespace) -> int:
                 with open(args.json, "w", encoding="utf-8") as fh:
                     json.dump(result.to_json(), fh, indent=2)
             except OSError as exc:
-                raise UsageError(f"--json: cannot write {args.json}: {exc.strerror}") from None
+                raise UsageError("--json", f"cannot write {args.json}: {exc.strerror}") from None
         print(result.describe(limit=args.limit or None))
     return 0 if result.ok else 1

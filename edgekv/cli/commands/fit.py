@@ -92,20 +92,20 @@ def read_samples(path: str, column: str | None, unit: str) -> tuple[np.ndarray, 
                 (i, row) for i, row in enumerate(csv.reader(fh), 1) if any(c.strip() for c in row)
             ]
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+        raise UsageError(path, f"cannot read it: {exc.strerror}") from None
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise UsageError(f"{path}: not a CSV text file ({exc})") from None
+        raise UsageError(path, f"not a CSV text file ({exc})") from None
     if not rows:
-        raise UsageError(f"{path}: no samples (the file is empty)")
+        raise UsageError(path, "no samples (the file is empty)")
     width = max(len(row) for _, row in rows)
     header = None if all(_is_sample(c) for c in rows[0][1]) else [c.strip() for c in rows[0][1]]
     body = rows if header is None else rows[1:]
     names = header or [f"column {j + 1}" for j in range(width)]
     if column is not None:
         if header is None:
-            raise UsageError(f"--column {column!r}: {path} has no header row")
+            raise UsageError(f"--column {column!r}", f"{path} has no header row")
         if column not in header:
-            raise UsageError(f"--column {column!r} not in {path}; columns: {', '.join(header)}")
+            raise UsageError(f"--column {column!r}", f"not in {path}; columns: {', '.join(header)}")
         index = header.index(column)
     else:
         numeric = [
@@ -116,7 +116,7 @@ def read_samples(path: str, column: str | None, unit: str) -> tuple[np.ndarray, 
         if len(numeric) != 1:
             found = ", ".join(names[j] for j in numeric) or "none"
             raise UsageError(
-                f"{path}: choose the samples' column with --column (numeric columns: {found})"
+                f"{path}", f"choose the samples' column with --column (numeric columns: {found})"
             )
         index = numeric[0]
     scale = 1e-3 if unit == "ms" else 1.0
@@ -132,16 +132,16 @@ def read_samples(path: str, column: str | None, unit: str) -> tuple[np.ndarray, 
                 seconds = parse_duration(cell, where)
             except ConfigError:
                 raise UsageError(
-                    f"{where}: expected a number of {unit} or a duration such as 300ms, "
-                    f"got {cell!r}"
+                    f"{where}",
+                    f"expected a number of {unit} or a duration such as 300ms, got {cell!r}",
                 ) from None
         else:
             if not math.isfinite(value) or value < 0:
-                raise UsageError(f"{where}: expected a non-negative delay, got {cell!r}")
+                raise UsageError(where, f"expected a non-negative delay, got {cell!r}")
             seconds = value * scale
         out.append(seconds)
     if len(out) < 2:
-        raise UsageError(f"{path}: need at least 2 samples in {names[index]!r}, got {len(out)}")
+        raise UsageError(path, f"need at least 2 samples in {names[index]!r}, got {len(out)}")
     return np.array(out), names[index]
 
 
@@ -261,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         fits, skipped = fit_all(x)
     except ValueError as exc:
-        raise UsageError(f"{args.samples}: {exc}") from None
+        raise UsageError(args.samples, str(exc)) from None
     data = _as_dict(fits, skipped, _summary(x, column, args.unit, str(Path(args.samples))))
     if args.json == STDOUT:
         write_json(STDOUT, data)

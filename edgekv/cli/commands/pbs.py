@@ -105,23 +105,23 @@ def _ks(text: str) -> list[int]:
         ks = [int(s) for s in text.split(",")]
     except ValueError:
         raise UsageError(
-            f"--k: expected a comma-separated list of integers, got {text!r}"
+            "--k", f"expected a comma-separated list of integers, got {text!r}"
         ) from None
     if any(not 1 <= k <= MAX_K for k in ks):
-        raise UsageError(f"--k: each k must be between 1 and {MAX_K}, got {text!r}")
+        raise UsageError("--k", f"each k must be between 1 and {MAX_K}, got {text!r}")
     return ks
 
 
 def _model(args: argparse.Namespace) -> QuorumModel:
     if args.n < 1:
-        raise UsageError(f"--n must be at least 1, got {args.n}")
+        raise UsageError("--n", f"must be at least 1, got {args.n}")
     for flag in ("r", "w"):
         value = getattr(args, flag)
         if not 1 <= value <= args.n:
-            raise UsageError(f"--{flag} must be between 1 and --n {args.n}, got {value}")
+            raise UsageError(f"--{flag}", f"must be between 1 and --n {args.n}, got {value}")
     name = DEFAULT_PROFILE if args.profile is None else args.profile
     if name not in PROFILES:
-        raise UsageError(f"unknown --profile {name!r}; known: {', '.join(PROFILES)}")
+        raise UsageError("--profile", f"unknown {name!r}; known: {', '.join(PROFILES)}")
     overrides: dict[str, Any] = {}
     for flag, key in (("w", "write"), ("a", "ack"), ("r", "read"), ("s", "response")):
         spec = getattr(args, f"{flag}_dist")
@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     shown_t = _times(args.t)
     ks = _ks(args.k)
     if args.trials < 1:
-        raise UsageError(f"--trials must be at least 1, got {args.trials}")
+        raise UsageError("--trials", f"must be at least 1, got {args.trials}")
     plt = check_plot(args.plot or None)
     check_output("--json", args.json or None)
 

@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the tables (and write JSON if asked); returns the exit code."""
     if args.probe < 0:
-        raise UsageError(f"--probe must be at least 0, got {args.probe}")
+        raise UsageError("--probe", f"must be at least 0, got {args.probe}")
     cfg = default_config() if args.config is None else load_config(args.config)
     topo = topology(cfg)
     links = probe(cfg, args.seed, args.probe) if args.probe else []
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             with open(args.json, "w", encoding="utf-8") as fh:
                 json.dump(topo, fh, indent=2)
         except OSError as exc:
-            raise UsageError(f"cannot write {args.json}: {exc.strerror}") from None
+            raise UsageError("--json", f"cannot write {args.json}: {exc.strerror}") from None
     console = Console()
     console.print(_regions_table(topo))
     console.print(_rtt_table(topo))

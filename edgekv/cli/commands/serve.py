@@ -93,14 +93,15 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load everything (errors exit 2 before any port opens), then serve until Ctrl-C."""
     if not 0 <= args.port_base <= 65535:
-        raise UsageError(f"--port-base must be in 0..65535, got {args.port_base}")
+        raise UsageError("--port-base", f"must be in 0..65535, got {args.port_base}")
     cfg = load_config(args.config) if args.config else default_config()
     if args.lag is not None:
         cfg = cfg.replace(lag=args.lag)
     if args.port_base and args.port_base + len(cfg.regions) - 1 > 65535:
-        raise UsageError(f"--port-base {args.port_base} leaves no room for {len(cfg.regions)}")
+        raise UsageError("--port-base", f"{args.port_base} leaves no room for {len(cfg.regions)}")
     if args.max_connections < 1 or args.max_users < 1:
-        raise UsageError("--max-connections and --max-users must be at least 1")
+        bad = "--max-connections" if args.max_connections < 1 else "--max-users"
+        raise UsageError(bad, "must be at least 1")
     keys = load_keys(args.keys, flags=args.flags)
     configure(args.log_level, access_log=args.access_log)
     limits = Limits(
@@ -162,7 +163,7 @@ async def _serve(
         try:
             urls = await server.start()
         except OSError as exc:
-            raise UsageError(f"cannot listen: {exc.strerror or exc}") from None
+            raise UsageError("--port-base", f"cannot listen: {exc.strerror or exc}") from None
         try:
             kind = "single-home" if args.single_home else args.system
             projects = ", ".join(p.name for p in keys.projects)

@@ -275,15 +275,15 @@ def _params(args: argparse.Namespace) -> list[Param]:
     """The ``--param``/``--values`` options as parameters; one-line errors naming the path."""
     texts = args.param or ["lag.median"]
     if len(texts) > 2:
-        raise UsageError(f"--param: at most two parameters (a grid), got {len(texts)}")
+        raise UsageError("--param", f"at most two parameters (a grid), got {len(texts)}")
     if args.values is not None and (len(texts) != 1 or "=" in texts[0]):
-        raise UsageError("--values: only with a single --param given without =")
+        raise UsageError("--values", "only with a single --param given without =")
     flag = "--values" if args.values is not None else "--param"
     try:
         return [parse_param(text, args.values) for text in texts]
     except ConfigError as exc:
         where = f"{flag} {exc.path}" if exc.path != "param" else flag
-        raise UsageError(f"{where}: {exc.reason}") from None
+        raise UsageError(where, exc.reason) from None
 
 
 def _label(point: dict[str, Any]) -> str:
@@ -295,14 +295,14 @@ def run(args: argparse.Namespace) -> int:
     results (the table on stderr when the JSON goes to stdout)."""
     params = _params(args)
     if args.jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+        raise UsageError("--jobs", f"must be at least 1, got {args.jobs}")
     scenario = scenario_from_args(args)
     systems = systems_from_args(args)
     for flag in ("--json", "--csv"):
         if getattr(args, flag[2:]) != "-":
             check_output(flag, getattr(args, flag[2:]))
     if args.csv == "-":
-        raise UsageError("--csv: '-' is taken only by --json")
+        raise UsageError("--csv", "'-' is taken only by --json")
     plt = check_plot(args.plot)
     paths = [p.path for p in params]
     try:
@@ -310,13 +310,13 @@ def run(args: argparse.Namespace) -> int:
         check_points(points)
     except ConfigError as exc:
         where = f"--param {exc.path}" if exc.path not in ("", "param") else "--param"
-        raise UsageError(f"{where}: {exc.reason}") from None
+        raise UsageError(where, exc.reason) from None
     client = None
     if args.scheduler is not None:
         try:
             client = connect(args.scheduler)
         except ConfigError as exc:
-            raise UsageError(f"--{exc.path}: {exc.reason}") from None
+            raise UsageError(f"--{exc.path}", exc.reason) from None
     err = Console(stderr=True)
     lines = not sys.stdout.isatty()
     bar = None if lines else LazyProgress(f"sweep {' x '.join(paths)}: {len(points)} points")

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         trace = build_trace(args.system, args.seed, args.window, args.partition)
     except KeyError as exc:
-        raise UsageError(f"--partition: {exc.args[0]}") from None
+        raise UsageError("--partition", str(exc.args[0])) from None
     print(describe(trace))
     if plt is not None:
         draw(plt, trace, args.plot)
