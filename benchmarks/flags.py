@@ -365,5 +365,6 @@ def main() -> None:
     if r["agree"] != r["users"]:
         raise SystemExit("evaluators disagree")
 
+
 if __name__ == "__main__":
     main()

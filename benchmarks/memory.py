@@ -102,5 +102,6 @@ def main() -> None:
             f"peek within {TARGET_READ_RATIO}x of dict.get"
         )
 
+
 if __name__ == "__main__":
     main()
