@@ -12,7 +12,6 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 
@@ -28,13 +27,22 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 
 @contextlib.contextmanager
 def json_report(path: str | None) -> Iterator[dict[str, Any]]:
-    """Yield the dict a script fills with what it prints; on success write it to ``path``."""
+    """Yield the dict a script fills with what it prints; on success write it to ``path``.
+
+    A file ``path`` is opened before the run, so an unwritable one fails in a line at once."""
     report: dict[str, Any] = {}
     if path == "-":
         with contextlib.redirect_stdout(sys.stderr):
             yield report
         sys.stdout.write(json.dumps(report, allow_nan=False) + "\n")
-    else:
+        return
+    if path is None:
         yield report
-        if path is not None:
-            Path(path).write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
+        return
+    try:
+        out = open(path, "w", encoding="utf-8")  # noqa: SIM115 - held open across the run
+    except OSError as exc:
+        raise SystemExit(f"--json: cannot write {path}: {exc.strerror}") from None
+    with out:
+        yield report
+        out.write(json.dumps(report, indent=2, allow_nan=False) + "\n")

@@ -182,3 +182,17 @@ def test_json_to_a_file_keeps_the_table_on_stdout(tmp_path: Path) -> None:
     report = json.loads(path.read_text())
     assert report["keys"] == 500 and len(report["rows"]) == 4
     assert len(out.splitlines()) == 2 + len(report["rows"]) + 1  # title, header, rows, targets
+
+
+def test_unwritable_json_path_fails_in_one_line_before_the_run(tmp_path: Path) -> None:
+    missing = tmp_path / "missing" / "report.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "memory.py"), "--json", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    error = f"--json: cannot write {missing}: No such file or directory"
+    assert done.stderr.splitlines() == [error]
