@@ -4,7 +4,9 @@ Builds a config of 50 features x 4 targets with mixed filters (seeded), evaluate
 variable for each of a few thousand seeded users, and reports the median time per user. The
 same config is served from a loopback HTTP server to `devcycle-python-server-sdk`, whose
 `DevCycleLocalClient.all_variables` buckets in WebAssembly; every user must get identical
-variable values from both. Run: `.venv/bin/python benchmarks/flags.py [--users N] [--seed S]`.
+variable values from both.
+Run: `.venv/bin/python benchmarks/flags.py [--users N] [--seed S] [--json PATH]`;
+`--json` (`-`: stdout) also writes every figure as one JSON object.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from _report import add_json_option, json_report
 
 from edgekv.flags import Evaluator, User
 
@@ -337,22 +341,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
+    add_json_option(parser)
     args = parser.parse_args()
-    r = run(args.users, args.seed)
-    print(
-        f"config: {r['features']} features x {r['targets_per_feature']} targets, "
-        f"{r['variables']} variables; {r['users']} users, "
-        f"{r['mean_variables_served']:.1f} variables served per user on average"
-    )
-    print(f"edgekv evaluator        median {r['ours_median_us'] / 1000:.4f} ms/user")
-    print(
-        f"  incl. User.from_dict  median {r['ours_with_validation_median_us'] / 1000:.4f} ms/user"
-    )
-    print(f"DevCycle SDK (WASM)     median {r['sdk_median_us'] / 1000:.4f} ms/user")
-    print(
-        f"ratio SDK/edgekv: {r['ratio']:.1f}x ({r['ratio_with_validation']:.1f}x incl. validation)"
-    )
-    print(f"identical variable values: {r['agree']}/{r['users']} users")
+    with json_report(args.json) as report:
+        r = run(args.users, args.seed)
+        report.update(r, seed=args.seed)
+        print(
+            f"config: {r['features']} features x {r['targets_per_feature']} targets, "
+            f"{r['variables']} variables; {r['users']} users, "
+            f"{r['mean_variables_served']:.1f} variables served per user on average"
+        )
+        print(f"edgekv evaluator        median {r['ours_median_us'] / 1000:.4f} ms/user")
+        print(
+            "  incl. User.from_dict  median "
+            f"{r['ours_with_validation_median_us'] / 1000:.4f} ms/user"
+        )
+        print(f"DevCycle SDK (WASM)     median {r['sdk_median_us'] / 1000:.4f} ms/user")
+        print(
+            f"ratio SDK/edgekv: {r['ratio']:.1f}x "
+            f"({r['ratio_with_validation']:.1f}x incl. validation)"
+        )
+        print(f"identical variable values: {r['agree']}/{r['users']} users")
     if r["agree"] != r["users"]:
         raise SystemExit("evaluators disagree")
 

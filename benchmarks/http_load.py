@@ -7,7 +7,9 @@ loop at half that rate measures latency from each request's scheduled start (so 
 server cannot hide its queueing), giving p50/p99. Target: edgekv at least 0.4 x the minimal
 handler's requests/s.
 
-    .venv/bin/python benchmarks/http_load.py [--seconds 3] [--concurrency 32]
+    .venv/bin/python benchmarks/http_load.py [--seconds 3] [--concurrency 32] [--json PATH]
+
+``--json PATH`` (``-``: stdout) also writes every figure as one JSON object.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import aiohttp
 import numpy as np
+from _report import add_json_option, json_report
 from aiohttp import web
 
 KEY = "dvc_server_bench_1"
@@ -175,19 +178,38 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=200_000, help="cap per phase")
     parser.add_argument("--serve", choices=("edgekv", "minimal"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    add_json_option(parser)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port)
         return
-    rows = {kind: measure(kind, args) for kind in ("minimal", "edgekv")}
-    print(f"POST /v1/variables on loopback, {os.cpu_count()} cores, server in a subprocess")
-    print(f"{'server':<10}{'max req/s':>12}{'p50 ms @50%':>14}{'p99 ms @50%':>14}{'n':>8}")
-    for kind, (peak, lat) in rows.items():
-        p50, p99 = np.percentile(lat, [50, 99]) * 1000
-        print(f"{kind:<10}{peak:>12.0f}{p50:>14.2f}{p99:>14.2f}{len(lat):>8}")
-    ratio = rows["edgekv"][0] / rows["minimal"][0]
-    verdict = "meets" if ratio >= TARGET else "MISSES"
-    print(f"edgekv / minimal requests/s: {ratio:.2f} ({verdict} the {TARGET} target)")
+    with json_report(args.json) as report:
+        rows = {kind: measure(kind, args) for kind in ("minimal", "edgekv")}
+        servers: dict[str, dict[str, float | int]] = {}
+        print(f"POST /v1/variables on loopback, {os.cpu_count()} cores, server in a subprocess")
+        print(f"{'server':<10}{'max req/s':>12}{'p50 ms @50%':>14}{'p99 ms @50%':>14}{'n':>8}")
+        for kind, (peak, lat) in rows.items():
+            p50, p99 = np.percentile(lat, [50, 99]) * 1000
+            print(f"{kind:<10}{peak:>12.0f}{p50:>14.2f}{p99:>14.2f}{len(lat):>8}")
+            servers[kind] = {
+                "max_requests_per_s": peak,
+                "p50_ms": float(p50),
+                "p99_ms": float(p99),
+                "n": len(lat),
+            }
+        ratio = rows["edgekv"][0] / rows["minimal"][0]
+        verdict = "meets" if ratio >= TARGET else "MISSES"
+        print(f"edgekv / minimal requests/s: {ratio:.2f} ({verdict} the {TARGET} target)")
+        report.update(
+            cores=os.cpu_count(),
+            seconds=args.seconds,
+            concurrency=args.concurrency,
+            max_requests=args.max_requests,
+            servers=servers,
+            edgekv_over_minimal=ratio,
+            target=TARGET,
+            meets_target=ratio >= TARGET,
+        )
 
 
 if __name__ == "__main__":

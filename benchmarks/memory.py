@@ -7,7 +7,7 @@ compact one (``store.compact: true``) keeps it msgpack-encoded (reads decode it)
 (``RegionNode.peek``, no latency model) is timed side by side with a plain ``dict.get`` on the
 same keys; target: within 3x.
 
-Run: ``.venv/bin/python benchmarks/memory.py [--keys N]``
+Run: ``.venv/bin/python benchmarks/memory.py [--keys N] [--json PATH]`` (``-``: stdout)
 """
 
 from __future__ import annotations
@@ -16,8 +16,14 @@ import argparse
 import gc
 import time
 import tracemalloc
+from typing import Any
+
+from _report import add_json_option, json_report
 
 from edgekv.lowlevel import CompactRegionNode, RegionNode, crdt_for
+
+TARGET_BYTES_PER_KEY = 250
+TARGET_READ_RATIO = 3
 
 
 def fill(granularity: str, compact: bool, n: int) -> tuple[RegionNode, float]:
@@ -57,22 +63,44 @@ def read_ratio(node: RegionNode, n: int, rounds: int = 5) -> tuple[float, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=1_000_000)
+    add_json_option(parser)
     args = parser.parse_args()
-    print(f"{args.keys:,} keys in one region, documents {{'stars': n}}")
-    print(
-        f"{'granularity':<12} {'compact':<8} {'bytes/key':>10} {'peek ns':>8} "
-        f"{'dict.get ns':>12} {'ratio':>6}"
-    )
-    for compact in (False, True):
-        for granularity in ("item", "field"):
-            node, per_key = fill(granularity, compact, args.keys)
-            peek_ns, get_ns = read_ratio(node, args.keys)
-            print(
-                f"{granularity:<12} {str(compact).lower():<8} {per_key:10.0f} {peek_ns:8.1f} "
-                f"{get_ns:12.1f} {peek_ns / get_ns:6.2f}"
-            )
-            del node
-    print("targets: <= 250 bytes/key; peek within 3x of dict.get")
+    with json_report(args.json) as report:
+        rows: list[dict[str, Any]] = []
+        report.update(
+            keys=args.keys,
+            rows=rows,
+            target_bytes_per_key=TARGET_BYTES_PER_KEY,
+            target_read_ratio=TARGET_READ_RATIO,
+        )
+        print(f"{args.keys:,} keys in one region, documents {{'stars': n}}")
+        print(
+            f"{'granularity':<12} {'compact':<8} {'bytes/key':>10} {'peek ns':>8} "
+            f"{'dict.get ns':>12} {'ratio':>6}"
+        )
+        for compact in (False, True):
+            for granularity in ("item", "field"):
+                node, per_key = fill(granularity, compact, args.keys)
+                peek_ns, get_ns = read_ratio(node, args.keys)
+                print(
+                    f"{granularity:<12} {str(compact).lower():<8} {per_key:10.0f} "
+                    f"{peek_ns:8.1f} {get_ns:12.1f} {peek_ns / get_ns:6.2f}"
+                )
+                rows.append(
+                    {
+                        "granularity": granularity,
+                        "compact": compact,
+                        "bytes_per_key": per_key,
+                        "peek_ns": peek_ns,
+                        "dict_get_ns": get_ns,
+                        "ratio": peek_ns / get_ns,
+                    }
+                )
+                del node
+        print(
+            f"targets: <= {TARGET_BYTES_PER_KEY} bytes/key; "
+            f"peek within {TARGET_READ_RATIO}x of dict.get"
+        )
 
 
 if __name__ == "__main__":

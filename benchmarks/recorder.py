@@ -6,7 +6,8 @@ run with the recorder off, then what each recorded operation cost in microsecond
 the whole-run difference is within run-to-run noise, ``Recorder.record`` alone on the
 operations of a run (replayed), which is the cost recording adds per operation.
 
-Run: ``.venv/bin/python benchmarks/recorder.py [--ops 20000] [--repeat 3]``
+Run: ``.venv/bin/python benchmarks/recorder.py [--ops 20000] [--repeat 3] [--json PATH]``;
+``--json`` (``-``: stdout) also writes every figure as one JSON object.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import os
 import random
 import tempfile
 import time
+from typing import Any
+
+from _report import add_json_option, json_report
 
 import edgekv
 from edgekv import Op, OpKind, OpResult
@@ -84,6 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
+    add_json_option(parser)
     args = parser.parse_args()
     modes = ("off", "ring", "file")
     best = dict.fromkeys(modes, float("inf"))
@@ -95,16 +100,26 @@ def main() -> None:
             seconds, counts[mode] = once(args.ops, mode, path)
             best[mode] = min(best[mode], seconds)
     ops = (args.ops // USERS) * USERS
-    print(f"{ops:,} operations, {USERS} users, best of {args.repeat} (CPU seconds)")
-    for mode in modes:
-        extra = (best[mode] - best["off"]) / ops * 1e6
-        print(
-            f"  recorder {mode:>4}: {best[mode]:.3f} s  ({best[mode] / best['off']:.2f}x off; "
-            f"{extra:+.1f} us/op; {counts[mode]:,} recorded)"
-        )
-        if mode != "off":
-            per_op = replay(ops, path if mode == "file" else None)
-            print(f"    Recorder.record alone ({mode}): {per_op:.2f} us/op")
+    with json_report(args.json) as report:
+        rows: dict[str, dict[str, Any]] = {}
+        report.update(ops=ops, users=USERS, repeat=args.repeat, modes=rows)
+        print(f"{ops:,} operations, {USERS} users, best of {args.repeat} (CPU seconds)")
+        for mode in modes:
+            extra = (best[mode] - best["off"]) / ops * 1e6
+            print(
+                f"  recorder {mode:>4}: {best[mode]:.3f} s  ({best[mode] / best['off']:.2f}x off; "
+                f"{extra:+.1f} us/op; {counts[mode]:,} recorded)"
+            )
+            rows[mode] = {
+                "cpu_s": best[mode],
+                "over_off": best[mode] / best["off"],
+                "extra_us_per_op": extra,
+                "recorded": counts[mode],
+            }
+            if mode != "off":
+                per_op = replay(ops, path if mode == "file" else None)
+                print(f"    Recorder.record alone ({mode}): {per_op:.2f} us/op")
+                rows[mode]["record_alone_us_per_op"] = per_op
     tmp.cleanup()
 
 

@@ -15,7 +15,8 @@ interleaved, each run after a full garbage collection; the best run counts.
 Targets: at least 2x the throughput of SimPy as its models are written (the style behind the
 1.9-2.5 s DESIGN.md measured for SimPy on its reference model); the edgekv run under 2 s.
 
-Run: ``.venv/bin/python benchmarks/sim_throughput.py [--requests N] [--seed S] [--repeat R]``
+Run: ``.venv/bin/python benchmarks/sim_throughput.py [--requests N] [--seed S] [--repeat R]
+[--json PATH]``; ``--json`` (``-``: stdout) also writes every figure as one JSON object.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from _report import add_json_option, json_report
 
 import edgekv
 import edgekv.lowlevel
@@ -298,6 +300,7 @@ def main() -> None:
         "--repeat", type=int, default=3, help="runs per kernel, interleaved; the best counts"
     )
     parser.add_argument("--no-simpy", action="store_true", help="skip the SimPy runs")
+    add_json_option(parser)
     args = parser.parse_args()
     cfg = edgekv.default_config().replace(
         lag="lognormal:300ms,0.5", batch_window="0ms", client_delay="lognormal:15ms,0.6"
@@ -318,46 +321,88 @@ def main() -> None:
                 best[name] = result
             alone[name] = min(alone.get(name, float("inf")), replay(*make(), schedule))
 
-    print(f"{args.requests:,} requests, 9 regions, 10% writes, seed {args.seed}", end="")
-    print(f"; best of {args.repeat} runs per kernel")
-    header = f"{'kernel':<16} {'wall s':>7} {'req/s':>10} {'events/s':>11} {'stale %':>8}"
-    header += f" {'p50 ms':>7} {'p99 ms':>7} {'MB shipped':>10}"
-    print(header)
-    for name, r in best.items():
+    with json_report(args.json) as report:
+        rows: dict[str, dict[str, Any]] = {}
+        report.update(
+            requests=args.requests,
+            regions=len(cfg.regions),
+            seed=args.seed,
+            repeat=args.repeat,
+            events=events,
+            kernels=rows,
+        )
+        print(f"{args.requests:,} requests, 9 regions, 10% writes, seed {args.seed}", end="")
+        print(f"; best of {args.repeat} runs per kernel")
+        header = f"{'kernel':<16} {'wall s':>7} {'req/s':>10} {'events/s':>11} {'stale %':>8}"
+        header += f" {'p50 ms':>7} {'p99 ms':>7} {'MB shipped':>10}"
+        print(header)
+        for name, r in best.items():
+            print(
+                f"{name:<16} {r['elapsed']:7.2f} {args.requests / r['elapsed']:10,.0f} "
+                f"{events / r['elapsed']:11,.0f} {100 * r['stale']:8.3f} {r['p50']:7.2f} "
+                f"{r['p99']:7.2f} {r['bytes'] / 1e6:10.2f}"
+            )
+            rows[slug(name)] = {
+                "name": name,
+                "wall_s": r["elapsed"],
+                "requests_per_s": args.requests / r["elapsed"],
+                "events_per_s": events / r["elapsed"],
+                "stale_pct": 100 * r["stale"],
+                "p50_ms": r["p50"],
+                "p99_ms": r["p99"],
+                "bytes_shipped": r["bytes"],
+                "reads": r["reads"],
+                "delivered": r["delivered"],
+            }
+        ours = best["edgekv Kernel"]
+        for name, theirs in list(best.items())[1:]:
+            same = all(ours[k] == theirs[k] for k in ("reads", "stale", "bytes", "delivered"))
+            ratio = theirs["elapsed"] / ours["elapsed"]
+            print(f"edgekv / {name}, model included: {ratio:.2f}x; identical results: {same}")
+            rows[slug(name)].update(identical=same, over_edgekv=ratio)
+        print(f"kernels alone: the same {events:,} events replayed, callbacks empty")
+        for name, seconds in alone.items():
+            vs = (
+                ""
+                if name == "edgekv Kernel"
+                else f"  edgekv / {name}: {seconds / alone['edgekv Kernel']:.2f}x"
+            )
+            print(f"{name:<16} {seconds:7.2f}{vs}")
+            rows[slug(name)]["alone_wall_s"] = seconds
+            if name != "edgekv Kernel":
+                rows[slug(name)]["alone_over_edgekv"] = seconds / alone["edgekv Kernel"]
+        bare = min((bare_heapq(cfg, w) for _ in range(args.repeat)), key=lambda r: r["elapsed"])
         print(
-            f"{name:<16} {r['elapsed']:7.2f} {args.requests / r['elapsed']:10,.0f} "
-            f"{events / r['elapsed']:11,.0f} {100 * r['stale']:8.3f} {r['p50']:7.2f} "
-            f"{r['p99']:7.2f} {r['bytes'] / 1e6:10.2f}"
+            f"bare heapq loop (model arithmetic only, same lag draws): {bare['elapsed']:.2f} s, "
+            f"stale {100 * bare['stale']:.3f} % (edgekv {100 * ours['stale']:.3f} %: HLC order "
+            f"and anti-entropy repairs differ), p50/p99 {bare['p50']:.2f}/{bare['p99']:.2f} ms; "
+            f"edgekv run / bare loop: {ours['elapsed'] / bare['elapsed']:.2f}x"
         )
-    ours = best["edgekv Kernel"]
-    for name, theirs in list(best.items())[1:]:
-        same = all(ours[k] == theirs[k] for k in ("reads", "stale", "bytes", "delivered"))
-        ratio = theirs["elapsed"] / ours["elapsed"]
-        print(f"edgekv / {name}, model included: {ratio:.2f}x; identical results: {same}")
-    print(f"kernels alone: the same {events:,} events replayed, callbacks empty")
-    for name, seconds in alone.items():
-        vs = (
-            ""
-            if name == "edgekv Kernel"
-            else f"  edgekv / {name}: {seconds / alone['edgekv Kernel']:.2f}x"
+        report["bare_heapq"] = {
+            "wall_s": bare["elapsed"],
+            "reads": bare["reads"],
+            "stale_pct": 100 * bare["stale"],
+            "p50_ms": bare["p50"],
+            "p99_ms": bare["p99"],
+        }
+        report["edgekv_over_bare"] = ours["elapsed"] / bare["elapsed"]
+        model = ours["elapsed"] - alone["edgekv Kernel"]
+        print(
+            f"the edgekv run: kernel {alone['edgekv Kernel']:.2f} s + model {model:.2f} s "
+            f"({model / ours['elapsed']:.0%}); the model costs the same on every kernel"
         )
-        print(f"{name:<16} {seconds:7.2f}{vs}")
-    bare = min((bare_heapq(cfg, w) for _ in range(args.repeat)), key=lambda r: r["elapsed"])
-    print(
-        f"bare heapq loop (model arithmetic only, same lag draws): {bare['elapsed']:.2f} s, "
-        f"stale {100 * bare['stale']:.3f} % (edgekv {100 * ours['stale']:.3f} %: HLC order and "
-        f"anti-entropy repairs differ), p50/p99 {bare['p50']:.2f}/{bare['p99']:.2f} ms; "
-        f"edgekv run / bare loop: {ours['elapsed'] / bare['elapsed']:.2f}x"
-    )
-    model = ours["elapsed"] - alone["edgekv Kernel"]
-    print(
-        f"the edgekv run: kernel {alone['edgekv Kernel']:.2f} s + model {model:.2f} s "
-        f"({model / ours['elapsed']:.0%}); the model costs the same on every kernel"
-    )
-    if "SimPy processes" in best:
-        ratio = best["SimPy processes"]["elapsed"] / ours["elapsed"]
-        print(f"target >= 2x SimPy as models are written: {ratio >= 2.0} ({ratio:.2f}x)")
-    print(f"target edgekv run under 2 s: {ours['elapsed'] < 2.0} ({ours['elapsed']:.2f} s)")
+        report.update(edgekv_model_wall_s=model, edgekv_model_share=model / ours["elapsed"])
+        if "SimPy processes" in best:
+            ratio = best["SimPy processes"]["elapsed"] / ours["elapsed"]
+            print(f"target >= 2x SimPy as models are written: {ratio >= 2.0} ({ratio:.2f}x)")
+            report["meets_simpy_target"] = ratio >= 2.0
+        print(f"target edgekv run under 2 s: {ours['elapsed'] < 2.0} ({ours['elapsed']:.2f} s)")
+        report["meets_under_2s_target"] = ours["elapsed"] < 2.0
+
+
+def slug(kernel: str) -> str:
+    """A kernel's key in the JSON report: ``edgekv``, ``simpy_processes``, ``simpy_callbacks``."""
+    return "edgekv" if kernel == "edgekv Kernel" else kernel.lower().replace(" ", "_")
 
 
 if __name__ == "__main__":
