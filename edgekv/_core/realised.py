@@ -104,6 +104,16 @@ class LinkLag:
         }
 
 
+class _Commit:
+    """A write's commit time and how many regions have yet to apply it."""
+
+    __slots__ = ("at", "waiting")
+
+    def __init__(self, at: float, waiting: int) -> None:
+        self.at = at
+        self.waiting = waiting
+
+
 class LagTracker:
     """Records, per link, how long each write took from its commit at the origin to its
     first application at every other region (by replication or by anti-entropy repair).
@@ -117,8 +127,8 @@ class LagTracker:
     def __init__(self, mesh: Mesh, window: int = WINDOW) -> None:
         n = len(mesh.nodes)
         self._mesh = mesh
-        self._commits: list[dict[int, list[float]]] = [{} for _ in range(n)]
-        """Per origin, ``seq -> [commit time, regions yet to apply it]``."""
+        self._commits: list[dict[int, _Commit]] = [{} for _ in range(n)]
+        """Per origin, ``seq ->`` its commit, until every region applied it."""
         self.samples: list[list[deque[float]]] = [
             [deque(maxlen=window) for _ in range(n)] for _ in range(n)
         ]
@@ -132,7 +142,7 @@ class LagTracker:
         nodes = self._mesh.nodes
         seq = nodes[region].repl.applied[region]
         if len(nodes) > 1:
-            self._commits[region][seq] = [self._mesh.now(), len(nodes) - 1]
+            self._commits[region][seq] = _Commit(self._mesh.now(), len(nodes) - 1)
 
     def _receiving(self, dst: int, batch: OpsBatch, now: float) -> None:
         repl = self._mesh.nodes[dst].repl
@@ -141,11 +151,16 @@ class LagTracker:
             entry = commits.get(seq)
             if entry is None or repl.holds(origin, seq):
                 continue
-            self.samples[origin][dst].append(now - entry[0])
+            self.samples[origin][dst].append(now - entry.at)
             self.counts[origin][dst] += 1
-            entry[1] -= 1
-            if entry[1] == 0:
+            entry.waiting -= 1
+            if entry.waiting == 0:
                 del commits[seq]
+
+    @property
+    def tracking(self) -> int:
+        """Writes whose commit time is still kept (some region has yet to apply them)."""
+        return sum(map(len, self._commits))
 
     def summary(self) -> list[LinkLag]:
         """Every link's configured and realised lag, in config order. O(samples log)."""

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config import Config
 from .errors import ConfigError
@@ -66,8 +66,15 @@ MIN_CACHE_TTL = 30.0
 RATE_LIMITED = "429 Too Many Requests: Workers KV takes 1 write per second per key"
 """Error of a write refused by the per-key write limit."""
 
-_Entry = tuple[dict[str, Any] | None, int, float]
-"""A cached answer: document (None: absent or deleted), version, and when it was cached."""
+
+class _Entry(NamedTuple):
+    """A cached answer."""
+
+    doc: dict[str, Any] | None
+    """The document; None when absent or deleted (a negative entry)."""
+    version: int
+    cached_at: float
+    """Virtual seconds when it was cached."""
 
 
 def _seconds(value: Any, name: str, low: float) -> float:
@@ -193,12 +200,12 @@ class WorkersKV(StoreBase):
         self.in_flight += 1
         if op.kind == OpKind.GET:
             entry = self._caches[region].get(op.key)
-            if entry is not None and now - entry[2] < self.cache_ttl:
+            if entry is not None and now - entry.cached_at < self.cache_ttl:
                 counts = self.counts[region]
                 counts["hits"] += 1
-                if entry[0] is None:
+                if entry.doc is None:
                     counts["negative_hits"] += 1
-                self._later(self.service, self._finish, pending, entry[0], entry[1], region)
+                self._later(self.service, self._finish, pending, entry.doc, entry.version, region)
                 return
             self.counts[region]["fetches"] += 1
             self._to_central(pending, self._fetch)
@@ -236,7 +243,7 @@ class WorkersKV(StoreBase):
 
     def _fetched(self, pending: _Op, doc: dict[str, Any] | None, version: int) -> None:
         op = pending.op
-        self._caches[op.region][op.key] = (doc, version, self.now())
+        self._caches[op.region][op.key] = _Entry(doc, version, self.now())
         self._finish(pending, doc, version, self.central)
 
     def _write(self, pending: _Op) -> None:
@@ -257,7 +264,7 @@ class WorkersKV(StoreBase):
 
     def _written(self, pending: _Op, doc: dict[str, Any] | None, version: int) -> None:
         op = pending.op
-        self._caches[op.region][op.key] = (doc, version, self.now())
+        self._caches[op.region][op.key] = _Entry(doc, version, self.now())
         self.counts[op.region]["writes"] += 1
         self._finish(pending, None, version, self.central)
 
