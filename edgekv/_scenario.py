@@ -996,6 +996,7 @@ def run_edge_flags(
     ``fast_path`` (and no ``record``), a column the vectorised fast path computes identically
     (see :mod:`edgekv._fastpath`) takes it; :attr:`SystemRun.path` says which path ran."""
     from ._fastpath import vectorised  # it imports this module
+
     directory = None if record is None else Path(record)
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -1007,12 +1008,12 @@ def run_edge_flags(
     n = len(columns)
     for j, (system, cols) in enumerate(columns.items()):
         tick = None if progress is None else partial(_stage, progress, j / n, (j + 1) / n)
-        fast = None
         if fast_path and directory is None:
             fast = vectorised(work, cfg, scenario.seed, keys, evaluator, system, cols)
-        if fast is not None:
             runs.update(fast)
-            continue
+            cols = [col for col in cols if col[0] not in fast]
+            if not cols:
+                continue
         with gc_tuned_for_run():
             runs.update(
                 _run_system(

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edgekv import bench
 from edgekv._config import Config, load_config
 from edgekv._distributions import Constant, Empirical, Exponential, Mixture
 from edgekv._errors import ConfigError
@@ -179,11 +180,20 @@ def test_configs_with_feedback_take_the_event_path(changes: dict[str, Any], reas
     assert result.systems[COLUMN].path == "event"
 
 
-def test_other_columns_stay_on_the_event_path() -> None:
+@pytest.mark.parametrize("seed", [1, 4])
+def test_only_the_eventual_column_is_vectorised_and_the_others_are_unchanged(seed: int) -> None:
+    """Beside the session level on the same store and single-home, the eventual column
+    alone takes the fast path; every column's figures equal the all-event run's."""
     cfg = scenario_config().replace(anti_entropy=None)
+    scenario = EdgeFlags(users=1500, duration=20.0, seed=seed, mobility=0.4)
     systems = ["replicated:eventual", "replicated:session", "single-home"]
-    result = run_edge_flags(EdgeFlags(users=100, duration=5.0), cfg, EVALUATOR, systems=systems)
-    assert [run.path for run in result.systems.values()] == ["event"] * 3
+    both = [
+        summarize(run_edge_flags(scenario, cfg, EVALUATOR, systems=systems, fast_path=f))
+        for f in (True, False)
+    ]
+    paths = [[s.pop("path") for s in summary["systems"].values()] for summary in both]
+    assert paths == [["vectorised", "event", "event"], ["event"] * 3]
+    assert json.dumps(both[0], sort_keys=True) == json.dumps(both[1], sort_keys=True)
 
 
 def test_replication_bytes_follow_msgpack_at_every_size_boundary() -> None:
@@ -282,3 +292,19 @@ def test_a_lost_update_is_counted_alike(tmp_path: Path) -> None:
     assert fast is not None
     assert (fast.lost_updates, fast.writes_checked) == (1, 2)
     _assert_identical(fast, dataclasses.replace(event, path="event"))
+
+
+def test_the_api_takes_the_fast_path_unless_told_not_to() -> None:
+    cfg = scenario_config().replace(anti_entropy=None)
+    columns = ["replicated:eventual", "replicated:session"]
+    runs = [
+        bench(systems=columns, users=300, duration=10.0, config=cfg, fast_path=f)
+        for f in (True, False)
+    ]
+    paths = [[s["path"] for s in r.to_dict()["systems"].values()] for r in runs]
+    assert paths == [["vectorised", "event"], ["event", "event"]]
+    assert "paths: replicated:eventual vectorised, replicated:session event" in runs[0].title()
+    for r in runs:
+        for s in r.to_dict()["systems"].values():
+            del s["path"]
+    assert runs[0].to_dict() == runs[1].to_dict()
