@@ -51,8 +51,9 @@ from edgekv.flags import Evaluator
 COLUMN = "replicated:eventual"
 FIELDS = (
     *("latency", "version", "stale", "stale_s", "beyond_floor", "ryw", "required"),
-    *("wrong", "platinum", "outcome", "waited", "failed"),
+    *("wrong", "platinum", "outcome", "waited", "failed", "since_own"),
 )
+TOTALS = ("bytes_replicated", "messages_replicated", "lost_updates", "writes_checked")
 
 
 def numpy_floor(work: Workload, cfg: Config, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -145,10 +146,11 @@ def main() -> None:
     ev, fa = results["event"], results["fast"]
     if fa is None:
         raise SystemExit("the fast path refused this run (a time tie); try another --seed")
-    same = all(np.array_equal(getattr(ev, f), getattr(fa, f)) for f in FIELDS) and (
-        ev.bytes_replicated,
-        ev.messages_replicated,
-    ) == (fa.bytes_replicated, fa.messages_replicated)
+    same = (
+        all(np.array_equal(getattr(ev, f), getattr(fa, f)) for f in FIELDS)
+        and all(getattr(ev, f) == getattr(fa, f) for f in TOTALS)
+        and ev.realised_lag == fa.realised_lag
+    )
     floor_stale = results["floor"][0]
     reads = work.kind != PURCHASE
     reads &= work.kind != WRITE
@@ -158,7 +160,7 @@ def main() -> None:
         f"{work.ops:,} operations ({logins:,} logins), anti-entropy off, seed {args.seed}; "
         f"CPU seconds, best of {args.repeat}"
     )
-    print(f"identical results (every per-op array, bytes, messages): {same}")
+    print(f"identical results (every per-op array, bytes, messages, lost, lag): {same}")
     print(
         f"stale reads: event {int(ev.stale[reads].sum())}, fast {int(fa.stale[reads].sum())}, "
         f"numpy floor {int(floor_stale.sum())} (other draws; no LWW coverage)"

@@ -44,6 +44,8 @@ _PAGE = 4096
 _JOINED = ("put", "cd", "av")
 """Write classes a record is joined from: the put (floor and every field), the writes of
 ``customData`` (the put and purchases) and of ``appVersion`` (the put and background writes)."""
+_POWERS = 10 ** np.arange(19, dtype=np.int64)
+"""1, 10, 100, ...: a non-negative int has as many decimal digits as powers it reaches."""
 _MARGIN = 1.0
 """Seconds of slack around the float-encoded (user, time) window searches; the exact tests
 run on the pairs inside."""
@@ -135,7 +137,7 @@ def _ops_bytes(
     ``(origin, [[origin, seq, key, [patch, version]]])`` over writes, the patch
     ``{"customData": {"stars": value}}`` for a purchase and ``{"appVersion": "5.1.<value>"}``
     otherwise: msgpack's sizes, summed in numpy."""
-    digits = np.char.str_len(value.astype(str)).astype(np.int64)
+    digits = np.searchsorted(_POWERS, value, side="right").clip(1)  # (values are >= 0)
     patch = 1 + _str_len(np.full(len(value), 10))  # fixmap(1), "customData" / "appVersion"
     patch += np.where(purchase, 1 + _str_len(np.full(len(value), 5)) + _uint_len(value), 0)
     patch += np.where(purchase, 0, _str_len(4 + digits))
@@ -476,7 +478,7 @@ def replicated_eventual(
     sent = _ops_bytes(
         w_region[window],
         seq[window],
-        np.array([len(keys[u].encode()) for u in w_user[window].tolist()], dtype=np.int64),
+        np.array([len(key.encode()) for key in keys], dtype=np.int64)[w_user[window]],
         w_kind[window] == PURCHASE,
         values[window],
         version[window],

@@ -157,6 +157,7 @@ def _links(
 ) -> list[LinkLag]:
     names = cfg.names
     cache: dict[tuple[Distribution, float], tuple[float, float, float]] = {}
+    drawn: dict[Distribution, tuple[np.ndarray, np.ndarray]] = {}
     out = []
     for i, a in enumerate(names):
         for j, b in enumerate(names):
@@ -164,9 +165,14 @@ def _links(
                 continue
             dist, floor = cfg.link_lag_for(a, b), cfg.rtt[(a, b)] / 2
             if (dist, floor) not in cache:
-                draws = np.maximum(dist.sample(np.random.default_rng(0), _DRAWS), floor)
-                p50, p99 = np.percentile(draws, [50, 99])
-                cache[(dist, floor)] = float(p50), float(p99), float(draws.mean())
+                if dist not in drawn:  # the same draws for every floor: drawn and sorted once
+                    raw = dist.sample(np.random.default_rng(0), _DRAWS)
+                    drawn[dist] = raw, np.sort(raw)
+                raw, ordered = drawn[dist]
+                # The floor keeps the order, so these are the floored draws' order statistics.
+                p50, p99 = np.percentile(np.maximum(ordered, floor), [50, 99])
+                mean = float(np.maximum(raw, floor).mean())
+                cache[(dist, floor)] = float(p50), float(p99), mean
             got = np.asarray(samples[i][j], dtype=float)
             if len(got):
                 r50, r99 = (float(v) for v in np.percentile(got, [50, 99]))

@@ -89,3 +89,9 @@ def test_recorder_benchmark_records_every_operation() -> None:
     out = run("recorder.py", "--ops", "200", "--repeat", "1")
     assert out.count("200 recorded") == 2 and "0 recorded" in out, out
     assert out.count("Recorder.record alone") == 2, out
+
+
+def test_fastpath_bench_checks_identity_and_prints_ratios() -> None:
+    out = run("fastpath.py", "--users", "300", "--repeat", "1")
+    assert "identical results (every per-op array, bytes, messages, lost, lag): True" in out, out
+    assert "event path / fast path:" in out and "fast path / numpy floor:" in out
