@@ -157,7 +157,7 @@ def _links(
 ) -> list[LinkLag]:
     names = cfg.names
     cache: dict[tuple[Distribution, float], tuple[float, float, float]] = {}
-    drawn: dict[Distribution, tuple[np.ndarray, np.ndarray]] = {}
+    drawn: dict[Distribution, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     out = []
     for i, a in enumerate(names):
         for j, b in enumerate(names):
@@ -167,10 +167,15 @@ def _links(
             if (dist, floor) not in cache:
                 if dist not in drawn:  # the same draws for every floor: drawn and sorted once
                     raw = dist.sample(np.random.default_rng(0), _DRAWS)
-                    drawn[dist] = raw, np.sort(raw)
-                raw, ordered = drawn[dist]
-                # The floor keeps the order, so these are the floored draws' order statistics.
-                p50, p99 = np.percentile(np.maximum(ordered, floor), [50, 99])
+                    ordered = np.sort(raw)
+                    drawn[dist] = raw, ordered, np.percentile(ordered, [50, 99])
+                raw, ordered, unfloored = drawn[dist]
+                # The floor keeps the order, so these are the floored draws' order statistics;
+                # a floor below the order statistics under the median leaves them as drawn.
+                if floor <= ordered[(_DRAWS - 1) // 2]:
+                    p50, p99 = unfloored
+                else:
+                    p50, p99 = np.percentile(np.maximum(ordered, floor), [50, 99])
                 mean = float(np.maximum(raw, floor).mean())
                 cache[(dist, floor)] = float(p50), float(p99), mean
             got = np.asarray(samples[i][j], dtype=float)
