@@ -35,6 +35,7 @@ from edgekv._scenario import (
     run_edge_flags,
     scenario_config,
 )
+from edgekv._workload import load_workload
 
 EVALUATOR = load_evaluator()
 COLUMN = "replicated:eventual"
@@ -308,3 +309,27 @@ def test_the_api_takes_the_fast_path_unless_told_not_to() -> None:
         for s in r.to_dict()["systems"].values():
             del s["path"]
     assert runs[0].to_dict() == runs[1].to_dict()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_cart_workload_matches_on_every_column(seed: int) -> None:
+    """The packaged cart workload (sessions of several writes, Zipf-popular users): the
+    eventual column vectorised, the whole result identical to the all-event run."""
+    cfg = scenario_config().replace(anti_entropy=None)
+    scenario = dataclasses.replace(load_workload("cart"), users=1500, duration=20.0, seed=seed)
+    systems = ["replicated:eventual", "replicated:session", "single-home"]
+    both = [
+        summarize(run_edge_flags(scenario, cfg, EVALUATOR, systems=systems, fast_path=f))
+        for f in (True, False)
+    ]
+    assert [s.pop("path") for s in both[0]["systems"].values()][0] == "vectorised"
+    for s in both[1]["systems"].values():
+        del s["path"]
+    assert json.dumps(both[0], sort_keys=True) == json.dumps(both[1], sort_keys=True)
+
+
+def test_padded_documents_take_the_event_path() -> None:
+    cfg = scenario_config().replace(anti_entropy=None)
+    scenario = dataclasses.replace(load_workload("profile-store"), users=200, duration=5.0)
+    result = run_edge_flags(scenario, cfg, EVALUATOR, systems=[COLUMN])
+    assert result.systems[COLUMN].path == "event"
