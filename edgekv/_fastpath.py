@@ -3,15 +3,19 @@ numpy computes what the discrete-event run would, identical op by op, when nothi
 
 It applies only when the event path is a pure function of the lag draws: field granularity,
 no loss, duplication, jitter, partition, clock skew, batching, anti-entropy (digests and
-repairs change replication bytes and may beat a slow delivery) or tombstone grace. Then a
-write's version is its region's hybrid clock over local commits alone (checked: no remote
-version ever reaches a region within the millisecond it is applied), its arrival at each
-region is the commit time plus the link's lag draw (the :class:`~edgekv._network.Network`'s
-per-link streams, drawn the same way in the same order), and a read returns the join of the
-writes that arrived before it. A read that starts or ends exactly when a write of its user
-commits, arrives or is acknowledged (an order the kernel's insertion order would decide) makes
-it refuse: :func:`replicated_eventual` returns None and the caller runs the event path. Flag
-evaluation stays the evaluator's, called exactly where the event path calls it.
+repairs change replication bytes and may beat a slow delivery) or tombstone grace, and
+documents without padding. Then a write's version is its region's hybrid clock over local
+commits alone (checked: no remote version ever reaches a region within the millisecond it is
+applied), its arrival at each region is the commit time plus the link's lag draw (the
+:class:`~edgekv._network.Network`'s per-link streams, drawn the same way in the same order),
+and a read returns the join of the writes that arrived before it. From the same arrays come
+the truth at a read's start and answer (with the user's writes not yet acknowledged, for
+wrong logins), read-your-writes by content, the lost updates once every write has arrived
+everywhere, and the realised lag per link in delivery order. A read that starts or ends
+exactly when a write of its user commits, arrives or is acknowledged, or two writes of a user
+at once (orders the kernel's insertion order would decide), make it refuse:
+:func:`replicated_eventual` returns None and the caller runs the event path. Flag evaluation
+stays the evaluator's, called where the event path calls it.
 """
 
 from __future__ import annotations
