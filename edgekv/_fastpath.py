@@ -440,36 +440,49 @@ def replicated_eventual(
         return out if out else None
 
     logins = np.flatnonzero(kind[reads] == LOGIN)
+    # Each login's document, by parts: the put's presence, appVersion (-2: none, -1: the
+    # put's) and the stars (-1: none); and whether the truth at its start is the same join.
+    av_w = by_version[np.maximum(seen["av"], 0)]
+    av_key = np.where(av_present, np.where(w_kind[av_w] == -1, -1, values[av_w]), -2)
+    stars = np.where(cd_present, values[cd_w], -1)
+    same = np.ones(len(logins), dtype=bool)
+    for c in _JOINED:
+        same &= seen[c][logins] == truth_start[c][logins]
     columns = [
         logins.tolist(),
         r_user[logins].tolist(),
         r_fin[logins].tolist(),
-        pending[PURCHASE][logins].tolist(),
-        pending[WRITE][logins].tolist(),
-        *(ranks[c][logins].tolist() for ranks in (seen, truth_start, truth_now) for c in _JOINED),
+        (seen["put"][logins] >= 0).tolist(),
+        av_key[logins].tolist(),
+        stars[logins].tolist(),
+        same.tolist(),
     ]
     evaluate, from_dict = evaluator.evaluate, User.from_dict
     served_platinum: list[bool] = []
     wrong_logins: list[int] = []
-    for j, u, fin, buy, write, *ranks in zip(*columns, strict=True):
+    for j, u, fin, put, av, cd, same_writes in zip(*columns, strict=True):
         now_ms = EPOCH_MS + fin * 1e3
         request = {"user_id": keys[u], "platform": LOGIN_PLATFORM}
-        held, acked, acked_now = ranks[0:3], ranks[3:6], ranks[6:9]
-        doc = doc_of(u, *held)
+        parts: dict[str, Any] = {"user_id": keys[u]} if put else {}
+        if av != -2:
+            parts["appVersion"] = "5.0.0" if av == -1 else f"5.1.{av}"
+        if cd >= 0:
+            parts["customData"] = {"stars": cd}
+        doc = parts or None
         evaluated = evaluate(from_dict(merge_user(doc, request)), now_ms=now_ms)
         hit = evaluated.get(PLATINUM)
         served_platinum.append(hit is not None and hit.value is True)
-        if held == acked:  # the same writes: the same document
+        if same_writes:  # the same writes: the same document
             continue
         served = {k: v.value for k, v in evaluated.items()}
-        start = doc_of(u, *acked)
+        start = doc_of(u, *(int(truth_start[c][j]) for c in _JOINED))
         if doc == start or served == _variables(evaluator, start, request, now_ms):
             continue
-        now = doc_of(u, *acked_now)
+        now = doc_of(u, *(int(truth_now[c][j]) for c in _JOINED))
         if doc == now or served == _variables(evaluator, now, request, now_ms):
             continue
         ahead = dict(now or {})
-        for w in sorted(x for x in (buy, write) if x >= 0):
+        for w in sorted(x for x in (int(pending[PURCHASE][j]), int(pending[WRITE][j])) if x >= 0):
             if kind_l[w] == PURCHASE:
                 ahead["customData"] = {"stars": writes_value[w]}
             else:
