@@ -57,10 +57,12 @@ _EXPORTS: dict[str, str] = {
     "Oracle": "_core.oracle",
     "lag_warnings": "_core.realised",
     "LagWarning": "_core.realised",
+    "link_lags": "_core.realised",
     "probe": "_core.realised",
     "decode": "_core.replication",
     "Digest": "_core.replication",
     "encode_digest": "_core.replication",
+    "encode_ops": "_core.replication",
     "OpsBatch": "_core.replication",
     "Requests": "_core.requests",
     "SingleHome": "_core.singlehome",
@@ -89,12 +91,17 @@ _EXPORTS: dict[str, str] = {
     "clock_skew": "_bench.anomalies",
     "item_merge": "_bench.anomalies",
     "resurrection": "_bench.anomalies",
+    "ops_bytes": "_bench.fastpath",
+    "refusal": "_bench.fastpath",
+    "replicated_eventual": "_bench.fastpath",
+    "vectorised": "_bench.fastpath",
     "cdf": "_bench.fit",
     "fit_all": "_bench.fit",
     "ks_distance": "_bench.fit",
     "HtmlTable": "_bench.html",
     "render_report": "_bench.html",
     "flatten": "_bench.report",
+    "summarize": "_bench.report",
     "summary_rows": "_bench.report",
     "build_workload": "_bench.scenario",
     "EdgeFlags": "_bench.scenario",
@@ -104,9 +111,12 @@ _EXPORTS: dict[str, str] = {
     "PURCHASE": "_bench.scenario",
     "READ": "_bench.scenario",
     "run_edge_flags": "_bench.scenario",
+    "run_system": "_bench.scenario",
     "scenario_config": "_bench.scenario",
     "ScenarioResult": "_bench.scenario",
+    "SystemRun": "_bench.scenario",
     "with_median": "_bench.scenario",
+    "Workload": "_bench.scenario",
     "WRITE": "_bench.scenario",
     "mean_interval": "_bench.stats",
     "percentile_interval": "_bench.stats",
@@ -141,9 +151,10 @@ __getattr__, __dir__ = lazy_namespace("edgekv.lowlevel", _EXPORTS, globals())
 
 if TYPE_CHECKING:
     from ._bench.anomalies import clock_skew, item_merge, resurrection
+    from ._bench.fastpath import ops_bytes, refusal, replicated_eventual, vectorised
     from ._bench.fit import cdf, fit_all, ks_distance
     from ._bench.html import HtmlTable, render_report
-    from ._bench.report import flatten, summary_rows
+    from ._bench.report import flatten, summarize, summary_rows
     from ._bench.scenario import (
         LOGIN,
         OUTCOMES,
@@ -152,9 +163,12 @@ if TYPE_CHECKING:
         WRITE,
         EdgeFlags,
         ScenarioResult,
+        SystemRun,
+        Workload,
         build_workload,
         load_evaluator,
         run_edge_flags,
+        run_system,
         scenario_config,
         with_median,
     )
@@ -203,8 +217,8 @@ if TYPE_CHECKING:
     from ._core.network import Network
     from ._core.node import CompactRegionNode, RegionNode
     from ._core.oracle import Oracle
-    from ._core.realised import LagWarning, lag_warnings, probe
-    from ._core.replication import Digest, OpsBatch, decode, encode_digest
+    from ._core.realised import LagWarning, lag_warnings, link_lags, probe
+    from ._core.replication import Digest, OpsBatch, decode, encode_digest, encode_ops
     from ._core.requests import Requests
     from ._core.singlehome import WRITE_FLUSH, SingleHome
     from ._core.store import Pending, Route

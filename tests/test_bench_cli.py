@@ -195,3 +195,25 @@ def test_bench_records_checkable_histories_of_every_system(tmp_path: Path) -> No
     assert (
         main(["check", str(tmp_path / "seed-1" / "single-home.jsonl"), "--model", "session"]) == 0
     )
+
+
+def test_bench_title_and_json_name_each_columns_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "regions.yaml"
+    text = (Path(__file__).resolve().parent.parent / "regions.yaml").read_text()
+    config.write_text(text.replace("anti_entropy: 1s ", "anti_entropy: null "))
+    systems = ["--config", str(config), "--systems", "replicated:eventual,single-home"]
+    fast = _bench(tmp_path, "fast", *systems)
+    title = " ".join(capsys.readouterr().out.split())
+    assert "paths: replicated:eventual vectorised, single-home event" in title
+    event = _bench(tmp_path, "event", *systems, "--no-fast-path")
+    assert "paths: replicated:eventual event, single-home event" in " ".join(
+        capsys.readouterr().out.split()
+    )
+    assert [s["path"] for s in fast["systems"].values()] == ["vectorised", "event"]
+    assert [s["path"] for s in event["systems"].values()] == ["event", "event"]
+    for data in (fast, event):
+        for s in data["systems"].values():
+            del s["path"]
+    assert fast == event  # identical figures on both paths

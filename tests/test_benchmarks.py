@@ -196,3 +196,13 @@ def test_unwritable_json_path_fails_in_one_line_before_the_run(tmp_path: Path) -
     assert done.returncode == 1 and done.stdout == ""
     error = f"--json: cannot write {missing}: No such file or directory"
     assert done.stderr.splitlines() == [error]
+
+
+def test_fastpath_bench_checks_identity_and_reports_ratios() -> None:
+    report = report_of("fastpath.py", "--users", "300", "--repeat", "1")
+    assert report["identical"] is True and report["users"] == 300
+    assert report["stale_reads"]["event"] == report["stale_reads"]["fast"]
+    cpu = report["cpu_s"]
+    assert all(cpu[k] > 0 for k in ("event", "fast", "floor", "evaluator"))
+    assert report["event_over_fast"] == pytest.approx(cpu["event"] / cpu["fast"])
+    assert report["fast_over_floor"] == pytest.approx(cpu["fast"] / cpu["floor"])

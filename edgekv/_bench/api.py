@@ -178,6 +178,10 @@ class BenchResult:
             f"think {scenario.think.describe()}, {seed}"
         )
         faults = "; ".join(self.summaries[0]["scenario"]["faults"]) or "none"
+        faults += "\npaths: " + ", ".join(
+            f"{name} {'/'.join(sorted({s['systems'][name]['path'] for s in self.summaries}))}"
+            for name in self.systems
+        )
         if len(seeds) > 1:
             return f"{head}\nfaults: {faults}"
         w = self.summaries[0]["workload"]
@@ -321,6 +325,7 @@ def bench(
     repeat: int = 1,
     progress: Callable[[float], None] | None = None,
     record: str | os.PathLike[str] | None = None,
+    fast_path: bool = True,
 ) -> BenchResult:
     """Run a workload (a packaged name such as ``"edge-flags"``, ``"cart"``,
     ``"profile-store"``, a workload file's path, or an :class:`EdgeFlags`; default
@@ -331,7 +336,9 @@ def bench(
     overrides its replication lag (``"lognormal:300ms,0.5"``). Bad values raise
     :class:`ConfigError` naming the parameter; ``progress(fraction)`` follows along; with
     ``record`` (a directory) each system's operations are kept as a history file
-    ``DIR/seed-N/<system>.jsonl`` for ``edgekv check``. Deterministic."""
+    ``DIR/seed-N/<system>.jsonl`` for ``edgekv check``; ``fast_path=False`` runs every
+    column on the event path (by default a column the vectorised fast path computes
+    identically takes it: ``systems.<column>.path``). Deterministic."""
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise ConfigError("repeat", f"expected an integer >= 1, got {repeat!r}")
     if isinstance(systems, str):
@@ -364,7 +371,9 @@ def bench(
         run = dataclasses.replace(scenario, seed=seed + i)
         tick = None if progress is None else partial(_stage, progress, i, repeat)
         where = None if record is None else Path(record) / f"seed-{run.seed}"
-        results.append(run_edge_flags(run, cfg, evaluator, tick, list(systems), where))
+        results.append(
+            run_edge_flags(run, cfg, evaluator, tick, list(systems), where, fast_path=fast_path)
+        )
     return BenchResult(tuple(results), tuple(summarize(r) for r in results))
 
 

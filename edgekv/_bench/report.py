@@ -168,6 +168,7 @@ def summarize(result: ScenarioResult) -> dict[str, Any]:
         lat = run.latency
         stale_ms = run.stale_s[reads & run.stale] * 1e3
         systems[name] = {
+            "path": run.path,
             "reads": {
                 "latency_ms": _latency(lat[reads]),
                 "home_latency_ms": _latency(lat[reads & ~away]),

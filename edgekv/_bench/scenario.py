@@ -95,6 +95,7 @@ __all__ = [
     "build_workload",
     "load_evaluator",
     "run_edge_flags",
+    "run_system",
     "scenario_config",
     "with_median",
 ]
@@ -471,6 +472,9 @@ class SystemRun:
     realised_lag: Mapping[str, Any] | None = None
     """For a replicated store: the commit-to-apply lag observed over every link (``all``,
     seconds: n, p50, p99, mean) and per link beside the configured one (``links``, ms)."""
+    path: str = "event"
+    """How the run was computed: ``"event"`` (the discrete-event kernel) or ``"vectorised"``
+    (:mod:`edgekv._bench.fastpath`, identical figures)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -730,7 +734,7 @@ DEFAULT_SYSTEMS = ("replicated:eventual", "replicated:session", "single-home")
 """The columns of ``edgekv bench`` without ``--systems``."""
 
 
-def _run_system(
+def run_system(
     work: Workload,
     cfg: Config,
     seed: int,
@@ -984,11 +988,16 @@ def run_edge_flags(
     progress: Callable[[float], None] | None = None,
     systems: Sequence[str] = DEFAULT_SYSTEMS,
     record: str | os.PathLike[str] | None = None,
+    fast_path: bool = True,
 ) -> ScenarioResult:
     """Run the scenario on every system of ``systems`` (specs such as
     ``"replicated:session"``); ``progress(fraction)`` follows along; with ``record`` (a
     directory) every operation of each system goes to ``DIR/<system>.jsonl``, a history
-    ``edgekv check`` reads. Deterministic: same inputs, same result bit for bit."""
+    ``edgekv check`` reads. Deterministic: same inputs, same result bit for bit. With
+    ``fast_path`` (and no ``record``), a column the vectorised fast path computes identically
+    (see :mod:`edgekv._bench.fastpath`) takes it; :attr:`SystemRun.path` says which path ran."""
+    from .fastpath import vectorised  # it imports this module
+
     directory = None if record is None else Path(record)
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -1000,11 +1009,15 @@ def run_edge_flags(
     n = len(columns)
     for j, (system, cols) in enumerate(columns.items()):
         tick = None if progress is None else partial(_stage, progress, j / n, (j + 1) / n)
+        if fast_path and directory is None:
+            fast = vectorised(work, cfg, scenario.seed, keys, evaluator, system, cols)
+            runs.update(fast)
+            cols = [col for col in cols if col[0] not in fast]
+            if not cols:
+                continue
         with gc_tuned_for_run():
             runs.update(
-                _run_system(
-                    work, cfg, scenario.seed, keys, evaluator, system, cols, tick, directory
-                )
+                run_system(work, cfg, scenario.seed, keys, evaluator, system, cols, tick, directory)
             )
     rtt = [[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]
     ordered = {label: runs[label] for cols in columns.values() for label, _ in cols}

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .mesh import Mesh
     from .replication import OpsBatch
 
-__all__ = ["LagTracker", "LagWarning", "LinkLag", "lag_warnings", "median", "probe"]
+__all__ = ["LagTracker", "LagWarning", "LinkLag", "lag_warnings", "link_lags", "median", "probe"]
 
 _DRAWS = 200_000
 """Seeded draws behind the configured quantiles (and the median without a closed form)."""
@@ -164,14 +164,17 @@ class LagTracker:
 
     def summary(self) -> list[LinkLag]:
         """Every link's configured and realised lag, in config order. O(samples log)."""
-        return _links(self._mesh.cfg, self.samples, self.counts)
+        return link_lags(self._mesh.cfg, self.samples, self.counts)
 
 
-def _links(
+def link_lags(
     cfg: Config, samples: Sequence[Sequence[Sequence[float]]], counts: Sequence[Sequence[int]]
 ) -> list[LinkLag]:
+    """Each link's realised lag (``samples[src][dst]``, ``counts[src][dst]``) beside the lag
+    ``cfg`` configures for it; the one summary every path (event, vectorised) reports."""
     names = cfg.names
     cache: dict[tuple[Distribution, float], tuple[float, float, float]] = {}
+    drawn: dict[Distribution, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     out = []
     for i, a in enumerate(names):
         for j, b in enumerate(names):
@@ -179,9 +182,19 @@ def _links(
                 continue
             dist, floor = cfg.link_lag_for(a, b), cfg.rtt[(a, b)] / 2
             if (dist, floor) not in cache:
-                draws = np.maximum(dist.sample(np.random.default_rng(0), _DRAWS), floor)
-                p50, p99 = np.percentile(draws, [50, 99])
-                cache[(dist, floor)] = float(p50), float(p99), float(draws.mean())
+                if dist not in drawn:  # the same draws for every floor: drawn and sorted once
+                    raw = dist.sample(np.random.default_rng(0), _DRAWS)
+                    ordered = np.sort(raw)
+                    drawn[dist] = raw, ordered, np.percentile(ordered, [50, 99])
+                raw, ordered, unfloored = drawn[dist]
+                # The floor keeps the order, so these are the floored draws' order statistics;
+                # a floor below the order statistics under the median leaves them as drawn.
+                if floor <= ordered[(_DRAWS - 1) // 2]:
+                    p50, p99 = unfloored
+                else:
+                    p50, p99 = np.percentile(np.maximum(ordered, floor), [50, 99])
+                mean = float(np.maximum(raw, floor).mean())
+                cache[(dist, floor)] = float(p50), float(p99), mean
             got = np.asarray(samples[i][j], dtype=float)
             if len(got):
                 r50, r99 = (float(v) for v in np.percentile(got, [50, 99]))

@@ -245,6 +245,13 @@ def register(subparsers: Any) -> None:
         help="keep every operation of each system as a history DIR/seed-N/SYSTEM.jsonl, "
         "for edgekv check",
     )
+    parser.add_argument(
+        "--no-fast-path",
+        dest="fast_path",
+        action="store_false",
+        help="run every column on the event path (default: a column the vectorised fast "
+        "path computes identically takes it; the title's paths line says which)",
+    )
     parser.add_argument("--csv", metavar="PATH", help="write every figure as CSV")
     parser.add_argument(
         "--html",
@@ -284,6 +291,7 @@ def run(args: argparse.Namespace) -> int:
             repeat=args.repeat,
             progress=progress.update,
             record=args.record,
+            fast_path=args.fast_path,
         )
     finally:
         progress.close()

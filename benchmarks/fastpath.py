@@ -1,0 +1,215 @@
+"""The ``replicated:eventual`` column of ``edge-flags`` on its two paths, in CPU seconds.
+
+One workload (the default scenario, anti-entropy off so the vectorised fast path applies),
+three computations measured side by side in this process, interleaved, each run after a
+full garbage collection, best of ``--repeat``:
+
+* event: the discrete-event run (:func:`edgekv._scenario.run_system`, GC tuned as the
+  runner does);
+* fast: :func:`edgekv.lowlevel.replicated_eventual` (identical figures, checked here);
+* numpy floor: the model's arithmetic alone in numpy, what no vectorised implementation can
+  skip: one lag draw per write per region, each write's arrival per region, and per read
+  whether a write of its user committed before it had not yet arrived (stale) and since
+  when. No versions, no field-by-field join, no read-your-writes, no flag evaluation.
+
+The fast path also evaluates every login's flags (the scenario's story, which numpy cannot
+do); the evaluator's share is timed alone (one evaluation per login of the served document)
+and printed, so the fast path's numpy part can be compared with the floor.
+
+Run: ``.venv/bin/python benchmarks/fastpath.py [--users N] [--seed S] [--repeat R]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import numpy as np
+from _report import add_json_option, json_report
+
+from edgekv import Config
+from edgekv._bench.gctune import gc_tuned_for_run
+from edgekv._bench.scenario import LOGIN_PLATFORM, SystemRun, Workload, _initial_doc, run_system
+from edgekv._core.versions import EPOCH_MS
+from edgekv.flags import Evaluator, User, merge_user
+from edgekv.lowlevel import (
+    LOGIN,
+    PURCHASE,
+    WRITE,
+    EdgeFlags,
+    build_workload,
+    load_evaluator,
+    replicated_eventual,
+    scenario_config,
+)
+
+COLUMN = "replicated:eventual"
+FIELDS = (
+    *("latency", "version", "stale", "stale_s", "beyond_floor", "ryw", "required"),
+    *("wrong", "platinum", "outcome", "waited", "failed", "since_own"),
+)
+TOTALS = ("bytes_replicated", "messages_replicated", "lost_updates", "writes_checked")
+
+
+def numpy_floor(work: Workload, cfg: Config, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per read: stale (a write of its user committed before it had not arrived at its
+    region) and seconds since the first such write committed. Pure numpy, O(ops log ops)."""
+    rng = np.random.default_rng(seed)
+    n_reg, n_users = len(cfg.names), len(work.home)
+    is_write = (work.kind == PURCHASE) | (work.kind == WRITE)
+    w_user = np.r_[np.arange(n_users), work.user[is_write]]
+    w_reg = np.r_[work.home, work.region[is_write]]
+    w_t = np.r_[np.zeros(n_users), work.t_edge[is_write]]
+    floor = np.array(
+        [[cfg.rtt[(a, b)] / 2 if a != b else 0.0 for b in cfg.names] for a in cfg.names]
+    )
+    lag = cfg.lag.sample(rng, len(w_t) * n_reg).reshape(len(w_t), n_reg)
+    arrival = w_t[:, None] + np.maximum(lag, floor[w_reg])
+    arrival[np.arange(len(w_t)), w_reg] = w_t
+    reads = ~is_write
+    r_t, r_user, r_reg = work.t_edge[reads], work.user[reads], work.region[reads]
+    reach = float((arrival - w_t[:, None]).max()) + 1.0
+    order = np.argsort(w_user, kind="stable")
+    span = float(r_t.max()) + 2 * reach + 1.0
+    enc = w_user[order] * span + w_t[order] + reach
+    lo = np.searchsorted(enc, r_user * span + r_t)
+    hi = np.searchsorted(enc, r_user * span + r_t + reach)
+    count = hi - lo
+    pair_read = np.repeat(np.arange(len(r_t)), count)
+    pos = np.repeat(lo - np.cumsum(np.r_[0, count[:-1]]), count) + np.arange(count.sum())
+    w = order[pos]
+    late = (w_t[w] < r_t[pair_read]) & (arrival[w, r_reg[pair_read]] > r_t[pair_read])
+    first = np.full(len(r_t), np.inf)
+    np.minimum.at(first, pair_read[late], w_t[w][late])
+    stale = first < np.inf
+    return stale, np.where(stale, r_t - first, 0.0)
+
+
+def evaluations(work: Workload, keys: list[str], evaluator: Evaluator) -> None:
+    """One flag evaluation per login of a document shaped as the served ones (user_id,
+    appVersion, customData.stars), as the fast path calls it: the evaluator's share."""
+    evaluate, from_dict = evaluator.evaluate, User.from_dict
+    logins = np.flatnonzero(work.kind == LOGIN)
+    for u, t in zip(work.user[logins].tolist(), work.t_edge[logins].tolist(), strict=True):
+        request = {"user_id": keys[u], "platform": LOGIN_PLATFORM}
+        doc = _initial_doc(keys[u], int(work.stars0[u]))
+        evaluate(from_dict(merge_user(doc, request)), now_ms=EPOCH_MS + t * 1e3)
+
+
+def cpu(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """CPU seconds of ``fn()`` after a full collection, and its result."""
+    gc.collect()
+    started = time.process_time()
+    out = fn()
+    return time.process_time() - started, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
+    add_json_option(parser)
+    args = parser.parse_args()
+    with json_report(args.json) as report:
+        _run(args, report)
+
+
+def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """Time both paths, the numpy floor and the flag evaluator; print and fill ``report``."""
+    cfg = scenario_config().replace(anti_entropy=None)
+    scenario = EdgeFlags(users=args.users, seed=args.seed)
+    evaluator = load_evaluator()
+    work = build_workload(scenario, cfg)
+    width = len(str(scenario.users - 1))
+    keys = [f"user-{u:0{width}d}" for u in range(scenario.users)]
+
+    def event() -> SystemRun:
+        with gc_tuned_for_run():
+            cols = [(COLUMN, "eventual")]
+            runs = run_system(work, cfg, args.seed, keys, evaluator, "replicated", cols, None)
+        return runs[COLUMN]
+
+    def fast() -> SystemRun | None:
+        return replicated_eventual(work, cfg, args.seed, keys, evaluator, COLUMN)
+
+    best: dict[str, float] = {}
+    results: dict[str, Any] = {}
+    for _ in range(args.repeat):
+        paths: tuple[tuple[str, Callable[[], Any]], ...] = (("event", event), ("fast", fast))
+        for name, fn in paths:
+            seconds, results[name] = cpu(fn)
+            best[name] = min(best.get(name, np.inf), seconds)
+        others: tuple[tuple[str, Callable[[], Any]], ...] = (
+            ("floor", lambda: numpy_floor(work, cfg, args.seed)),
+            ("evaluator", partial(evaluations, work, keys, evaluator)),
+        )
+        for name, fn in others:
+            seconds, results[name] = cpu(fn)
+            best[name] = min(best.get(name, np.inf), seconds)
+    ev, fa = results["event"], results["fast"]
+    if fa is None:
+        raise SystemExit("the fast path refused this run (a time tie); try another --seed")
+    same = (
+        all(np.array_equal(getattr(ev, f), getattr(fa, f)) for f in FIELDS)
+        and all(getattr(ev, f) == getattr(fa, f) for f in TOTALS)
+        and ev.realised_lag == fa.realised_lag
+    )
+    floor_stale = results["floor"][0]
+    reads = work.kind != PURCHASE
+    reads &= work.kind != WRITE
+    logins = int((work.kind == LOGIN).sum())
+    print(
+        f"edge-flags {COLUMN}: {scenario.users:,} users, {len(cfg.names)} regions, "
+        f"{work.ops:,} operations ({logins:,} logins), anti-entropy off, seed {args.seed}; "
+        f"CPU seconds, best of {args.repeat}"
+    )
+    print(f"identical results (every per-op array, bytes, messages, lost, lag): {same}")
+    print(
+        f"stale reads: event {int(ev.stale[reads].sum())}, fast {int(fa.stale[reads].sum())}, "
+        f"numpy floor {int(floor_stale.sum())} (other draws; no LWW coverage)"
+    )
+    numpy_part = max(best["fast"] - best["evaluator"], 0.0)
+    rows = [
+        ("event path", best["event"]),
+        ("fast path", best["fast"]),
+        ("  of which flag evaluation (timed alone)", best["evaluator"]),
+        ("  the rest (numpy and bookkeeping)", numpy_part),
+        ("numpy floor", best["floor"]),
+    ]
+    for label, seconds in rows:
+        print(f"{label:<42} {seconds:8.3f} s")
+    print(f"event path / fast path: {best['event'] / best['fast']:.1f}x")
+    print(f"fast path / numpy floor: {best['fast'] / best['floor']:.1f}x (target: within 3x)")
+    print(f"fast path without flag evaluation / numpy floor: {numpy_part / best['floor']:.1f}x")
+    print(
+        "fast path / (numpy floor + flag evaluation, the floor with the model's flags): "
+        f"{best['fast'] / (best['floor'] + best['evaluator']):.1f}x"
+    )
+    report.update(
+        users=scenario.users,
+        regions=len(cfg.names),
+        operations=int(work.ops),
+        logins=logins,
+        seed=args.seed,
+        repeat=args.repeat,
+        identical=bool(same),
+        stale_reads={
+            "event": int(ev.stale[reads].sum()),
+            "fast": int(fa.stale[reads].sum()),
+            "floor": int(floor_stale.sum()),
+        },
+        cpu_s={**best, "fast_without_evaluation": numpy_part},
+        event_over_fast=best["event"] / best["fast"],
+        fast_over_floor=best["fast"] / best["floor"],
+        fast_without_evaluation_over_floor=numpy_part / best["floor"],
+        fast_over_floor_plus_evaluation=best["fast"] / (best["floor"] + best["evaluator"]),
+    )
+
+
+if __name__ == "__main__":
+    main()

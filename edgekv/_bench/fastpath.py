@@ -1,0 +1,563 @@
+"""A vectorised fast path for the ``edge-flags`` scenario's ``replicated:eventual`` column:
+numpy computes what the discrete-event run would, identical op by op, when nothing feeds back.
+
+It applies only when the event path is a pure function of the lag draws: field granularity,
+no loss, duplication, jitter, partition, clock skew, batching, anti-entropy (digests and
+repairs change replication bytes and may beat a slow delivery) or tombstone grace, and
+documents without padding. Then a write's version is its region's hybrid clock over local
+commits alone (checked: no remote version ever reaches a region within the millisecond it is
+applied), its arrival at each region is the commit time plus the link's lag draw (the
+:class:`~edgekv._network.Network`'s per-link streams, drawn the same way in the same order),
+and a read returns the join of the writes that arrived before it. From the same arrays come
+the truth at a read's start and answer (with the user's writes not yet acknowledged, for
+wrong logins), read-your-writes by content, the lost updates once every write has arrived
+everywhere, and the realised lag per link in delivery order. A read that starts or ends
+exactly when a write of its user commits, arrives or is acknowledged, or two writes of a user
+at once (orders the kernel's insertion order would decide), make it refuse:
+:func:`replicated_eventual` returns None and the caller runs the event path. Flag evaluation
+stays the evaluator's, called where the event path calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, cast
+
+import numpy as np
+
+from .._core.config import Config
+from .._core.kernel import Kernel
+from .._core.realised import WINDOW, link_lags
+from .._core.systems import make_store
+from .._core.versions import EPOCH_MS, MAX_LOGICAL, make_version
+from ..flags import Evaluator, User, merge_user
+from .scenario import (
+    LOGIN,
+    LOGIN_PLATFORM,
+    PLATINUM,
+    PURCHASE,
+    WRITE,
+    SystemRun,
+    Workload,
+)
+
+__all__ = ["decline", "refusal", "replicated_eventual", "vectorised"]
+
+_PAGE = 4096
+"""Draws per page of a :class:`~edgekv._distributions.DelayStream` (its default block)."""
+_JOINED = ("put", "cd", "av")
+"""Write classes a record is joined from: the put (floor and every field), the writes of
+``customData`` (the put and purchases) and of ``appVersion`` (the put and background writes)."""
+_POWERS = 10 ** np.arange(19, dtype=np.int64)
+"""1, 10, 100, ...: a non-negative int has as many decimal digits as powers it reaches."""
+_MARGIN = 1.0
+"""Seconds of slack around the float-encoded (user, time) window searches; the exact tests
+run on the pairs inside."""
+
+
+def refusal(cfg: Config) -> str | None:
+    """Why the config rules the fast path out (a short reason), or None when it may apply."""
+    checks = (
+        (cfg.granularity != "field", "item granularity (patches read-modify-write)"),
+        (bool(cfg.loss or cfg.duplicate), "loss or duplication"),
+        (bool(cfg.partitions), "scheduled partitions"),
+        (cfg.jitter.mean > 0, "jitter"),
+        (any(r.clock_skew for r in cfg.regions), "clock skew"),
+        (cfg.batch_window > 0, "batching window"),
+        (cfg.anti_entropy is not None and len(cfg.regions) > 1, "anti-entropy"),
+        (cfg.tombstone_grace is not None, "tombstone grace"),
+    )
+    return next((reason for bad, reason in checks if bad), None)
+
+
+def _versions(region: np.ndarray, t: np.ndarray, n_regions: int) -> np.ndarray:
+    """Each write's version from its region's hybrid clock over local commits in order (the
+    writes are in commit order). Vectorised; a region that issues more than 16,384 versions
+    within one millisecond runs the clock's own rule in Python."""
+    pt = (EPOCH_MS + t * 1000.0).astype(np.int64)
+    out = np.empty(len(t), dtype=np.int64)
+    for r in range(n_regions):
+        idx = np.flatnonzero(region == r)
+        if not len(idx):
+            continue
+        p = pt[idx]
+        first = np.r_[True, p[1:] != p[:-1]]
+        starts = np.flatnonzero(first)
+        logical = np.arange(len(p)) - np.repeat(starts, np.diff(np.r_[starts, len(p)]))
+        if logical.max() <= MAX_LOGICAL:
+            out[idx] = (p << 22) | (logical << 8) | r
+            continue
+        last_ms, last_c = 0, 0
+        values = []
+        for ms in p.tolist():
+            if ms > last_ms:
+                last_ms, last_c = ms, 0
+            else:
+                last_c += 1
+                if last_c > MAX_LOGICAL:
+                    last_ms, last_c = last_ms + 1, 0
+            values.append(make_version(last_ms, last_c, r))
+        out[idx] = values
+    return out
+
+
+def _lag_draws(cfg: Config, rng: np.random.Generator, src: int, dst: int, count: int) -> np.ndarray:
+    """The first ``count`` draws of the Network's lag stream ``src -> dst`` from the link's
+    generator ``rng``: whole pages of the link's distribution, as :class:`DelayStream`
+    hands them out."""
+    dist = cfg.link_lag_for(cfg.names[src], cfg.names[dst])
+    pages = [dist.sample(rng, _PAGE) for _ in range(-(-count // _PAGE))]
+    return np.concatenate(pages)[:count] if pages else np.empty(0)
+
+
+def _segmented_prefix_max(group: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Running maximum of ``value`` (ints >= -1) within runs of equal ``group`` (ascending)."""
+    if not len(value):
+        return value
+    span = int(value.max()) + 2
+    shifted = np.maximum.accumulate(group * span + value + 1)
+    return shifted - group * span - 1
+
+
+def _uint_len(x: np.ndarray) -> np.ndarray:
+    """Bytes msgpack packs each non-negative int into (fixint, uint 8/16/32/64)."""
+    return np.select([x < 128, x < 256, x < 65536, x < 2**32], [1, 2, 3, 5], 9)
+
+
+def _str_len(n: np.ndarray) -> np.ndarray:
+    """Bytes msgpack packs a UTF-8 string of ``n`` bytes into (fixstr, str 8/16/32)."""
+    return n + np.select([n < 32, n < 256, n < 65536], [1, 2, 3], 5)
+
+
+def ops_bytes(
+    origin: np.ndarray,
+    seq: np.ndarray,
+    key_len: np.ndarray,
+    purchase: np.ndarray,
+    value: np.ndarray,
+    version: np.ndarray,
+) -> int:
+    """Total length of :func:`~edgekv.lowlevel.encode_ops`
+    ``(origin, [[origin, seq, key, [patch, version]]])`` over writes, the patch
+    ``{"customData": {"stars": value}}`` for a purchase and ``{"appVersion": "5.1.<value>"}``
+    otherwise: msgpack's sizes, summed in numpy."""
+    digits = np.searchsorted(_POWERS, value, side="right").clip(1)  # (values are >= 0)
+    patch = 1 + _str_len(np.full(len(value), 10))  # fixmap(1), "customData" / "appVersion"
+    patch += np.where(purchase, 1 + _str_len(np.full(len(value), 5)) + _uint_len(value), 0)
+    patch += np.where(purchase, 0, _str_len(4 + digits))
+    # fixarray(3), kind 0, sender; fixarray(1); fixarray(4) op; fixarray(2) record.
+    fixed = 1 + 1 + _uint_len(origin) + 1 + 1 + _uint_len(origin) + 1
+    return int((fixed + _uint_len(seq) + _str_len(key_len) + patch + _uint_len(version)).sum())
+
+
+def _variables(
+    evaluator: Evaluator, doc: Mapping[str, Any] | None, request: dict[str, Any], now_ms: float
+) -> dict[str, Any]:
+    """Every variable's value for a login served ``doc`` (as the event path evaluates it)."""
+    user = User.from_dict(merge_user(doc, request))
+    return {k: v.value for k, v in evaluator.evaluate(user, now_ms=now_ms).items()}
+
+
+_Samples = Sequence[Sequence[Sequence[float]]]
+Side = Literal["left", "right"]
+
+
+def _realised(cfg: Config, links: list[list[np.ndarray]]) -> dict[str, Any]:
+    """What :func:`edgekv._scenario._realised` reports for a :class:`LagTracker` that saw,
+    per link, the commit-to-apply lags ``links[src][dst]`` in delivery order."""
+    kept = [[link[-WINDOW:] for link in row] for row in links]
+    counts = [[len(link) for link in row] for row in links]
+    pooled = np.concatenate([link for row in kept for link in row] or [np.empty(0)])
+    figures = (
+        {"p50": None, "p99": None, "mean": None}
+        if not len(pooled)
+        else {
+            "p50": float(np.percentile(pooled, 50)),
+            "p99": float(np.percentile(pooled, 99)),
+            "mean": float(pooled.mean()),
+        }
+    )
+    return {
+        "all": {"n": int(sum(map(sum, counts))), "sampled": len(pooled), **figures},
+        "links": [link.as_dict() for link in link_lags(cfg, cast(_Samples, kept), counts)],
+    }
+
+
+def _search(hay: np.ndarray, needles: np.ndarray, by: np.ndarray, side: Side) -> np.ndarray:
+    """``np.searchsorted(hay, needles, side)``, searched in the order ``by`` (one that sorts
+    the needles, which keeps the search in cache)."""
+    out = np.empty(len(needles), dtype=np.int64)
+    out[by] = np.searchsorted(hay, needles[by], side=side)
+    return out
+
+
+def _last_per_group(group: np.ndarray, mask: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group, the last position (in ``group``'s order) that ``mask`` marks (-1: none)."""
+    out = np.full(n_groups, -1, dtype=np.int64)
+    pos = np.flatnonzero(mask)
+    g = group[pos]
+    last = np.r_[g[1:] != g[:-1], True] if len(g) else np.zeros(0, dtype=bool)
+    out[g[last]] = pos[last]
+    return out
+
+
+def _lost_updates(
+    o_user: np.ndarray,
+    o_rank: np.ndarray,
+    o_version: np.ndarray,
+    classes: Mapping[str, np.ndarray],
+    keys_av: np.ndarray,
+    keys_cd: np.ndarray,
+    n_users: int,
+) -> tuple[int, int]:
+    """``(lost, checked)`` as :func:`edgekv._scenario._lost_updates` counts them once every
+    write reached every region (all regions then hold the same document: per field the
+    newest version, none older than the put). The writes are sorted by user, then start
+    time, each user's put first; ``keys_*`` identify a write's value of a field."""
+    put = np.searchsorted(o_user, np.arange(n_users), side="left")
+    last_av = _last_per_group(o_user, classes["av"], n_users)
+    last_cd = _last_per_group(o_user, classes["cd"], n_users)
+    final_av = _argmax_per_group(o_user, o_rank, classes["av"], n_users)
+    final_cd = _argmax_per_group(o_user, o_rank, classes["cd"], n_users)
+    floor = o_version[put]
+    lost_av = (o_version[final_av] < floor) | (keys_av[final_av] != keys_av[last_av])
+    lost_cd = (o_version[final_cd] < floor) | (keys_cd[final_cd] != keys_cd[last_cd])
+    av_apart, cd_apart = last_av != put, last_cd != put
+    lost_put = (~av_apart & lost_av) | (~cd_apart & lost_cd)
+    lost = lost_put.sum() + (av_apart & lost_av).sum() + (cd_apart & lost_cd).sum()
+    checked = n_users + av_apart.sum() + cd_apart.sum()
+    return int(lost), int(checked)
+
+
+def _argmax_per_group(
+    group: np.ndarray, rank: np.ndarray, mask: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Per group, the position of the highest ``rank`` among those ``mask`` marks."""
+    pos = np.flatnonzero(mask)
+    best = np.full(n_groups, -1, dtype=np.int64)
+    np.maximum.at(best, group[pos], rank[pos])
+    where = np.empty(len(rank), dtype=np.int64)
+    where[rank] = np.arange(len(rank))
+    return where[best]
+
+
+def decline(cfg: Config, work: Workload, system: str, levels: list[str]) -> str | None:
+    """Why a column set of ``system`` cannot take the fast path (a short reason), or None."""
+    if system != "replicated" or any(level != "eventual" for level in levels):
+        return "only replicated:eventual is vectorised"
+    if work.padding_bytes:
+        return "padded documents"
+    if not work.ops:
+        return "no operations"  # the event path's byte count then includes the initial puts
+    return refusal(cfg)
+
+
+def replicated_eventual(
+    work: Workload,
+    cfg: Config,
+    seed: int,
+    keys: list[str],
+    evaluator: Evaluator,
+    label: str,
+) -> SystemRun | None:
+    """The ``replicated:eventual`` column computed in numpy, identical to the event path's,
+    or None when the config or a time tie rules the fast path out. O(ops log ops) plus one
+    flag evaluation per login (more for a login served other data than the truth)."""
+    if decline(cfg, work, "replicated", ["eventual"]) is not None:
+        return None
+    make_store("replicated", cfg, seed, Kernel()).close()  # the options' errors, as built
+    n_reg = len(cfg.names)
+    n_users = len(keys)
+    service = cfg.service_time
+    kind, user, region, t_edge = work.kind, work.user, work.region, work.t_edge
+    is_write = (kind == PURCHASE) | (kind == WRITE)
+    w_ops = np.flatnonzero(is_write)
+    # Writes in commit order: every user's initial put at home at 0, then the window's.
+    w_user = np.r_[np.arange(n_users), user[w_ops]]
+    w_region = np.r_[work.home, region[w_ops]].astype(np.int64)
+    w_t = np.r_[np.zeros(n_users), t_edge[w_ops]]
+    w_kind = np.r_[np.full(n_users, -1), kind[w_ops]]  # -1: the put
+    n_w = len(w_t)
+    if np.any(np.diff(w_t) < 0):
+        return None
+    version = _versions(w_region, w_t, n_reg)
+    seq = np.empty(n_w, dtype=np.int64)
+    arrival = np.empty((n_w, n_reg))
+    rtt = [[cfg.rtt[(a, b)] if a != b else 0.0 for b in cfg.names] for a in cfg.names]
+    lags: list[list[np.ndarray]] = [[np.empty(0)] * n_reg for _ in range(n_reg)]
+    streams = np.random.default_rng([seed, 0]).spawn(n_reg * n_reg + 2)  # as the Network's
+    for s in range(n_reg):
+        idx = np.flatnonzero(w_region == s)
+        seq[idx] = np.arange(1, len(idx) + 1)
+        arrival[idx, s] = w_t[idx]
+        for d in range(n_reg):
+            if d == s:
+                continue
+            floor = rtt[s][d] / 2
+            draw = _lag_draws(cfg, streams[s * n_reg + d], s, d, len(idx))
+            at = w_t[idx] + np.where(draw > floor, draw, floor)
+            arrival[idx, d] = at
+            # Delivered in arrival order; equal times in send (commit) order, as the kernel.
+            lags[s][d] = (at - w_t[idx])[np.argsort(at, kind="stable")]
+    # The hybrid clock ignores remote versions only if each is older than the millisecond
+    # of its delivery (then every later local commit there already exceeds it).
+    at_ms = (EPOCH_MS + arrival * 1000.0).astype(np.int64)
+    at_ms[np.arange(n_w), w_region] = np.iinfo(np.int64).max  # (its origin commits it)
+    if np.any((version >> 22)[:, None] >= at_ms):
+        return None
+    ack = w_t + service
+    reads = np.flatnonzero(~is_write)
+    r_t = t_edge[reads]
+    r_fin = r_t + service
+    r_user = user[reads]
+    r_reg = region[reads].astype(np.int64)
+    max_delay = float((arrival - w_t[:, None]).max()) if n_w else 0.0
+    reach = max(max_delay, service) + _MARGIN
+
+    # Writes per user in commit order, and each read's window of writes to test one by one.
+    order = np.argsort(w_user, kind="stable")
+    o_user = w_user[order]
+    o_t = w_t[order]
+    if np.any((o_user[1:] == o_user[:-1]) & (o_t[1:] == o_t[:-1])):
+        return None  # two writes of a user at once: the kernel's order would decide
+    span = float(max(w_t.max(initial=0.0), r_t.max(initial=0.0))) + 2 * reach + 1.0
+    enc = o_user * span + o_t + reach
+    r_enc = r_user * span + r_t
+    by_user = np.argsort(r_enc)  # (sorted needles: the searches below run 3x faster)
+    lo = _search(enc, r_enc, by_user, "left")
+    hi = _search(enc, r_enc + 2 * reach, by_user, "right")
+    v_rank = np.empty(n_w, dtype=np.int64)
+    by_version = np.argsort(version)
+    v_rank[by_version] = np.arange(n_w)
+    o_rank = v_rank[order]
+    o_kind = w_kind[order]
+    classes = {
+        "put": o_kind == -1,
+        "cd": (o_kind == -1) | (o_kind == PURCHASE),
+        "av": (o_kind == -1) | (o_kind == WRITE),
+        "own": o_kind == PURCHASE,
+    }
+    seg_start = _search(o_user, r_user, by_user, "left")
+    has_prefix = lo > seg_start
+    prev = np.maximum(lo - 1, 0)
+    n_r = len(reads)
+    count = hi - lo
+    pair_read = np.repeat(np.arange(n_r), count)
+    pair_pos = np.repeat(lo - np.cumsum(np.r_[0, count[:-1]]), count) + np.arange(count.sum())
+    pair_w = order[pair_pos]
+    pair_t = w_t[pair_w]
+    pair_start, pair_fin, pair_ack = r_t[pair_read], r_fin[pair_read], ack[pair_w]
+    pair_arrival = arrival[pair_w, r_reg[pair_read]]
+    # A read at the very time a write of its user commits, reaches its region or is
+    # acknowledged: the kernel's insertion order would decide, so leave it to the kernel.
+    tie = (pair_t == pair_start) | (pair_arrival == pair_start) | (pair_t == pair_fin)
+    if np.any(tie | (pair_ack == pair_start) | (pair_ack == pair_fin)):
+        return None
+    pair_committed = pair_t < pair_start
+    pair_arrived = pair_arrival < pair_start
+    acked_start = pair_ack < pair_start
+    acked_now = pair_ack < pair_fin
+    unacked_now = (pair_t < pair_fin) & ~acked_now
+
+    def newest(mask_name: str, pair_ok: np.ndarray) -> np.ndarray:
+        """Per read, the version rank of the newest write of a class (-1: none) among the
+        writes surely done before the window and the window's writes passing ``pair_ok``."""
+        cls = classes[mask_name]
+        prefix = _segmented_prefix_max(o_user, np.where(cls, o_rank, -1))
+        best = np.where(has_prefix, prefix[prev], -1) if len(prefix) else np.full(n_r, -1)
+        ok = pair_ok & cls[pair_pos]
+        np.maximum.at(best, pair_read[ok], o_rank[pair_pos[ok]])
+        return best
+
+    seen = {name: newest(name, pair_arrived) for name in _JOINED}
+    truth_start = {name: newest(name, acked_start) for name in _JOINED}
+    truth_now = {name: newest(name, acked_now) for name in _JOINED}
+    own_rank = newest("own", acked_start)
+
+    def ver(rank: np.ndarray) -> np.ndarray:
+        return np.where(rank >= 0, version[by_version[np.maximum(rank, 0)]], -1)
+
+    floor_v = np.maximum(ver(seen["put"]), 0)
+    cd_v, av_v = ver(seen["cd"]), ver(seen["av"])
+    cd_present = (cd_v >= 0) & (cd_v >= floor_v)
+    av_present = (av_v >= 0) & (av_v >= floor_v)
+    r_version = np.maximum(np.maximum(cd_v, av_v), floor_v).clip(0)
+    fv_cd = np.where(cd_present, cd_v, -1)
+    fv_av = np.where(av_present, av_v, -1)
+    own_w = by_version[np.maximum(own_rank, 0)]
+    own_v = np.where(own_rank >= 0, version[own_w], 0)
+
+    # Stale: a write committed before the read that the record does not reflect.
+    pv = version[pair_w]
+    pk = w_kind[pair_w]
+    pr = pair_read
+    covered = np.where(pk == PURCHASE, fv_cd[pr], np.where(pk == WRITE, fv_av[pr], -1))
+    missed = pair_committed & ~pair_arrived & (pv > floor_v[pr]) & (pv > covered)
+    stale = np.zeros(n_r, dtype=bool)
+    stale[pr[missed]] = True
+    first = np.full(n_r, np.inf)
+    np.minimum.at(first, pr[missed], pair_t[missed])
+    stale_s = np.where(stale, r_t - first, 0.0)
+    light = np.array(cfg.floors())
+    beyond_pair = missed & (pair_t + light[w_region[pair_w], r_reg[pr]] < r_t[pr])
+    beyond = np.zeros(n_r, dtype=bool)
+    beyond[pr[beyond_pair]] = True
+
+    # Read-your-writes, by content: the document's stars reach the own purchase's total.
+    values = np.r_[work.stars0, work.value[w_ops]].astype(np.int64)
+    cd_w = by_version[np.maximum(seen["cd"], 0)]
+    ryw = (own_v > 0) & ~(cd_present & (values[cd_w] >= values[own_w]))
+    since_own = np.where(own_rank >= 0, r_t - w_t[own_w], np.inf)
+
+    # The user's writes issued but not acknowledged when the read answers, newest last.
+    unacked = np.zeros(n_r, dtype=bool)
+    unacked[pr[unacked_now]] = True
+    pending: dict[int, np.ndarray] = {}
+    for k in (PURCHASE, WRITE):
+        last = np.full(n_r, -1, dtype=np.int64)
+        ok = unacked_now & (pk == k)
+        np.maximum.at(last, pr[ok], pair_w[ok])
+        pending[k] = last
+
+    writes_value = values.tolist()
+    by_version_l, version_l, kind_l = by_version.tolist(), version.tolist(), w_kind.tolist()
+
+    def doc_of(u: int, put: int, cd: int, av: int) -> dict[str, Any] | None:
+        """The document a record joined from these writes (version ranks, -1: none) holds:
+        fields older than the put are dropped (None: no write)."""
+        floor = version_l[by_version_l[put]] if put >= 0 else 0
+        out: dict[str, Any] = {}
+        if put >= 0:
+            out["user_id"] = keys[u]
+        if av >= 0:
+            w = by_version_l[av]
+            if version_l[w] >= floor:
+                out["appVersion"] = "5.0.0" if kind_l[w] == -1 else f"5.1.{writes_value[w]}"
+        if cd >= 0:
+            w = by_version_l[cd]
+            if version_l[w] >= floor:
+                out["customData"] = {"stars": writes_value[w]}
+        return out if out else None
+
+    logins = np.flatnonzero(kind[reads] == LOGIN)
+    # Each login's document, by parts: the put's presence, appVersion (-2: none, -1: the
+    # put's) and the stars (-1: none); and whether the truth at its start is the same join.
+    av_w = by_version[np.maximum(seen["av"], 0)]
+    av_key = np.where(av_present, np.where(w_kind[av_w] == -1, -1, values[av_w]), -2)
+    stars = np.where(cd_present, values[cd_w], -1)
+    same = np.ones(len(logins), dtype=bool)
+    for c in _JOINED:
+        same &= seen[c][logins] == truth_start[c][logins]
+    columns = [
+        logins.tolist(),
+        r_user[logins].tolist(),
+        r_fin[logins].tolist(),
+        (seen["put"][logins] >= 0).tolist(),
+        av_key[logins].tolist(),
+        stars[logins].tolist(),
+        same.tolist(),
+    ]
+    evaluate, from_dict = evaluator.evaluate, User.from_dict
+    served_platinum: list[bool] = []
+    wrong_logins: list[int] = []
+    for j, u, fin, put, av, cd, same_writes in zip(*columns, strict=True):
+        now_ms = EPOCH_MS + fin * 1e3
+        request = {"user_id": keys[u], "platform": LOGIN_PLATFORM}
+        parts: dict[str, Any] = {"user_id": keys[u]} if put else {}
+        if av != -2:
+            parts["appVersion"] = "5.0.0" if av == -1 else f"5.1.{av}"
+        if cd >= 0:
+            parts["customData"] = {"stars": cd}
+        doc = parts or None
+        evaluated = evaluate(from_dict(merge_user(doc, request)), now_ms=now_ms)
+        hit = evaluated.get(PLATINUM)
+        served_platinum.append(hit is not None and hit.value is True)
+        if same_writes:  # the same writes: the same document
+            continue
+        served = {k: v.value for k, v in evaluated.items()}
+        start = doc_of(u, *(int(truth_start[c][j]) for c in _JOINED))
+        if doc == start or served == _variables(evaluator, start, request, now_ms):
+            continue
+        now = doc_of(u, *(int(truth_now[c][j]) for c in _JOINED))
+        if doc == now or served == _variables(evaluator, now, request, now_ms):
+            continue
+        ahead = dict(now or {})
+        for w in sorted(x for x in (int(pending[PURCHASE][j]), int(pending[WRITE][j])) if x >= 0):
+            if kind_l[w] == PURCHASE:
+                ahead["customData"] = {"stars": writes_value[w]}
+            else:
+                ahead["appVersion"] = f"5.1.{writes_value[w]}"
+        if ahead == now or served != _variables(evaluator, ahead, request, now_ms):
+            wrong_logins.append(j)
+    platinum = np.zeros(n_r, dtype=bool)
+    platinum[logins] = served_platinum
+    wrong = np.zeros(n_r, dtype=bool)
+    wrong[wrong_logins] = True
+
+    n_ops = work.ops
+    latency = (work.d_in + ((t_edge + service) - t_edge)) + work.d_out
+    op_version = np.zeros(n_ops, dtype=np.int64)
+    op_version[w_ops] = version[n_users:]
+    op_version[reads] = r_version
+
+    def scatter(values: np.ndarray, dtype: Any, fill: Any = 0) -> np.ndarray:
+        out = np.full(n_ops, fill, dtype=dtype)
+        out[reads] = values
+        return out
+
+    window = slice(n_users, n_w)
+    sent = ops_bytes(
+        w_region[window],
+        seq[window],
+        np.array([len(key.encode()) for key in keys], dtype=np.int64)[w_user[window]],
+        w_kind[window] == PURCHASE,
+        values[window],
+        version[window],
+    )
+    keys_av = np.where(w_kind == -1, -1, values)[order]
+    lost = _lost_updates(o_user, o_rank, version[order], classes, keys_av, values[order], n_users)
+    peers = n_reg - 1
+    return SystemRun(
+        name=label,
+        latency=latency,
+        version=op_version,
+        stale=scatter(stale, bool),
+        stale_s=scatter(stale_s, float),
+        beyond_floor=scatter(beyond, bool),
+        ryw=scatter(ryw, bool),
+        required=scatter(own_v, np.int64),
+        wrong=scatter(wrong, bool),
+        platinum=scatter(platinum, bool),
+        outcome=np.zeros(n_ops, dtype=np.int8),
+        waited=np.zeros(n_ops, dtype=float),
+        failed=np.zeros(n_ops, dtype=bool),
+        since_own=scatter(since_own, float, np.inf),
+        bytes_replicated=sent * peers,
+        messages_replicated=(n_w - n_users) * peers,
+        lost_updates=lost[0],
+        writes_checked=lost[1],
+        realised_lag=_realised(cfg, lags),
+        path="vectorised",
+    )
+
+
+def vectorised(
+    work: Workload,
+    cfg: Config,
+    seed: int,
+    keys: list[str],
+    evaluator: Evaluator,
+    system: str,
+    columns: list[tuple[str, str]],
+) -> dict[str, SystemRun]:
+    """The runner's hook: the columns of ``system`` (``(label, level)`` pairs) the fast path
+    computes, by label (the others run on the event path; reads change no replica state, so
+    a level's figures do not depend on the levels run beside it)."""
+    out = {}
+    for label, level in columns:
+        if decline(cfg, work, system, [level]) is not None:
+            continue
+        run = replicated_eventual(work, cfg, seed, keys, evaluator, label)
+        if run is not None:
+            out[label] = run
+    return out
