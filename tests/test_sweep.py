@@ -194,3 +194,14 @@ def test_a_priced_summary_gets_a_cost_panel(tmp_path: Path) -> None:
     assert all(s["cost"] is not None for p in points for s in p["systems"].values())
     image = plt.imread(out)
     assert image.shape[1] > 1.4 * image.shape[0]  # three panels a row: a fifth panel for cost
+
+
+def test_sweep_runs_a_workload_file_with_its_own_defaults(tmp_path: Path) -> None:
+    """``--workload`` as in ``bench``: the workload's steps and rates, with ``--users`` and
+    ``--duration`` at the sweep's smaller defaults unless given."""
+    data = tmp_path / "cart.json"
+    argv = ["sweep", "--workload", "cart", "--param", "lag.median=0ms", "--duration", "2s"]
+    assert main([*argv, "--jobs", "1", "--json", str(data)]) == 0
+    scenario = json.loads(data.read_text())["points"][0]["scenario"]
+    assert scenario["name"] == "cart" and scenario["users"] == 5_000
+    assert [step["op"] for step in scenario["session_steps"]][:2] == ["login", "write"]

@@ -26,7 +26,7 @@ from ..._bench.workload import PACKAGED, load_workload, packaged_workloads
 from ..._core.distributions import parse_distribution, parse_duration
 from ..._core.errors import ConfigError
 from ..._core.systems import SYSTEMS
-from .. import UsageError
+from .. import UsageError, seed_arg
 
 __all__ = [
     "add_scenario_arguments",
@@ -38,8 +38,6 @@ __all__ = [
     "scenario_from_args",
     "systems_from_args",
 ]
-
-DEFAULTS = EdgeFlags()
 
 EXAMPLE = """\
 example:
@@ -63,8 +61,12 @@ client-to-edge + service (+ forwarding or waiting) + edge-to-client.
 """
 
 
-def add_scenario_arguments(parser: argparse.ArgumentParser, defaults: EdgeFlags) -> None:
-    """The options shared by ``bench`` and ``sweep`` (topology, workload, seed)."""
+def add_scenario_arguments(
+    parser: argparse.ArgumentParser, users: int | None = None, duration: str | None = None
+) -> None:
+    """The options shared by ``bench`` and ``sweep``: topology, flags, seed, lag, and the
+    ``--workload`` with the options that override its values when given (``users`` and
+    ``duration``, when set, replace the workload's own defaults: sweeps run smaller points)."""
     parser.add_argument(
         "--scenario", default=SCENARIO, choices=(SCENARIO,), help="scenario (default %(default)s)"
     )
@@ -74,54 +76,35 @@ def add_scenario_arguments(parser: argparse.ArgumentParser, defaults: EdgeFlags)
         metavar="PATH",
         help="DevCycle config v2 JSON (default: packaged example with platinum-status-feature)",
     )
-    parser.add_argument(
-        "--seed", type=int, default=defaults.seed, help="seed (default %(default)s)"
-    )
-    parser.add_argument(
-        "--users", type=int, default=defaults.users, help="users (default %(default)s)"
-    )
-    parser.add_argument(
-        "--duration",
-        default=f"{defaults.duration:g}s",
-        metavar="DURATION",
-        help="workload window in virtual time, with its unit (default %(default)s)",
-    )
-    parser.add_argument(
-        "--mobility",
-        type=float,
-        default=defaults.mobility,
-        metavar="FRACTION",
-        help="fraction of sessions started away from home (default %(default)s)",
-    )
+    parser.add_argument("--seed", type=seed_arg, default=1, help="seed (default %(default)s)")
     parser.add_argument(
         "--lag",
         metavar="SPEC",
         help="replication lag, e.g. lognormal:300ms,0.5, exp:100ms, const:0ms (default: config)",
     )
     parser.add_argument(
-        "--think",
-        default="lognormal:1s,1",
-        metavar="SPEC",
-        help="purchase-to-login delay distribution (default %(default)s)",
+        "--workload",
+        default=PACKAGED,
+        metavar="NAME|PATH",
+        help=(
+            "workload file (YAML), or a packaged one: "
+            + ", ".join(packaged_workloads())
+            + " (default %(default)s)"
+        ),
     )
+    overrides = (
+        ("--users", int, users, "users"),
+        ("--duration", str, duration, "workload window in virtual time, with its unit"),
+        ("--mobility", float, None, "fraction of sessions started away from home"),
+        ("--think", str, None, "default delay between a session's steps, a distribution"),
+    )
+    for flag, kind, default, text in overrides:
+        shown = "the workload's" if default is None else "%(default)s"
+        parser.add_argument(flag, type=kind, default=default, help=f"{text} (default: {shown})")
 
 
 def _duration(text: str) -> float:
     return parse_duration(text, "duration", allow_zero=False, bare="error")
-
-
-def scenario_from_args(args: argparse.Namespace) -> EdgeFlags:
-    """The scenario the shared options describe; bad values raise :class:`UsageError`."""
-    try:
-        return EdgeFlags(
-            users=args.users,
-            duration=_duration(args.duration),
-            mobility=args.mobility,
-            think=parse_distribution(args.think, "think"),
-            seed=args.seed,
-        )
-    except ConfigError as exc:
-        raise UsageError(f"--{exc.path}", exc.reason) from None
 
 
 def check_output(flag: str, path: str | None) -> None:
@@ -144,29 +127,7 @@ def check_plot(path: str | None) -> Any:
         raise UsageError("--plot", "needs matplotlib: pip install 'edgekv[plot]'") from None
 
 
-def _add_workload_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--workload`` and the workload options that override the file's values when given."""
-    parser.add_argument(
-        "--workload",
-        default=PACKAGED,
-        metavar="NAME|PATH",
-        help=(
-            "workload file (YAML), or a packaged one: "
-            + ", ".join(packaged_workloads())
-            + " (default %(default)s)"
-        ),
-    )
-    overrides = (
-        ("--users", int, "users"),
-        ("--duration", str, "workload window in virtual time, with its unit"),
-        ("--mobility", float, "fraction of sessions started away from home"),
-        ("--think", str, "default delay between a session's steps, a distribution"),
-    )
-    for flag, kind, text in overrides:
-        parser.add_argument(flag, type=kind, help=f"{text} (default: the workload's)")
-
-
-def _scenario_for(args: argparse.Namespace) -> EdgeFlags:
+def scenario_from_args(args: argparse.Namespace) -> EdgeFlags:
     """The ``--workload`` file (or packaged name) with ``--seed`` and every workload option
     given on the command line; bad values raise :class:`UsageError` naming the option."""
     base = load_workload(args.workload, seed=args.seed)
@@ -221,10 +182,8 @@ def register(subparsers: Any) -> None:
         ),
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        conflict_handler="resolve",
     )
-    add_scenario_arguments(parser, DEFAULTS)
-    _add_workload_arguments(parser)
+    add_scenario_arguments(parser)
     add_systems_argument(parser)
     parser.add_argument(
         "--repeat",
@@ -270,7 +229,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate every flag, run the scenario (once per seed), print the table, write the
     files."""
-    scenario = _scenario_for(args)
+    scenario = scenario_from_args(args)
     if args.repeat < 1:
         raise UsageError("--repeat", f"expected an integer >= 1, got {args.repeat}")
     for flag in ("--json", "--csv", "--html"):

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..._bench.report import LazyProgress, flatten, save_figure, write_csv, write_json
-from ..._bench.scenario import SCENARIO, EdgeFlags
+from ..._bench.scenario import SCENARIO
 from ..._bench.sweep import (
     PARAMS,
     Param,
@@ -41,8 +41,6 @@ from .bench import (
 )
 
 __all__ = ["register", "run"]
-
-DEFAULTS = EdgeFlags(users=5_000, duration=30.0)
 
 EXAMPLE = (
     """\
@@ -109,7 +107,7 @@ def register(subparsers: Any) -> None:
         help="run the points on a Dask distributed cluster, e.g. tcp://HOST:8786 "
         "(needs the dask extra; --jobs is then ignored)",
     )
-    add_scenario_arguments(parser, DEFAULTS)
+    add_scenario_arguments(parser, users=5_000, duration="30s")
     parser.add_argument(
         "--json", metavar="PATH", help="write every figure of every point ('-': stdout)"
     )
