@@ -27,7 +27,7 @@ import numpy as np
 
 from .._core.config import Config
 from .._core.kernel import Kernel
-from .._core.realised import WINDOW, link_lags
+from .._core.realised import WINDOW, lag_report
 from .._core.systems import make_store
 from .._core.versions import EPOCH_MS, MAX_LOGICAL, make_version
 from ..flags import Evaluator, User, merge_user
@@ -163,24 +163,11 @@ Side = Literal["left", "right"]
 
 
 def _realised(cfg: Config, links: list[list[np.ndarray]]) -> dict[str, Any]:
-    """What :func:`edgekv._scenario._realised` reports for a :class:`LagTracker` that saw,
-    per link, the commit-to-apply lags ``links[src][dst]`` in delivery order."""
+    """What a :class:`LagTracker` that saw, per link, the commit-to-apply lags
+    ``links[src][dst]`` in delivery order reports (it keeps the newest ``WINDOW``)."""
     kept = [[link[-WINDOW:] for link in row] for row in links]
     counts = [[len(link) for link in row] for row in links]
-    pooled = np.concatenate([link for row in kept for link in row] or [np.empty(0)])
-    figures = (
-        {"p50": None, "p99": None, "mean": None}
-        if not len(pooled)
-        else {
-            "p50": float(np.percentile(pooled, 50)),
-            "p99": float(np.percentile(pooled, 99)),
-            "mean": float(pooled.mean()),
-        }
-    )
-    return {
-        "all": {"n": int(sum(map(sum, counts))), "sampled": len(pooled), **figures},
-        "links": [link.as_dict() for link in link_lags(cfg, cast(_Samples, kept), counts)],
-    }
+    return lag_report(cfg, cast(_Samples, kept), counts)
 
 
 def _search(hay: np.ndarray, needles: np.ndarray, by: np.ndarray, side: Side) -> np.ndarray:

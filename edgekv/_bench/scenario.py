@@ -73,7 +73,6 @@ from .._core.errors import ConfigError
 from .._core.kernel import Kernel
 from .._core.mesh import Mesh
 from .._core.oracle import Oracle
-from .._core.realised import LagTracker
 from .._core.store import Op, OpKind, OpResult, Session, Store
 from .._core.systems import make_store, parse_system
 from .._core.versions import EPOCH_MS, split_version
@@ -859,31 +858,12 @@ def run_system(
     sent, messages = shipped.stop()
     _settle(kernel, store)
     lost = _lost_updates(store, keys, effects)
-    realised = None if tracker is None else _realised(tracker)
+    realised = None if tracker is None else tracker.report()
     store.close()
     if isinstance(store, _Recorded):
         store.recorder.close()
     return {
         recorder.name: recorder.finish(sent, messages, lost, realised) for recorder, _ in recorders
-    }
-
-
-def _realised(tracker: LagTracker) -> dict[str, Any]:
-    """The tracker's samples pooled over every link, and its per-link summary."""
-    pooled = np.array([x for row in tracker.samples for link in row for x in link], dtype=float)
-    seen = int(sum(map(sum, tracker.counts)))
-    figures = (
-        {"p50": None, "p99": None, "mean": None}
-        if not len(pooled)
-        else {
-            "p50": float(np.percentile(pooled, 50)),
-            "p99": float(np.percentile(pooled, 99)),
-            "mean": float(pooled.mean()),
-        }
-    )
-    return {
-        "all": {"n": seen, "sampled": len(pooled), **figures},
-        "links": [link.as_dict() for link in tracker.summary()],
     }
 
 

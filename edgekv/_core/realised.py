@@ -27,7 +27,16 @@ if TYPE_CHECKING:
     from .mesh import Mesh
     from .replication import OpsBatch
 
-__all__ = ["LagTracker", "LagWarning", "LinkLag", "lag_warnings", "link_lags", "median", "probe"]
+__all__ = [
+    "LagTracker",
+    "LagWarning",
+    "LinkLag",
+    "lag_report",
+    "lag_warnings",
+    "link_lags",
+    "median",
+    "probe",
+]
 
 _DRAWS = 200_000
 """Seeded draws behind the configured quantiles (and the median without a closed form)."""
@@ -165,6 +174,34 @@ class LagTracker:
     def summary(self) -> list[LinkLag]:
         """Every link's configured and realised lag, in config order. O(samples log)."""
         return link_lags(self._mesh.cfg, self.samples, self.counts)
+
+    def report(self) -> dict[str, Any]:
+        """:func:`lag_report` of what the tracker saw."""
+        return lag_report(self._mesh.cfg, self.samples, self.counts)
+
+
+def lag_report(
+    cfg: Config, samples: Sequence[Sequence[Sequence[float]]], counts: Sequence[Sequence[int]]
+) -> dict[str, Any]:
+    """The realised lag pooled over every link (ops counted, samples kept, p50/p99/mean in
+    seconds) and per link (:func:`link_lags`): the one report of the event and vectorised
+    paths. O(samples log samples)."""
+    pooled = np.concatenate(
+        [np.asarray(link, dtype=float) for row in samples for link in row] or [np.empty(0)]
+    )
+    figures = (
+        {"p50": None, "p99": None, "mean": None}
+        if not len(pooled)
+        else {
+            "p50": float(np.percentile(pooled, 50)),
+            "p99": float(np.percentile(pooled, 99)),
+            "mean": float(pooled.mean()),
+        }
+    )
+    return {
+        "all": {"n": int(sum(map(sum, counts))), "sampled": len(pooled), **figures},
+        "links": [link.as_dict() for link in link_lags(cfg, samples, counts)],
+    }
 
 
 def link_lags(
