@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import heapq
 import selectors
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar, TypeVarTuple, Unpack
 
 __all__ = ["VirtualTimeLoop", "current_seed", "run"]
 
 T = TypeVar("T")
+_Ts = TypeVarTuple("_Ts")
 
 _SEED: contextvars.ContextVar[int] = contextvars.ContextVar("edgekv_seed", default=0)
 
@@ -35,9 +37,8 @@ class _JumpingSelector(selectors.DefaultSelector):
             return events
         loop = self.loop
         assert loop is not None
-        scheduled = loop._scheduled  # type: ignore[attr-defined]
-        if scheduled:
-            loop._vtime = max(loop._vtime, scheduled[0]._when)
+        if timeout is not None:  # a timer is due: asyncio asks to sleep until it
+            loop._jump()
             return events
         events = super().select(loop.idle_timeout)
         if not events:
@@ -56,6 +57,8 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         super().__init__(selector)
         selector.loop = self
         self._vtime = 0.0
+        self._timers: list[float] = []
+        """When every timer was set for (cancelled ones too, until their time passes)."""
         self.idle_timeout = idle_timeout
         """Real seconds to wait for I/O (say a thread handing back a result) when no timer is
         scheduled, before concluding the program awaits something that never happens."""
@@ -63,6 +66,26 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         """Virtual seconds since the loop was made."""
         return self._vtime
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[Unpack[_Ts]], object],
+        *args: *_Ts,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        """Schedule as asyncio does (``call_later`` comes here too), noting ``when``."""
+        heapq.heappush(self._timers, when)
+        return super().call_at(when, callback, *args, context=context)
+
+    def _jump(self) -> None:
+        """Advance the clock to the earliest timer still ahead (a cancelled one's instant
+        runs nothing, so results stay those of real time). O(log timers)."""
+        timers, now = self._timers, self._vtime
+        while timers and timers[0] <= now:
+            heapq.heappop(timers)
+        if timers:
+            self._vtime = timers[0]
 
 
 def run(coro: Coroutine[Any, Any, T], *, seed: int = 0, idle_timeout: float = 10.0) -> T:
