@@ -21,10 +21,11 @@ from typing import Any, Protocol
 
 __all__ = ["CRDT", "FieldLWW", "ItemLWW", "Record", "crdt_for"]
 
-_MEMO_SIZE = 4096
-"""Slow-path joins :class:`FieldLWW` remembers (each keeps its inputs and result alive, so
-an id is never reused while remembered): enough to span one delta's deliveries to every
-region at the default bench's write rate."""
+_MEMO_SIZE = 1 << 16
+"""Joins :class:`FieldLWW` remembers (each keeps its inputs and result alive, so an id is
+never reused while remembered): enough to span one delta's deliveries to every region at
+ten times the default bench's write rate; a fixed few megabytes, where a memo that no longer
+spans a delivery round would leave every region its own copy of every record."""
 
 Record = tuple[Any, ...]
 """``(doc | None, version, ...)``: a replica's state for a key, or a write's delta."""
@@ -107,6 +108,9 @@ class FieldLWW:
 
     def __init__(self) -> None:
         self._memo: dict[tuple[int, int], tuple[Record, Record, Record]] = {}
+        self._floored: dict[tuple[int, int], tuple[Record, Record]] = {}
+        """Fast-path results that carry a floor, by ``(id(delta), floor)``: regions with the
+        same floor merging the same delta share one record."""
 
     def put(self, current: Record | None, doc: Mapping[str, Any], version: int) -> Record:
         return (dict(doc), version, version)
@@ -144,7 +148,7 @@ class FieldLWW:
         # ``a`` has (all of b's fields hold b's version, which exceeds all of a's).
         if len(b) == 2 and a[0] is not None and b[0] is not None:
             if b[1] > a[1] and a[0].keys() <= b[0].keys():
-                return b if len(a) == 2 or a[2] == 0 else (b[0], b[1], a[2])
+                return b if len(a) == 2 or a[2] == 0 else self._with_floor(b, a[2])
             # An older patch of fields that ``a`` holds, all at its newer version: a no-op
             # (the common case of a late delivery).
             if b[1] < a[1] and len(a) < 4 and b[0].keys() <= a[0].keys():
@@ -157,6 +161,18 @@ class FieldLWW:
         if len(memo) >= _MEMO_SIZE:
             del memo[next(iter(memo))]
         memo[(id(a), id(b))] = (a, b, out)
+        return out
+
+    def _with_floor(self, b: Record, floor: int) -> Record:
+        """``b`` with ``floor``, one shared record per ``(b, floor)`` while remembered."""
+        floored = self._floored
+        hit = floored.get((id(b), floor))
+        if hit is not None and hit[0] is b:
+            return hit[1]
+        out = (b[0], b[1], floor)
+        if len(floored) >= _MEMO_SIZE:
+            del floored[next(iter(floored))]
+        floored[(id(b), floor)] = (b, out)
         return out
 
     def _join(self, a: Record, b: Record) -> Record:
