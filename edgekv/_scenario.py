@@ -486,15 +486,11 @@ class ScenarioResult:
     """Round-trip seconds ``rtt[src][dst]`` of the config."""
 
 
-def _packed(code: str, values: np.ndarray) -> array[Any]:
-    """A workload column as a typed array of ``code`` (indexing yields Python numbers, as a
-    list's would, without a Python object per op kept alive)."""
-    out: array[Any] = array(code)
-    out.frombytes(values.astype(_DTYPES[code], copy=False).tobytes())
-    return out
-
-
-_DTYPES = {"b": np.int8, "q": np.int64, "d": np.float64}
+def _packed(dtype: type[np.generic], values: np.ndarray) -> memoryview:
+    """A workload column as a flat view of ``dtype`` items: indexing yields Python numbers,
+    as a list's would, without a Python object per op kept alive (no copy when the column
+    already has that type)."""
+    return np.ascontiguousarray(values, dtype=dtype).data
 
 
 def _floats(n: int, fill: float = 0.0) -> array[float]:
@@ -640,11 +636,11 @@ class _Context:
         floor: list[list[float]],
     ) -> None:
         self.n_ops = work.ops
-        self.kind = _packed("b", work.kind)
-        self.user = _packed("q", work.user)
-        self.region = _packed("q", work.region)
-        self.d_in = _packed("d", work.d_in)
-        self.d_out = _packed("d", work.d_out)
+        self.kind = _packed(np.int64, work.kind)
+        self.user = _packed(np.int64, work.user)
+        self.region = _packed(np.int64, work.region)
+        self.d_in = _packed(np.float64, work.d_in)
+        self.d_out = _packed(np.float64, work.d_out)
         self.keys = keys
         self.kernel = kernel
         self.evaluator = evaluator
@@ -719,7 +715,7 @@ def _drive(
 ) -> None:
     """Chain the arrivals (each schedules the next, so the heap holds one pending arrival
     plus in-flight work) and run until every operation has answered."""
-    t_edge = _packed("d", work.t_edge)
+    t_edge = _packed(np.float64, work.t_edge)
     n = len(t_edge)
 
     def arrive(i: int) -> None:
@@ -791,7 +787,7 @@ def _run_system(
     """Per user with writes in flight, their values in issue order."""
     tokens = [Session() for _ in range(n_users)] if session_levels else None
     home = work.home.tolist()
-    kinds, users, regions, values = ctx.kind, ctx.user, ctx.region, _packed("q", work.value)
+    kinds, users, regions, values = ctx.kind, ctx.user, ctx.region, _packed(np.int64, work.value)
 
     def truth(u: int) -> dict[str, Any] | None:
         return truth_doc[u]
