@@ -43,6 +43,7 @@ its user's home region through ``location_hint``).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from array import array
@@ -782,7 +783,19 @@ def _run_system(
     own = [0] * n_users
     own_total = [0] * n_users
     own_at = [-math.inf] * n_users
-    effects: list[list[tuple[float, Mapping[str, Any]]]] = [[] for _ in range(n_users)]
+    last: list[dict[str, tuple[float, int, Any]]] = [{} for _ in range(n_users)]
+    """Per user and field, the acknowledged write that started last: ``(start, write, value)``
+    (``write`` numbers the acknowledgements; on equal starts the later one wins)."""
+    acks = itertools.count()
+
+    def effect(u: int, start: float, value: Mapping[str, Any]) -> None:
+        held = last[u]
+        write = next(acks)
+        for name, field_value in value.items():
+            old = held.get(name)
+            if old is None or start >= old[0]:
+                held[name] = (start, write, field_value)
+
     unacked: dict[int, list[Mapping[str, Any]]] = {}
     """Per user with writes in flight, their values in issue order."""
     tokens = [Session() for _ in range(n_users)] if session_levels else None
@@ -819,7 +832,7 @@ def _run_system(
     def loaded(u: int, value: Mapping[str, Any], result: OpResult) -> None:
         if result.record.ok:
             acknowledged(u, value, result.version)
-            effects[u].append((result.record.start, value))
+            effect(u, result.record.start, value)
 
     for u, stars in enumerate(work.stars0.tolist()):
         doc = _initial_doc(keys[u], stars, work.padding_bytes)
@@ -839,7 +852,7 @@ def _run_system(
                 own[u] = result.version
                 own_total[u] = stars
                 own_at[u] = rec.start
-            effects[u].append((rec.start, value))
+            effect(u, rec.start, value)
         first = True
         for recorder, _ in recorders:
             if not first:
@@ -874,7 +887,7 @@ def _run_system(
     _drive(kernel, ctx, work, issue, tick)
     sent, messages = shipped.stop()
     _settle(kernel, store)
-    lost = _lost_updates(store, keys, effects)
+    lost = _lost_updates(store, keys, last)
     realised = None if tracker is None else _realised(tracker)
     store.close()
     if isinstance(store, _Recorded):
@@ -932,28 +945,21 @@ def _settle(kernel: Kernel, store: Store) -> None:
 
 
 def _lost_updates(
-    store: Store, keys: list[str], effects: list[list[tuple[float, Mapping[str, Any]]]]
+    store: Store, keys: list[str], last: list[dict[str, tuple[float, int, Any]]]
 ) -> tuple[int, int]:
     """``(lost, checked)``: of the acknowledged writes that were the last to start on some
-    field of their user, those whose value for it no region holds. O(writes + regions x
-    users)."""
+    field of their user (``last``: per user and field, ``(start, write, value)``), those
+    whose value for such a field no region holds. O(users x fields x regions)."""
     views = [store.documents(r) for r in range(len(store.cfg.regions))]
     lost = checked = 0
-    for u, writes in enumerate(effects):
-        ordered = sorted(writes, key=lambda w: w[0])
-        last: dict[str, int] = {}
-        for j, (_, value) in enumerate(ordered):
-            for name in value:
-                last[name] = j
+    for u, fields in enumerate(last):
         held = [view.get(keys[u]) for view in views]
-        for j in sorted(set(last.values())):
-            value = ordered[j][1]
-            checked += 1
-            if any(
-                last[name] == j and not any(doc is not None and doc.get(name) == v for doc in held)
-                for name, v in value.items()
-            ):
-                lost += 1
+        missing: dict[int, bool] = {}
+        for name, (_, write, value) in fields.items():
+            gone = not any(doc is not None and doc.get(name) == value for doc in held)
+            missing[write] = missing.get(write, False) or gone
+        checked += len(missing)
+        lost += sum(missing.values())
     return lost, checked
 
 
