@@ -43,8 +43,10 @@ its user's home region through ``location_hint``).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -488,9 +490,32 @@ class ScenarioResult:
     """Round-trip seconds ``rtt[src][dst]`` of the config."""
 
 
+def _packed(dtype: type[np.generic], values: np.ndarray) -> memoryview:
+    """A workload column as a flat view of ``dtype`` items: indexing yields Python numbers,
+    as a list's would, without a Python object per op kept alive (no copy when the column
+    already has that type)."""
+    return np.ascontiguousarray(values, dtype=dtype).data
+
+
+def _floats(n: int, fill: float = 0.0) -> array[float]:
+    """``n`` doubles in one buffer: 8 bytes per op instead of a list slot and a float object."""
+    return array("d", [fill]) * n
+
+
+def _ints(n: int) -> array[int]:
+    """``n`` signed 64-bit integers in one buffer (versions fit: 63-bit hybrid clocks)."""
+    return array("q", [0]) * n
+
+
+def _flags(n: int) -> array[int]:
+    """``n`` one-byte integers in one buffer (booleans and outcome codes)."""
+    return array("b", [0]) * n
+
+
 class _Recorder:
-    """Per-op outcome lists of one system, filled by completion callbacks (O(1) each, plus
-    two flag evaluations for a login, and a log scan for a stale read)."""
+    """Per-op outcomes of one system in compact typed arrays (a few bytes per op), filled by
+    completion callbacks (O(1) each, plus two flag evaluations for a login, and a scan of
+    the missed writes for a stale read)."""
 
     __slots__ = (
         "name",
@@ -513,18 +538,18 @@ class _Recorder:
         n = ctx.n_ops
         self.name = name
         self.ctx = ctx
-        self.latency = [math.nan] * n
-        self.version = [0] * n
-        self.stale = [False] * n
-        self.stale_s = [0.0] * n
-        self.beyond_floor = [False] * n
-        self.ryw = [False] * n
-        self.required = [0] * n
-        self.wrong = [False] * n
-        self.platinum = [False] * n
-        self.outcome = [0] * n
-        self.waited = [0.0] * n
-        self.failed = [False] * n
+        self.latency = _floats(n, math.nan)
+        self.version = _ints(n)
+        self.stale = _flags(n)
+        self.stale_s = _floats(n)
+        self.beyond_floor = _flags(n)
+        self.ryw = _flags(n)
+        self.required = _ints(n)
+        self.wrong = _flags(n)
+        self.platinum = _flags(n)
+        self.outcome = _flags(n)
+        self.waited = _floats(n)
+        self.failed = _flags(n)
 
     def write_done(self, i: int, result: OpResult) -> None:
         ctx = self.ctx
@@ -534,7 +559,7 @@ class _Recorder:
         ctx.pending -= 1
 
     def read_done(
-        self, i: int, truth_start: dict[str, Any] | None, own: int, res: OpResult
+        self, i: int, truth_start: dict[str, Any] | None, own: int, total: int, res: OpResult
     ) -> None:
         ctx = self.ctx
         rec = res.record
@@ -552,7 +577,7 @@ class _Recorder:
             self.stale_s[i] = rec.stale_seconds
             self.beyond_floor[i] = ctx.beyond_floor(i, rec.start)
         self.required[i] = own
-        if own and not ctx.reflects(i, res.doc, own):
+        if own and not ctx.reflects(res.doc, total):
             self.ryw[i] = True
         if ctx.kind[i] == LOGIN:
             doc = res.doc
@@ -603,8 +628,8 @@ _OUTCOME_CODE = {name: code for code, name in enumerate(OUTCOMES)}
 
 
 class _Context:
-    """What every callback of one run shares: the workload as Python lists (fast indexing),
-    the clock, the truth per user and the commit log for the light-speed floor."""
+    """What every callback of one run shares: the workload as typed arrays (fast indexing,
+    8 bytes or less per op), the clock and the truth per user."""
 
     def __init__(
         self,
@@ -615,11 +640,11 @@ class _Context:
         floor: list[list[float]],
     ) -> None:
         self.n_ops = work.ops
-        self.kind = work.kind.tolist()
-        self.user = work.user.tolist()
-        self.region = work.region.tolist()
-        self.d_in = work.d_in.tolist()
-        self.d_out = work.d_out.tolist()
+        self.kind = _packed(np.int64, work.kind)
+        self.user = _packed(np.int64, work.user)
+        self.region = _packed(np.int64, work.region)
+        self.d_in = _packed(np.float64, work.d_in)
+        self.d_out = _packed(np.float64, work.d_out)
         self.keys = keys
         self.kernel = kernel
         self.evaluator = evaluator
@@ -629,15 +654,12 @@ class _Context:
         """The replicated system's oracle, whose :attr:`Oracle.missed` names a stale read's
         missed writes (single-home reads are never stale)."""
         self.pending = 0
-        self.since_own = [math.inf] * self.n_ops
+        self.since_own = _floats(self.n_ops, math.inf)
         """Per read: seconds since the user's own last acknowledged purchase."""
         self.truth: Callable[[int], dict[str, Any] | None] = _no_truth
         self.truth_ahead: Callable[[int], dict[str, Any] | None] = _no_truth
         """The truth with the user's writes still unacknowledged applied in issue order: a
         store may have committed them already (a single home answers after its flush)."""
-        self.log: list[list[tuple[int, float, int, int | None]]] = [[] for _ in keys]
-        """Per user: ``(version, commit time, origin region, stars)`` of every committed write
-        (``stars`` is None but for purchases)."""
 
     def variables(self, i: int, doc: Mapping[str, Any] | None) -> dict[str, Any]:
         """Every variable's value for a login of op ``i`` served ``doc`` (O(features))."""
@@ -657,20 +679,16 @@ class _Context:
             for version, committed in self.oracle.missed
         )
 
-    def reflects(self, i: int, doc: Mapping[str, Any] | None, own: int) -> bool:
-        """Whether ``doc``, read by op ``i``, shows the user's own purchase of version ``own``
+    @staticmethod
+    def reflects(doc: Mapping[str, Any] | None, total: int) -> bool:
+        """Whether ``doc`` shows the user's own purchase that brought the stars to ``total``,
         or a newer purchase: by content, not by version, since with field granularity a
         replica can hold a newer version of another field and still miss the purchase. A
         user's purchase totals only grow, so a total at least that purchase's shows it (or a
-        newer one, acknowledged or not yet). O(writes of the user)."""
+        newer one, acknowledged or not yet). O(1)."""
         custom = None if doc is None else doc.get("customData")
         stars = custom.get("stars") if isinstance(custom, Mapping) else None
-        if not isinstance(stars, int):
-            return False
-        for version, _, _, total in self.log[self.user[i]]:
-            if version == own and total is not None:
-                return stars >= total
-        return False
+        return isinstance(stars, int) and stars >= total
 
 
 def _no_truth(user: int) -> dict[str, Any] | None:
@@ -701,7 +719,7 @@ def _drive(
 ) -> None:
     """Chain the arrivals (each schedules the next, so the heap holds one pending arrival
     plus in-flight work) and run until every operation has answered."""
-    t_edge = work.t_edge.tolist()
+    t_edge = _packed(np.float64, work.t_edge)
     n = len(t_edge)
 
     def arrive(i: int) -> None:
@@ -766,13 +784,26 @@ def run_system(
     fields: list[dict[str, tuple[int, Any]]] = [{} for _ in range(n_users)]
     truth_doc: list[dict[str, Any] | None] = [None] * n_users
     own = [0] * n_users
+    own_total = [0] * n_users
     own_at = [-math.inf] * n_users
-    effects: list[list[tuple[float, Mapping[str, Any]]]] = [[] for _ in range(n_users)]
-    unacked: list[list[Mapping[str, Any]]] = [[] for _ in range(n_users)]
+    last: list[dict[str, tuple[float, int, Any]]] = [{} for _ in range(n_users)]
+    """Per user and field, the acknowledged write that started last: ``(start, write, value)``
+    (``write`` numbers the acknowledgements; on equal starts the later one wins)."""
+    acks = itertools.count()
+
+    def effect(u: int, start: float, value: Mapping[str, Any]) -> None:
+        held = last[u]
+        write = next(acks)
+        for name, field_value in value.items():
+            old = held.get(name)
+            if old is None or start >= old[0]:
+                held[name] = (start, write, field_value)
+
+    unacked: dict[int, list[Mapping[str, Any]]] = {}
+    """Per user with writes in flight, their values in issue order."""
     tokens = [Session() for _ in range(n_users)] if session_levels else None
-    log = ctx.log
     home = work.home.tolist()
-    kinds, users, regions, values = ctx.kind, ctx.user, ctx.region, work.value.tolist()
+    kinds, users, regions, values = ctx.kind, ctx.user, ctx.region, _packed(np.int64, work.value)
 
     def truth(u: int) -> dict[str, Any] | None:
         return truth_doc[u]
@@ -781,7 +812,7 @@ def run_system(
 
     def truth_ahead(u: int) -> dict[str, Any] | None:
         doc = truth_doc[u]
-        if not unacked[u]:
+        if u not in unacked:
             return doc
         out = dict(doc or {})
         for value in unacked[u]:
@@ -804,8 +835,7 @@ def run_system(
     def loaded(u: int, value: Mapping[str, Any], result: OpResult) -> None:
         if result.record.ok:
             acknowledged(u, value, result.version)
-            effects[u].append((result.record.start, value))
-            log[u].append((result.version, result.record.start, home[u], None))
+            effect(u, result.record.start, value)
 
     for u, stars in enumerate(work.stars0.tolist()):
         doc = _initial_doc(keys[u], stars, work.padding_bytes)
@@ -813,16 +843,19 @@ def run_system(
         store.submit(op, partial(loaded, u, doc))
 
     def write_done(i: int, u: int, value: Mapping[str, Any], result: OpResult) -> None:
-        unacked[u].remove(value)
+        waiting = unacked[u]
+        waiting.remove(value)
+        if not waiting:
+            del unacked[u]
         rec = result.record
         if rec.ok:
             acknowledged(u, value, result.version)
             stars = values[i] if kinds[i] == PURCHASE else None
             if stars is not None and result.version > own[u]:
                 own[u] = result.version
+                own_total[u] = stars
                 own_at[u] = rec.start
-            log[u].append((result.version, rec.start, rec.region, stars))
-            effects[u].append((rec.start, value))
+            effect(u, rec.start, value)
         first = True
         for recorder, _ in recorders:
             if not first:
@@ -838,7 +871,7 @@ def run_system(
             value = _write_value(kind, values[i], work.padding_bytes)
             token = tokens[u] if tokens is not None and kind == PURCHASE else None
             op = Op(OpKind.PATCH, region, key, value, session=token, location_hint=hint)
-            unacked[u].append(value)
+            unacked.setdefault(u, []).append(value)
             store.submit(op, partial(write_done, i, u, value))
             return
         truth_start = truth_doc[u]
@@ -850,14 +883,14 @@ def run_system(
             first = False
             token = tokens[u] if tokens is not None and level == SESSION else None
             op = Op(OpKind.GET, region, key, level=level, session=token, location_hint=hint)
-            store.submit(op, partial(recorder.read_done, i, truth_start, own[u]))
+            store.submit(op, partial(recorder.read_done, i, truth_start, own[u], own_total[u]))
 
     shipped = _Shipped(store)
     kernel.call_at(float(work.t_edge[0]) if work.ops else 0.0, shipped.start)
     _drive(kernel, ctx, work, issue, tick)
     sent, messages = shipped.stop()
     _settle(kernel, store)
-    lost = _lost_updates(store, keys, effects)
+    lost = _lost_updates(store, keys, last)
     realised = None if tracker is None else tracker.report()
     store.close()
     if isinstance(store, _Recorded):
@@ -896,28 +929,21 @@ def _settle(kernel: Kernel, store: Store) -> None:
 
 
 def _lost_updates(
-    store: Store, keys: list[str], effects: list[list[tuple[float, Mapping[str, Any]]]]
+    store: Store, keys: list[str], last: list[dict[str, tuple[float, int, Any]]]
 ) -> tuple[int, int]:
     """``(lost, checked)``: of the acknowledged writes that were the last to start on some
-    field of their user, those whose value for it no region holds. O(writes + regions x
-    users)."""
+    field of their user (``last``: per user and field, ``(start, write, value)``), those
+    whose value for such a field no region holds. O(users x fields x regions)."""
     views = [store.documents(r) for r in range(len(store.cfg.regions))]
     lost = checked = 0
-    for u, writes in enumerate(effects):
-        ordered = sorted(writes, key=lambda w: w[0])
-        last: dict[str, int] = {}
-        for j, (_, value) in enumerate(ordered):
-            for name in value:
-                last[name] = j
+    for u, fields in enumerate(last):
         held = [view.get(keys[u]) for view in views]
-        for j in sorted(set(last.values())):
-            value = ordered[j][1]
-            checked += 1
-            if any(
-                last[name] == j and not any(doc is not None and doc.get(name) == v for doc in held)
-                for name, v in value.items()
-            ):
-                lost += 1
+        missing: dict[int, bool] = {}
+        for name, (_, write, value) in fields.items():
+            gone = not any(doc is not None and doc.get(name) == value for doc in held)
+            missing[write] = missing.get(write, False) or gone
+        checked += len(missing)
+        lost += sum(missing.values())
     return lost, checked
 
 

@@ -21,13 +21,43 @@ from typing import Any, Protocol
 
 __all__ = ["CRDT", "FieldLWW", "ItemLWW", "Record", "crdt_for"]
 
-_MEMO_SIZE = 4096
-"""Slow-path joins :class:`FieldLWW` remembers (each keeps its inputs and result alive, so
-an id is never reused while remembered): enough to span one delta's deliveries to every
-region at the default bench's write rate."""
+_MEMO_SIZE = 1 << 15
+"""Joins :class:`FieldLWW` remembers per generation, at least (each entry keeps its inputs
+and result alive, so an id is never reused while remembered): enough to span one delta's
+deliveries to every region at ten times the default bench's write rate; a fixed few
+megabytes, where a memo that no longer spans a delivery round would leave every region its
+own copy of every record."""
 
 Record = tuple[Any, ...]
 """``(doc | None, version, ...)``: a replica's state for a key, or a write's delta."""
+
+
+class _Memo:
+    """A bounded memo keyed by object ids (the second may be a value), in two generations:
+    lookups see both, inserts go to the young one, and a full young generation replaces the
+    old one. O(1) per call (evicting a dict's oldest entry one by one would scan the deleted
+    slots at its front each time)."""
+
+    __slots__ = ("_young", "_old")
+
+    def __init__(self) -> None:
+        self._young: dict[tuple[int, int], tuple[Record, Any, Record]] = {}
+        self._old: dict[tuple[int, int], tuple[Record, Any, Record]] = {}
+
+    def get(self, key: tuple[int, int], a: Record, b: Any) -> Record | None:
+        """The result remembered for ``key``, if its inputs are ``a`` and ``b`` themselves."""
+        hit = self._young.get(key) or self._old.get(key)
+        if hit is not None and hit[0] is a and hit[1] is b:
+            return hit[2]
+        return None
+
+    def put(self, key: tuple[int, int], a: Record, b: Any, out: Record) -> None:
+        """Remember ``out`` for ``key`` (inputs kept alive with it)."""
+        young = self._young
+        if len(young) >= _MEMO_SIZE:
+            self._old = young
+            young = self._young = {}
+        young[key] = (a, b, out)
 
 
 class CRDT(Protocol):
@@ -106,7 +136,10 @@ class FieldLWW:
     name = "field"
 
     def __init__(self) -> None:
-        self._memo: dict[tuple[int, int], tuple[Record, Record, Record]] = {}
+        self._memo = _Memo()
+        self._floored = _Memo()
+        """Fast-path results that carry a floor, by ``(id(delta), floor)``: regions with the
+        same floor merging the same delta share one record."""
 
     def put(self, current: Record | None, doc: Mapping[str, Any], version: int) -> Record:
         return (dict(doc), version, version)
@@ -144,19 +177,25 @@ class FieldLWW:
         # ``a`` has (all of b's fields hold b's version, which exceeds all of a's).
         if len(b) == 2 and a[0] is not None and b[0] is not None:
             if b[1] > a[1] and a[0].keys() <= b[0].keys():
-                return b if len(a) == 2 or a[2] == 0 else (b[0], b[1], a[2])
+                return b if len(a) == 2 or a[2] == 0 else self._with_floor(b, a[2])
             # An older patch of fields that ``a`` holds, all at its newer version: a no-op
             # (the common case of a late delivery).
             if b[1] < a[1] and len(a) < 4 and b[0].keys() <= a[0].keys():
                 return a
-        memo = self._memo
-        hit = memo.get((id(a), id(b)))
-        if hit is not None and hit[0] is a and hit[1] is b:
-            return hit[2]
-        out = self._join(a, b)
-        if len(memo) >= _MEMO_SIZE:
-            del memo[next(iter(memo))]
-        memo[(id(a), id(b))] = (a, b, out)
+        key = (id(a), id(b))
+        out = self._memo.get(key, a, b)
+        if out is None:
+            out = self._join(a, b)
+            self._memo.put(key, a, b, out)
+        return out
+
+    def _with_floor(self, b: Record, floor: int) -> Record:
+        """``b`` with ``floor``, one shared record per ``(b, floor)`` while remembered."""
+        key = (id(b), floor)
+        out = self._floored.get(key, b, None)
+        if out is None:
+            out = (b[0], b[1], floor)
+            self._floored.put(key, b, None, out)
         return out
 
     def _join(self, a: Record, b: Record) -> Record:
