@@ -62,3 +62,26 @@ def test_a_negative_seed_is_a_usage_error(command: str, capsys: pytest.CaptureFi
     assert code == 2
     err = capsys.readouterr().err
     assert "seed" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bench", "--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
+        (["bench", "--users", "1e308"], "argument --users: invalid int value: '1e308'"),
+        (["bench", "--json", "."], "--json: '.' is a directory, expected a file"),
+        (["regions", "--probe", "1000000000000"], "--probe: must be between 0 and 100,000"),
+        (["trace", "--system", "nope"], "argument --system: invalid choice: 'nope'"),
+    ],
+)
+def test_bad_arguments_are_one_line_with_exit_code_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse's own errors too: one line naming the option, no usage block."""
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse exits from inside parse_args
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"edgekv {argv[0]}: error: ") and message in err and "\n" not in err

@@ -263,7 +263,9 @@ def test_cli_custom_distributions_overlapping_quorum(tmp_path: Path) -> None:
         (["--a-dist", "gamma:1ms"], "--a-dist: unknown distribution 'gamma'"),
         (["--t", "0,soon"], "--t: expected a duration"),
         (["--k", "1,x"], "--k: expected a comma-separated list of integers"),
-        (["--trials", "0"], "--trials: must be at least 1"),
+        (["--trials", "0"], "--trials: must be between 1 and 100,000,000, got 0"),
+        (["--trials", "100000000000"], "--trials: must be between 1 and 100,000,000"),
+        (["--n", "1000000000"], "--n: must be between 1 and 100, got 1000000000"),
     ],
 )
 def test_cli_bad_values_are_one_line_errors(

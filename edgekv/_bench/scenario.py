@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.config import Config, default_config, great_circle_km, load_config
+from .._core.config import Config, default_config, great_circle_km, load_config, read_text
 from .._core.consistency import SESSION
 from .._core.distributions import (
     Constant,
@@ -1085,10 +1085,7 @@ def load_evaluator(path: str | None = None) -> Evaluator:
     if path is None:
         text = (resources.files("edgekv") / "data" / "flags-example.json").read_text("utf-8")
         return Evaluator(text)
-    try:
-        text = Path(path).read_text("utf-8")
-    except OSError as exc:
-        raise ConfigError("flags", f"cannot read {path}: {exc.strerror}") from None
+    text = read_text(path, "the flags file")
     try:
         return Evaluator(text)
     except (FlagConfigError, ValueError) as exc:

@@ -13,9 +13,9 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
-from .._core.errors import ConfigError, EdgekvError
+from .._core.errors import EdgekvError
 
 __all__ = ["UsageError", "main"]
 
@@ -39,14 +39,24 @@ def seed_arg(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad value is one line (``edgekv bench: error: ...``), exit code 2,
+    as every other mistake; ``--help`` still shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every available sub-command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="edgekv",
         description="Simulate a multi-region replicated KV store against a single-home baseline.",
         epilog="Run `edgekv COMMAND --help` for the options and an example of each command.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"edgekv.cli.commands.{name}")
@@ -102,8 +112,17 @@ def _run(argv: Sequence[str] | None) -> int:
         warnings.showwarning = warn
         try:
             return int(args.func(args) or 0)
-        except (ConfigError, UsageError) as exc:
+        except EdgekvError as exc:
             print(f"edgekv {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # an output that failed mid-run (disk full, removed folder)
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"edgekv {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except MemoryError:
+            print(
+                f"edgekv {args.command}: error: out of memory; use smaller sizes", file=sys.stderr
+            )
             return 2
         except KeyboardInterrupt:
             return 130

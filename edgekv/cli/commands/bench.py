@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,18 @@ def _duration(text: str) -> float:
 
 
 def check_output(flag: str, path: str | None) -> None:
-    """Fail before running when an output file's directory does not exist (``-``, standard
-    output, always exists)."""
-    if path is not None and path != STDOUT and not Path(path).resolve().parent.is_dir():
-        raise UsageError(flag, f"directory {str(Path(path).resolve().parent)!r} does not exist")
+    """Fail before running when an output file cannot be written: its directory is missing
+    or not writable, or the path is a directory (``-``, standard output, always works)."""
+    if path is None or path == STDOUT:
+        return
+    target = Path(path)
+    folder = target.resolve().parent
+    if not folder.is_dir():
+        raise UsageError(flag, f"directory {str(folder)!r} does not exist")
+    if target.is_dir():
+        raise UsageError(flag, f"{path!r} is a directory, expected a file")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(flag, f"cannot write {path!r}: permission denied")
 
 
 def check_plot(path: str | None) -> Any:

@@ -31,6 +31,10 @@ seeded probe run: each region patches --probe fresh keys at random times over 60
 differ when batching or anti-entropy (a digest repairs ops it finds missing) acts first."""
 
 
+MAX_PROBE = 100_000
+"""Most writes per region ``--probe`` takes (each is replicated to every other region)."""
+
+
 def register(subparsers: Any) -> None:
     """Add the ``regions`` parser."""
     parser = subparsers.add_parser(
@@ -57,8 +61,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the tables (and write JSON if asked); returns the exit code."""
-    if args.probe < 0:
-        raise UsageError("--probe", f"must be at least 0, got {args.probe}")
+    if not 0 <= args.probe <= MAX_PROBE:
+        raise UsageError("--probe", f"must be between 0 and {MAX_PROBE:,}, got {args.probe}")
     cfg = default_config() if args.config is None else load_config(args.config)
     topo = topology(cfg)
     links = probe(cfg, args.seed, args.probe) if args.probe else []
