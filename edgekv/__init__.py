@@ -20,14 +20,10 @@ from ._core.exports import lazy_namespace
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    "BenchResult": "_bench.api",
     "bench": "_bench.api",
-    "SweepResult": "_bench.api",
     "sweep": "_bench.api",
     "Cluster": "_drivers.cluster",
-    "Diverged": "_drivers.cluster",
     "Region": "_drivers.cluster",
-    "SingleHomeCluster": "_drivers.cluster",
     "Unavailable": "_drivers.cluster",
     "Config": "_core.config",
     "default_config": "_core.config",
@@ -38,7 +34,6 @@ _EXPORTS: dict[str, str] = {
     "Level": "_core.store",
     "Op": "_core.store",
     "OpKind": "_core.store",
-    "OpRecord": "_core.store",
     "OpResult": "_core.store",
     "Outcome": "_core.store",
     "Session": "_core.store",
@@ -52,11 +47,11 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 __getattr__, __dir__ = lazy_namespace("edgekv", _EXPORTS, globals())
 
 if TYPE_CHECKING:
-    from ._bench.api import BenchResult, SweepResult, bench, sweep
+    from ._bench.api import bench, sweep
     from ._core.config import Config, default_config, load_config
     from ._core.errors import ConfigError, EdgekvError
-    from ._core.store import Level, Op, OpKind, OpRecord, OpResult, Outcome, Session, Store
+    from ._core.store import Level, Op, OpKind, OpResult, Outcome, Session, Store
     from ._core.systems import SYSTEMS
-    from ._drivers.cluster import Cluster, Diverged, Region, SingleHomeCluster, Unavailable
+    from ._drivers.cluster import Cluster, Region, Unavailable
     from ._drivers.vloop import run
     from ._edge.edgedb import EdgeDB

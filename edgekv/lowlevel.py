@@ -67,6 +67,7 @@ _EXPORTS: dict[str, str] = {
     "Requests": "_core.requests",
     "SingleHome": "_core.singlehome",
     "WRITE_FLUSH": "_core.singlehome",
+    "OpRecord": "_core.store",
     "Pending": "_core.store",
     "Route": "_core.store",
     "make_store": "_core.systems",
@@ -77,6 +78,8 @@ _EXPORTS: dict[str, str] = {
     "RATE_LIMITED": "_core.workerskv",
     "WorkersKV": "_core.workerskv",
     # drivers
+    "Diverged": "_drivers.cluster",
+    "SingleHomeCluster": "_drivers.cluster",
     "Message": "_drivers.history",
     "VisibleWrite": "_drivers.history",
     "WriteHistory": "_drivers.history",
@@ -91,6 +94,8 @@ _EXPORTS: dict[str, str] = {
     "clock_skew": "_bench.anomalies",
     "item_merge": "_bench.anomalies",
     "resurrection": "_bench.anomalies",
+    "BenchResult": "_bench.api",
+    "SweepResult": "_bench.api",
     "ops_bytes": "_bench.fastpath",
     "refusal": "_bench.fastpath",
     "replicated_eventual": "_bench.fastpath",
@@ -151,6 +156,7 @@ __getattr__, __dir__ = lazy_namespace("edgekv.lowlevel", _EXPORTS, globals())
 
 if TYPE_CHECKING:
     from ._bench.anomalies import clock_skew, item_merge, resurrection
+    from ._bench.api import BenchResult, SweepResult
     from ._bench.fastpath import ops_bytes, refusal, replicated_eventual, vectorised
     from ._bench.fit import cdf, fit_all, ks_distance
     from ._bench.html import HtmlTable, render_report
@@ -221,10 +227,11 @@ if TYPE_CHECKING:
     from ._core.replication import Digest, OpsBatch, decode, encode_digest, encode_ops
     from ._core.requests import Requests
     from ._core.singlehome import WRITE_FLUSH, SingleHome
-    from ._core.store import Pending, Route
+    from ._core.store import OpRecord, Pending, Route
     from ._core.systems import make_store
     from ._core.versions import HybridClock, WallClock, make_version, split_version
     from ._core.workerskv import RATE_LIMITED, WorkersKV
+    from ._drivers.cluster import Diverged, SingleHomeCluster
     from ._drivers.history import Message, VisibleWrite, WriteHistory
     from ._drivers.recorder import Recorder
     from ._drivers.sync import SyncCluster, SyncRegion

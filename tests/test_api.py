@@ -13,9 +13,8 @@ import pytest
 from rich.console import Console
 
 import edgekv
-from edgekv import BenchResult
 from edgekv.cli import main
-from edgekv.lowlevel import mean_interval
+from edgekv.lowlevel import BenchResult, mean_interval
 
 HEADLINE = {
     "read_p50_ms",
@@ -51,7 +50,7 @@ def test_api_gives_the_commands_json(tmp_path: Path) -> None:
     out = tmp_path / "b.json"
     assert main(["bench", *ARGV, "--seed", "4", "--json", str(out)]) == 0
     result = edgekv.bench(seed=4, **SMALL)  # type: ignore[arg-type]
-    assert isinstance(result, edgekv.BenchResult)
+    assert isinstance(result, edgekv.lowlevel.BenchResult)
     assert json.loads(json.dumps(result.to_dict())) == json.loads(out.read_text())
     assert result.seeds == [4]
     assert result.systems == ["replicated:eventual", "replicated:session", "single-home"]

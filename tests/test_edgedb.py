@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 import edgekv
-from edgekv import Cluster, EdgeDB, SingleHomeCluster
+from edgekv import Cluster, EdgeDB
 from edgekv.flags import Evaluator, UserError
+from edgekv.lowlevel import SingleHomeCluster
 
 EVALUATOR = Evaluator((resources.files("edgekv") / "data" / "flags-example.json").read_bytes())
 FLAG = "platinum-status-feature"

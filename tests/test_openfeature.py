@@ -11,8 +11,9 @@ from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import Reason
 
 import edgekv
-from edgekv import Cluster, EdgeDB, SingleHomeCluster
+from edgekv import Cluster, EdgeDB
 from edgekv.flags import Evaluator
+from edgekv.lowlevel import SingleHomeCluster
 from edgekv.openfeature import EdgeKVProvider, context_to_user
 
 EVALUATOR = Evaluator((resources.files("edgekv") / "data" / "flags-example.json").read_bytes())

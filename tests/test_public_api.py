@@ -10,10 +10,9 @@ import edgekv.lowlevel
 import edgekv.pbs
 
 EXPECTED = {
-    "BenchResult", "Cluster", "Config", "ConfigError", "Diverged", "EdgeDB", "EdgekvError",
-    "Level", "Op", "OpKind", "OpRecord", "OpResult", "Outcome", "Region", "SYSTEMS", "Session",
-    "SingleHomeCluster", "Store", "SweepResult", "Unavailable", "__version__", "bench",
-    "default_config", "load_config", "run", "sweep",
+    "Cluster", "Config", "ConfigError", "EdgeDB", "EdgekvError", "Level", "Op", "OpKind",
+    "OpResult", "Outcome", "Region", "SYSTEMS", "Session", "Store", "Unavailable",
+    "__version__", "bench", "default_config", "load_config", "run", "sweep",
 }  # fmt: skip
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import edgekv
-from edgekv import Cluster, SingleHomeCluster, default_config
+from edgekv import Cluster, default_config
+from edgekv.lowlevel import SingleHomeCluster
 
 CFG = default_config()
 CLUSTERS = [Cluster, SingleHomeCluster]

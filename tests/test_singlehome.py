@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import edgekv
-from edgekv import Cluster, Op, OpKind, OpResult, SingleHomeCluster, default_config
-from edgekv.lowlevel import WRITE_FLUSH, Kernel, SingleHome
+from edgekv import Cluster, Op, OpKind, OpResult, default_config
+from edgekv.lowlevel import WRITE_FLUSH, Kernel, SingleHome, SingleHomeCluster
 
 CFG = default_config()
 PAIRS = [("Japan East", "East US"), ("East US", "Japan East"), ("Brazil South", "Southeast Asia")]

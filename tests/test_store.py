@@ -164,7 +164,7 @@ def test_scheduled_partition_counts_against_availability_in_the_bench() -> None:
 
 
 def test_settle_reports_divergence_instead_of_returning_as_converged() -> None:
-    from edgekv import Diverged
+    from edgekv.lowlevel import Diverged
 
     async def main() -> None:
         async with Cluster(CFG, seed=2) as cluster:
