@@ -4,7 +4,7 @@ One workload (the default scenario, anti-entropy off so the vectorised fast path
 three computations measured side by side in this process, interleaved, each run after a
 full garbage collection, best of ``--repeat``:
 
-* event: the discrete-event run (:func:`edgekv._scenario.run_system`, GC tuned as the
+* event: the discrete-event run (:func:`edgekv.lowlevel.run_system`, GC tuned as the
   runner does);
 * fast: :func:`edgekv.lowlevel.replicated_eventual` (identical figures, checked here);
 * numpy floor: the model's arithmetic alone in numpy, what no vectorised implementation can

@@ -153,7 +153,7 @@ class BenchResult:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """One run: the summary of :func:`edgekv._bench.report.summarize` (scenario, workload,
+        """One run: the summary of :func:`edgekv.lowlevel.summarize` (scenario, workload,
         systems). Several: ``{"repeat", "seeds", "confidence", "across_seeds", "runs"}`` with
         every run's summary."""
         if len(self.summaries) == 1:

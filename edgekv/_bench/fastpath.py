@@ -7,7 +7,7 @@ repairs change replication bytes and may beat a slow delivery) or tombstone grac
 documents without padding. Then a write's version is its region's hybrid clock over local
 commits alone (checked: no remote version ever reaches a region within the millisecond it is
 applied), its arrival at each region is the commit time plus the link's lag draw (the
-:class:`~edgekv._network.Network`'s per-link streams, drawn the same way in the same order),
+:class:`~edgekv.lowlevel.Network`'s per-link streams, drawn the same way in the same order),
 and a read returns the join of the writes that arrived before it. From the same arrays come
 the truth at a read's start and answer (with the user's writes not yet acknowledged, for
 wrong logins), read-your-writes by content, the lost updates once every write has arrived
@@ -44,7 +44,7 @@ from .scenario import (
 __all__ = ["decline", "refusal", "replicated_eventual", "vectorised"]
 
 _PAGE = 4096
-"""Draws per page of a :class:`~edgekv._distributions.DelayStream` (its default block)."""
+"""Draws per page of a :class:`~edgekv.lowlevel.DelayStream` (its default block)."""
 _JOINED = ("put", "cd", "av")
 """Write classes a record is joined from: the put (floor and every field), the writes of
 ``customData`` (the put and purchases) and of ``appVersion`` (the put and background writes)."""
@@ -197,7 +197,7 @@ def _lost_updates(
     keys_cd: np.ndarray,
     n_users: int,
 ) -> tuple[int, int]:
-    """``(lost, checked)`` as :func:`edgekv._scenario._lost_updates` counts them once every
+    """``(lost, checked)`` as :func:`edgekv._bench.scenario._lost_updates` counts them once every
     write reached every region (all regions then hold the same document: per field the
     newest version, none older than the put). The writes are sorted by user, then start
     time, each user's put first; ``keys_*`` identify a write's value of a field."""

@@ -1,6 +1,6 @@
 """Figures, tables, files and plots of the ``edge-flags`` scenario.
 
-:func:`summarize` turns a :class:`~edgekv._bench.scenario.ScenarioResult` into plain data (every
+:func:`summarize` turns a :class:`~edgekv.lowlevel.ScenarioResult` into plain data (every
 figure with its sample size and 95% interval, see :mod:`edgekv._bench.stats`; ``None`` where a
 sample is empty), which the bench and sweep commands print as rich tables and write as JSON
 or CSV. Latencies in the summary are milliseconds, shares are percentages.

@@ -344,7 +344,7 @@ def check_points(points: Sequence[SweepPoint]) -> None:
 
 
 def run_point(point: SweepPoint) -> dict[str, Any]:
-    """Run one point and return its summary (see :func:`edgekv._bench.report.summarize`) after
+    """Run one point and return its summary (see :func:`edgekv.lowlevel.summarize`) after
     its settings: ``params`` (path -> label) and ``values`` (path -> value); a one-parameter
     point also carries ``param``, ``value`` and ``label``."""
     scenario, cfg, evaluator = _point_inputs(point)

@@ -1,5 +1,5 @@
 """Workload files: a YAML description of who uses the store, from where and how, parsed into
-the :class:`~edgekv._bench.scenario.EdgeFlags` parameters that ``edgekv bench --workload`` runs.
+the :class:`~edgekv.lowlevel.EdgeFlags` parameters that ``edgekv bench --workload`` runs.
 
 Every mistake raises a one-line :class:`ConfigError` naming the field path
 (``sessions.steps[1].op``) and what is allowed; durations need units (``300ms``, ``2s``); only

@@ -113,7 +113,7 @@ class Config:
     paused link) completes as ``unavailable``."""
     systems: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
     """Each system's options from the YAML ``systems:`` section, as written (the system
-    checks them when it is built: see :func:`edgekv._core.systems.make_store`)."""
+    checks them when it is built: see :func:`edgekv.lowlevel.make_store`)."""
     prices: Prices = field(default_factory=Prices)
     """USD list prices of the ``prices:`` section, for the cost model (:mod:`edgekv._core.cost`)."""
     source: str = ""

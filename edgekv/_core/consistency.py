@@ -1,6 +1,6 @@
-"""The replicated store: a :class:`~edgekv._core.mesh.Mesh` of regions serving reads at a
+"""The replicated store: a :class:`~edgekv.lowlevel.Mesh` of regions serving reads at a
 consistency level, written as callbacks on the mesh's scheduler so the same logic runs on the
-discrete-event :class:`~edgekv._core.kernel.Kernel` (benchmarks) and on asyncio
+discrete-event :class:`~edgekv.lowlevel.Kernel` (benchmarks) and on asyncio
 (:class:`~edgekv.Cluster`).
 
 Levels (``LEVELS``):
@@ -23,14 +23,14 @@ Levels (``LEVELS``):
 * ``strong``: the read goes to every region that has ever written the key (normally just its
   origin) and joins their records, so it misses no write committed before it started.
 
-Forwarded requests pay the geographic delays of :class:`~edgekv._core.latency.LatencyModel` and
-cross the same :class:`~edgekv._core.network.Network` as replication: a request over a cut or
+Forwarded requests pay the geographic delays of :class:`~edgekv.lowlevel.LatencyModel` and
+cross the same :class:`~edgekv.lowlevel.Network` as replication: a request over a cut or
 paused link is lost, and the read completes as ``unavailable`` after ``request_timeout``.
 Every read pays ``service_time`` at each region that serves it. Latencies are measured at
 the client's edge region: add :meth:`LatencyModel.client_delay` twice for the client's own
 hops.
 
-Staleness is judged against the :class:`~edgekv._core.oracle.Oracle` as of the read's start: how
+Staleness is judged against the :class:`~edgekv.lowlevel.Oracle` as of the read's start: how
 many versions committed before the read began are newer than what it returned, and for how
 long the first of them had been committed.
 """
@@ -90,7 +90,7 @@ class _Read(Pending):
 
 class ReplicatedStore:
     """Replicated regions (a :class:`Mesh`) serving reads at a consistency level, by
-    callbacks: the :class:`~edgekv._core.store.Store` of the replicated design.
+    callbacks: the :class:`~edgekv.Store` of the replicated design.
 
     Writes commit at the client's region and complete after the service time. A local read
     costs O(1) plus one event; a waiting or forwarded one a few events; a strong read one
@@ -183,7 +183,7 @@ class ReplicatedStore:
         }
 
     def submit(self, op: Op, on_done: OnDone) -> None:
-        """Start ``op`` now (see :class:`~edgekv._core.store.Store`)."""
+        """Start ``op`` now (see :class:`~edgekv.Store`)."""
         check_op(op, len(self._nodes), LEVELS)
         if op.kind == OpKind.GET:
             self.read(op, on_done)

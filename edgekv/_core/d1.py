@@ -1,6 +1,6 @@
 """Cloudflare D1 with read replication: a primary takes every write, read replicas apply its
 log after the replication lag, and the Sessions API's bookmarks keep a session sequentially
-consistent. :class:`D1Replicas` is a :class:`~edgekv._core.store.Store`;
+consistent. :class:`D1Replicas` is a :class:`~edgekv.Store`;
 ``Cluster(system="d1-replicas", options={...})`` drives it under asyncio.
 
 What it models, each from Cloudflare's documentation
@@ -14,7 +14,7 @@ What it models, each from Cloudflare's documentation
   in every supported region, including the region where the primary database instance is
   located"), which "asynchronously receive updates from the primary": each log entry reaches a
   replica after a draw of the config's replication lag on the link from the primary (the
-  :class:`~edgekv._core.network.Network`, so loss, duplication and partitions apply), and a replica
+  :class:`~edgekv.lowlevel.Network`, so loss, duplication and partitions apply), and a replica
   applies the log in order. An entry lost on the way is sent again after ``request_timeout``
   (the replica's pull retried; D1 does not publish its catch-up mechanism).
 * ``session`` reads (the Sessions API): the session's bookmark (``Session.bookmark``, the
@@ -123,7 +123,7 @@ class _Op(Pending):
 
 class D1Replicas(StoreBase):
     """Primary plus read replicas with the Sessions API, by callbacks: the
-    :class:`~edgekv._core.store.Store` of D1 read replication.
+    :class:`~edgekv.Store` of D1 read replication.
 
     A write costs the round trip to the primary plus the service time; a read the service time
     at the nearest copy, plus the round trip to it when it is not local and to the primary

@@ -1,4 +1,4 @@
-"""DynamoDB global tables in their two consistency modes, as two :class:`~edgekv._core.store.Store`
+"""DynamoDB global tables in their two consistency modes, as two :class:`~edgekv.Store`
 classes sharing one replica layer: ``dynamodb-mrec`` (multi-Region eventual consistency) and
 ``dynamodb-mrsc`` (multi-Region strong consistency).
 

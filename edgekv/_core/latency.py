@@ -2,7 +2,7 @@
 (measured where given, else great-circle distance x route inflation over the fiber speed,
 never below that floor) plus jitter, and the client population with its client-to-edge delay.
 
-Replication delays live in :class:`~edgekv._core.network.Network`; this model prices the requests
+Replication delays live in :class:`~edgekv.lowlevel.Network`; this model prices the requests
 a client or a region forwards (single-home round trips, forwarded consistent reads). Every
 draw flows from ``np.random.default_rng([seed, stream])``: same seed, same latencies.
 """

@@ -1,5 +1,5 @@
 """Regions plus the network between them, wired to any scheduler that offers ``time()`` and
-``call_at(when, fn, *args)``: the discrete-event :class:`~edgekv._core.kernel.Kernel` or an asyncio
+``call_at(when, fn, *args)``: the discrete-event :class:`~edgekv.lowlevel.Kernel` or an asyncio
 loop (virtual or real time). The one place where node outputs become scheduled deliveries."""
 
 from __future__ import annotations

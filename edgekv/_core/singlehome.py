@@ -4,7 +4,7 @@ first write (or a location hint), and never moves unless ``migrate_after`` says 
 Every operation from another region pays the round trip to the home plus the service time;
 operations on one key are served one at a time, first come first served, at the home, so
 reads are linearizable (staleness always 0). :class:`SingleHome` is a
-:class:`~edgekv._core.store.Store` (any scheduler with ``time()`` and ``call_at(when, fn, *args)``,
+:class:`~edgekv.Store` (any scheduler with ``time()`` and ``call_at(when, fn, *args)``,
 e.g. the Kernel); ``Cluster(system="single-home")`` drives it under asyncio.
 """
 
@@ -114,7 +114,7 @@ class _Op(Pending):
 
 
 class SingleHome(StoreBase):
-    """Single-home store driven by callbacks: the :class:`~edgekv._core.store.Store` of the
+    """Single-home store driven by callbacks: the :class:`~edgekv.Store` of the
     Durable-Object-style design.
 
     An op travels to the key's home (``rtt/2`` + jitter), waits for the ops before it on the

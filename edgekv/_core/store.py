@@ -5,7 +5,7 @@ A store is sans-IO: it takes an :class:`Op` at the scheduler's current time and 
 exactly once, later, through a callback with an :class:`OpResult`. Drivers (the kernel, asyncio
 in virtual or real time, the HTTP server) and applications (benchmark runner, pytest plugin,
 history checks) are written once against it. Requests between regions cross the
-:class:`~edgekv._core.network.Network`, so a cut or paused link stops them as it stops replication;
+:class:`~edgekv.lowlevel.Network`, so a cut or paused link stops them as it stops replication;
 an operation that cannot complete within the config's ``request_timeout`` completes as
 ``unavailable`` after that timeout.
 """
@@ -163,7 +163,7 @@ that started the operation."""
 
 class Scheduler(Protocol):
     """What a driver must offer a store: a clock and callbacks at a time (the
-    :class:`~edgekv._core.kernel.Kernel`, or an asyncio loop)."""
+    :class:`~edgekv.lowlevel.Kernel`, or an asyncio loop)."""
 
     def time(self) -> float: ...
 

@@ -1,6 +1,6 @@
 """What every store built on the request path shares (all but the replicated store, whose
 mesh owns its network and oracle): the config, the scheduler's clock, the latency model, a
-network that faults cut, the oracle, and :class:`~edgekv._core.requests.Requests`."""
+network that faults cut, the oracle, and :class:`~edgekv.lowlevel.Requests`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Every system under test by name: what ``edgekv bench --systems``, the pytest marker's
-``system=`` and ``Cluster(system=...)`` build. Each entry makes a :class:`~edgekv._core.store.Store`
+``system=`` and ``Cluster(system=...)`` build. Each entry makes a :class:`~edgekv.Store`
 from a config, a seed, a scheduler and the system's own options."""
 
 from __future__ import annotations

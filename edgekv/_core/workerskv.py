@@ -1,5 +1,5 @@
 """Cloudflare Workers KV: one central store, a read cache in every location, and a per-key
-write limit. :class:`WorkersKV` is a :class:`~edgekv._core.store.Store`;
+write limit. :class:`WorkersKV` is a :class:`~edgekv.Store`;
 ``Cluster(system="workers-kv", options={...})`` drives it under asyncio.
 
 What it models, each from Cloudflare's documentation:
@@ -106,7 +106,7 @@ class _Op(Pending):
 
 class WorkersKV(StoreBase):
     """Central store plus per-region read caches with a TTL, by callbacks: the
-    :class:`~edgekv._core.store.Store` of Workers KV.
+    :class:`~edgekv.Store` of Workers KV.
 
     A cache hit costs the service time; a miss, or a write from another region, costs the
     round trip to the central region plus the service time there, each leg through the

@@ -5,7 +5,7 @@ Each region serves DevCycle's bucketing API (``/v1/variables``, ``/v1/features``
 its local-bucketing SDKs poll (``/config/v2/server/{sdk_key}.json``), so an official SDK works
 when pointed at a region's base URL. Bad input gets a 4xx ``{"statusCode", "message"}`` and
 stores nothing (every check runs before the first write); any unexpected exception becomes
-a logged 500 of the same shape. Resources are bounded by :class:`edgekv._edge.inputs.Limits`:
+a logged 500 of the same shape. Resources are bounded by :class:`edgekv.lowlevel.Limits`:
 body and document bytes, fields, nesting, users per project, connections per region, idle and
 body-read timeouts.
 """

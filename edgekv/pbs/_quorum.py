@@ -7,7 +7,7 @@ answers; replica ``i`` holds the write when the read reaches it iff ``W_i <= com
 
 Two paths compute the same per-trial outcomes from the same pre-drawn delays: a vectorized
 numpy path (the model has no feedback, so whole blocks of trials are a few array operations)
-and an event-driven path on :class:`~edgekv._core.kernel.Kernel` with every message a callback.
+and an event-driven path on :class:`~edgekv.lowlevel.Kernel` with every message a callback.
 Event ties are broken exactly as the vectorized path breaks them (a write delivery before a
 read arriving at the same instant; simultaneous answers in replica order), so the two agree
 bit for bit. Delays are in seconds, reported figures in milliseconds.

@@ -127,7 +127,7 @@ METRICS = (
     ("p99", "p99 read latency (ms)", "{:.1f}"),
     ("availability", "available operations (%)", "{:.3f}"),
 )
-"""Headline figures of a sweep: key of :func:`edgekv._bench.sweep.figure`, label, format."""
+"""Headline figures of a sweep: key of :func:`edgekv.lowlevel.figure`, label, format."""
 
 
 def _fmt(value: float | None, spec: str) -> str:
