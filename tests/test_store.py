@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import edgekv
-from edgekv import Cluster, Op, OpKind, OpResult, Outcome, Unavailable
+from edgekv import Cluster, Level, Op, OpKind, OpResult, Outcome, Session, Unavailable
 from edgekv.lowlevel import Kernel, make_store
 
 CFG = edgekv.default_config().replace(lag="constant:200ms")
@@ -26,19 +26,43 @@ def test_every_operation_completes_exactly_once_later(system: str) -> None:
         kind = (OpKind.PUT, OpKind.PATCH, OpKind.GET, OpKind.DELETE)[i % 4]
         value = None if kind in (OpKind.GET, OpKind.DELETE) else {"n": i}
         ops.append(Op(kind, region, f"k{i % 5}", value, level=store.levels[0]))
-    for i, op in enumerate(ops):
+
+    def submit(i: int) -> None:
+        store.submit(ops[i], done[i].append)
+        assert done[i] == [] and store.in_flight >= 1  # completed later, never inside submit
+
+    for i in range(len(ops)):
         done[i] = []
-        kernel.call_at(i * 0.05, store.submit, op, done[i].append)
-        if i == 0:
-            assert store.in_flight == 0  # nothing runs before the kernel does
+        kernel.call_at(i * 0.05, submit, i)
     kernel.run(until=60.0)
     assert all(len(results) == 1 for results in done.values())
     assert store.in_flight == 0 and store.quiet()
+    service = CFG.service_time
     for i, (result,) in done.items():
         rec = result.record
         assert rec.kind == ops[i].kind and rec.key == ops[i].key and rec.region == ops[i].region
-        assert rec.latency >= 0 and rec.start == pytest.approx(i * 0.05)
-        assert rec.outcome in tuple(Outcome)
+        assert rec.start == pytest.approx(i * 0.05) and rec.outcome in tuple(Outcome)
+        assert rec.latency >= service * 0.999  # every answer pays at least the service time
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_a_region_reads_its_own_acknowledged_write(system: str) -> None:
+    """At each system's strongest level (strong, else session with a Session, else its only
+    one), a read after a write's acknowledgement, from the writing region, returns it."""
+    kernel = Kernel()
+    store = make_store(system, CFG, 4, kernel)
+    level = next(lv for lv in (Level.STRONG, Level.SESSION, *store.levels) if lv in store.levels)
+    session = Session() if level == Level.SESSION else None
+    got: list[OpResult] = []
+
+    def read_back(result: OpResult) -> None:
+        assert result.record.outcome == Outcome.OK, result.record
+        store.submit(Op(OpKind.GET, 2, "k", level=level, session=session), got.append)
+
+    put = Op(OpKind.PUT, 2, "k", {"n": 7}, level=level, session=session)
+    kernel.call_at(1.0, store.submit, put, read_back)
+    kernel.run(until=30.0)
+    assert [r.doc for r in got] == [{"n": 7}] and got[0].record.outcome == Outcome.OK
 
 
 @pytest.mark.parametrize("system", SYSTEMS)
