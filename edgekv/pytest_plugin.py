@@ -126,6 +126,24 @@ def _uses_edgekv(item: pytest.Item) -> bool:
     return FIXTURE in getattr(item, "fixturenames", ()) or bool(item.get_closest_marker("edgekv"))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """An async test using edgekv (fixture or marker alone) on a pytest-asyncio that cannot
+    give it virtual time fails at once in one line, instead of sleeping in real time."""
+    function = getattr(item, "function", None)
+    if (
+        _uses_edgekv(item)
+        and inspect.iscoroutinefunction(function)
+        and not _pytest_asyncio_supports_loop_factories()
+    ):
+        pytest.fail(
+            f"{item.nodeid}: async tests with edgekv need pytest-asyncio >= 1.4 (loop "
+            f"factories give them virtual time); upgrade it, or write a sync test that uses "
+            f"{FIXTURE}.sync",
+            pytrace=False,
+        )
+
+
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
@@ -153,13 +171,6 @@ def edgekv_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     item = request.node
     cluster = _cluster_for(item, request.config)
     if inspect.iscoroutinefunction(getattr(request, "function", None)):
-        if not _pytest_asyncio_supports_loop_factories():
-            pytest.fail(
-                f"{item.nodeid}: async tests with {FIXTURE} need pytest-asyncio >= 1.4 "
-                "(loop factories give them virtual time); upgrade it, or write a sync test "
-                f"that uses {FIXTURE}.sync",
-                pytrace=False,
-            )
         broker = request.config.stash[_BROKER]
         loop = broker.for_fixture()
     else:

@@ -61,6 +61,36 @@ def test_async_tests_run_in_virtual_time(pytester: pytest.Pytester, mode: str) -
     result.assert_outcomes(passed=2)
 
 
+@pytest.mark.parametrize("uses", ["marker", "fixture"])
+def test_an_old_pytest_asyncio_fails_in_one_line_instead_of_sleeping(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, uses: str
+) -> None:
+    """Before 1.4 pytest-asyncio calls no loop factory: the test would sleep in real time."""
+    import importlib.metadata
+
+    real = importlib.metadata.version
+    monkeypatch.setattr(
+        importlib.metadata,
+        "version",
+        lambda name: "1.3.0" if name == "pytest-asyncio" else real(name),
+    )
+    argument = "edgekv_cluster" if uses == "fixture" else ""
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        @pytest.mark.edgekv
+        async def test_waits_an_hour({argument}):
+            await asyncio.sleep(3600)
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)  # failed in set-up, before any sleep
+    result.stdout.fnmatch_lines(["*need pytest-asyncio >= 1.4*"])
+
+
 def test_sync_test_uses_the_sync_facade(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
