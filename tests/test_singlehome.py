@@ -205,3 +205,22 @@ def test_a_write_answers_after_its_storage_flush_a_read_does_not() -> None:
     write, read = (r.record for r in out)
     assert write.latency == pytest.approx(CFG.service_time + 0.012)
     assert read.latency == pytest.approx(CFG.service_time)
+
+
+def test_history_of_a_single_home_cluster_is_visible_everywhere_at_commit() -> None:
+    """One copy: a write is visible in every region from its commit at home, which is one
+    one-way trip after the client sent it; the history also lists writes in commit order."""
+    cluster = Cluster(CFG, seed=1, system="single-home")
+    cluster.sync["East US"].put("k", {"v": 1}, location_hint="Japan East")
+    cluster.sync["UK South"].patch("k", {"w": 2})
+    first, second = cluster.history.for_key("k")
+    assert (first.region, first.doc, second.region, second.doc) == (
+        "East US",
+        {"v": 1},
+        "UK South",
+        {"v": 1, "w": 2},
+    )
+    assert first.at == pytest.approx(CFG.rtt[("East US", "Japan East")] / 2)
+    assert all(first.lag(name) == 0 for name in cluster.regions)
+    assert first.version < second.version and first.at < second.at
+    cluster.close()

@@ -111,6 +111,21 @@ def test_history_records_visibility_per_region() -> None:
         cluster.history.last("nope")
 
 
+def test_a_write_is_visible_where_a_newer_one_of_its_key_was_written() -> None:
+    """East US writes, UK South patches the key before the first write arrives: UK South
+    holds a newer version from its own write on, so the first write is visible there then,
+    and every write ends visible everywhere once settled."""
+    cluster = make()
+    cluster.sync["East US"].put("k", {"a": 1})
+    cluster.sync.advance(0.001)
+    cluster.sync["UK South"].patch("k", {"b": 2})
+    first, second = cluster.history.for_key("k")
+    assert first.visible["UK South"] == second.at
+    cluster.sync.settle()
+    assert all(set(w.visible) == set(cluster.regions) for w in cluster.history)
+    assert cluster.sync["UK South"].get("k") == {"a": 1, "b": 2}
+
+
 def test_async_controls_under_virtual_time() -> None:
     async def main() -> float:
         cluster = make()

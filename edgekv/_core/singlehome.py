@@ -10,7 +10,7 @@ e.g. the Kernel); ``Cluster(system="single-home")`` drives it under asyncio.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .config import Config, great_circle_km
@@ -168,6 +168,17 @@ class SingleHome(StoreBase):
         """Operations per client region that were served elsewhere."""
         self.unavailable = [0] * n
         """Operations per client region that failed (no answer within the time-out)."""
+        self._write_listeners: list[Callable[[int, str, int, float], None]] = []
+
+    def on_write(self, listener: Callable[[int, str, int, float], None]) -> None:
+        """Call ``listener(region, key, version, at)`` after every write its home commits:
+        the client's region, the key, its new version, the commit time."""
+        self._write_listeners.append(listener)
+
+    def peek(self, key: str) -> Mapping[str, Any] | None:
+        """The document as its home holds it (None if absent or deleted), without an op."""
+        obj = self.objects.get(key)
+        return None if obj is None else obj.doc
 
     def quiet(self) -> bool:
         """True when no operation is in flight (nothing runs in the background)."""
@@ -280,6 +291,8 @@ class SingleHome(StoreBase):
             obj.version = clock.now(EPOCH_MS + begin * 1e3)
             obj.doc = applied(obj.doc, op)
             self.oracle.commit(op.key, obj.version, begin)
+            for listener in self._write_listeners:
+                listener(op.region, op.key, obj.version, begin)
         doc = dict(obj.doc) if kind == OpKind.GET and obj.doc is not None else None
         if self.migrate_after is not None:
             self._streak(obj, op.region, at, finish)

@@ -264,7 +264,9 @@ class Cluster:
             if isinstance(mesh, Mesh):
                 mesh.track_lag()
                 mesh.list_scheduled()
-                self._history = WriteHistory(mesh, self.config.names)
+                self._history = WriteHistory.of_mesh(mesh, self.config.names)
+            elif isinstance(store, SingleHome):
+                self._history = WriteHistory.of_single_home(store, self.config.names)
         return self._store
 
     @property
@@ -471,7 +473,8 @@ class Cluster:
     @property
     def history(self) -> WriteHistory:
         """Every write from the first on (who wrote what, when, and when it became visible
-        where); replicated clusters only."""
+        where); replicated and single-home clusters (the others' visibility lives in caches
+        and replicas this does not follow: see :attr:`records`)."""
         self._started()
         if self._history is None:
             raise TypeError(f"a {self.system} cluster has no replication history; see .records")

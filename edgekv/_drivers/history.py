@@ -1,18 +1,20 @@
 """What a test can assert on after the fact: every write (who wrote what, when) with the time
 it became visible in each region, and the replication messages still in flight.
 
-Recording hooks into :meth:`Mesh.on_write` and :meth:`Mesh.on_apply`, so a cluster that does
-not record pays nothing; a recording one pays O(pending writes of the key) per applied change.
+Recording hooks into :meth:`Mesh.on_write` and :meth:`Mesh.on_apply` (or the single-home
+store's ``on_write``), so a cluster that does not record pays nothing; a recording one pays
+O(pending writes of the key) per applied change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .._core.mesh import Mesh
 from .._core.replication import OpsBatch
+from .._core.singlehome import SingleHome
 
 __all__ = ["Message", "VisibleWrite", "WriteHistory", "messages_in_flight"]
 
@@ -50,39 +52,76 @@ class VisibleWrite:
 
 
 class WriteHistory:
-    """Every write committed since recording started, in commit order, with visibility."""
+    """Every write committed since recording started, in commit order, with visibility.
 
-    def __init__(self, mesh: Mesh, names: Sequence[str]) -> None:
-        self._mesh = mesh
+    Fed by a store's hooks: :meth:`of_mesh` for a replicated store (visible where it has
+    been applied), :meth:`of_single_home` for the single-home store (one copy, so a write is
+    visible everywhere once its home committed it)."""
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        now: Callable[[], float],
+        peek: Callable[[int, str], Mapping[str, Any] | None],
+    ) -> None:
         self._names = tuple(names)
+        self._now = now
+        self._peek = peek
         self.writes: list[VisibleWrite] = []
         """Writes in commit order."""
         self._pending: dict[str, list[VisibleWrite]] = {}
-        mesh.on_write(self._on_write)
-        mesh.on_apply(self._on_apply)
 
-    def _on_write(self, region: int, key: str, version: int) -> None:
-        doc = self._mesh.nodes[region].peek(key)
-        now = self._mesh.now()
+    @classmethod
+    def of_mesh(cls, mesh: Mesh, names: Sequence[str]) -> WriteHistory:
+        """The history of a replicated store's mesh, from its write and apply hooks."""
+        history = cls(names, mesh.now, lambda region, key: mesh.nodes[region].peek(key))
+        mesh.on_write(history._on_write)
+        mesh.on_apply(history._on_apply)
+        return history
+
+    @classmethod
+    def of_single_home(cls, store: SingleHome, names: Sequence[str]) -> WriteHistory:
+        """The history of the single-home store: each write, visible in every region from
+        its commit at home (every region reads that one copy)."""
+        history = cls(names, store.now, lambda _region, key: store.peek(key))
+
+        def written(region: int, key: str, version: int, at: float) -> None:
+            history._on_write(region, key, version, at)
+            for other in range(len(history._names)):
+                history._on_apply(other, key, version, at)
+
+        store.on_write(written)
+        return history
+
+    def _on_write(self, region: int, key: str, version: int, at: float | None = None) -> None:
+        doc = self._peek(region, key)
+        now = self._now() if at is None else at
         name = self._names[region]
         write = VisibleWrite(
             name, key, None if doc is None else dict(doc), version, now, {name: now}
         )
         self.writes.append(write)
+        self._on_apply(region, key, version, now)  # this region now holds a newer version
         if len(self._names) > 1:
             self._pending.setdefault(key, []).append(write)
 
-    def _on_apply(self, region: int, key: str, version: int) -> None:
+    def _on_apply(self, region: int, key: str, version: int, at: float | None = None) -> None:
+        """Region ``region`` holds ``key`` at ``version``: every pending write of the key up
+        to that version is visible there from now; writes visible everywhere are dropped."""
         pending = self._pending.get(key)
         if not pending:
             return
         name = self._names[region]
-        now = self._mesh.now()
+        now = self._now() if at is None else at
         everywhere = len(self._names)
         for write in pending:
             if write.version <= version and name not in write.visible:
                 write.visible[name] = now
-        self._pending[key] = [w for w in pending if len(w.visible) < everywhere]
+        left = [w for w in pending if len(w.visible) < everywhere]
+        if left:
+            self._pending[key] = left
+        else:
+            del self._pending[key]
 
     def __iter__(self) -> Iterator[VisibleWrite]:
         return iter(self.writes)

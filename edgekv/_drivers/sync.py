@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Callable, Coroutine, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._core.store import Session
 from .vloop import VirtualTimeLoop
 
 if TYPE_CHECKING:
@@ -107,17 +108,40 @@ class SyncRegion(MutableMapping[str, dict[str, Any]]):
         doc = self._sync.call(self.region.get, key, **read_options)
         return default if doc is None else doc
 
-    def put(self, key: str, doc: Mapping[str, Any]) -> int:
-        """Replace ``key``'s document here; returns its version."""
-        return self._sync.call(self.region.put, key, doc)
+    def put(
+        self,
+        key: str,
+        doc: Mapping[str, Any],
+        *,
+        session: Session | None = None,
+        location_hint: str | None = None,
+    ) -> int:
+        """Replace ``key``'s document here; returns its version (options as
+        :meth:`Region.put`)."""
+        return self._sync.call(
+            self.region.put, key, doc, session=session, location_hint=location_hint
+        )
 
-    def patch(self, key: str, fields: Mapping[str, Any]) -> int:
+    def patch(
+        self,
+        key: str,
+        fields: Mapping[str, Any],
+        *,
+        session: Session | None = None,
+        location_hint: str | None = None,
+    ) -> int:
         """Merge top-level ``fields`` into ``key``'s document here; returns its version."""
-        return self._sync.call(self.region.patch, key, fields)
+        return self._sync.call(
+            self.region.patch, key, fields, session=session, location_hint=location_hint
+        )
 
-    def delete(self, key: str) -> int:
+    def delete(
+        self, key: str, *, session: Session | None = None, location_hint: str | None = None
+    ) -> int:
         """Delete ``key`` here (a replicated tombstone); returns its version."""
-        return self._sync.call(self.region.delete, key)
+        return self._sync.call(
+            self.region.delete, key, session=session, location_hint=location_hint
+        )
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Every live document here, copied."""
