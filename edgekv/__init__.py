@@ -26,8 +26,8 @@ _EXPORTS: dict[str, str] = {
     "Region": "_drivers.cluster",
     "Unavailable": "_drivers.cluster",
     "Config": "_core.config",
-    "default_config": "_core.config",
-    "load_config": "_core.config",
+    "default_config": "_drivers.files",
+    "load_config": "_drivers.files",
     "EdgeDB": "_edge.edgedb",
     "ConfigError": "_core.errors",
     "EdgekvError": "_core.errors",
@@ -48,10 +48,11 @@ __getattr__, __dir__ = lazy_namespace("edgekv", _EXPORTS, globals())
 
 if TYPE_CHECKING:
     from ._bench.api import bench, sweep
-    from ._core.config import Config, default_config, load_config
+    from ._core.config import Config
     from ._core.errors import ConfigError, EdgekvError
     from ._core.store import Level, Op, OpKind, OpResult, Outcome, Session, Store
     from ._core.systems import SYSTEMS
     from ._drivers.cluster import Cluster, Region, Unavailable
+    from ._drivers.files import default_config, load_config
     from ._drivers.vloop import run
     from ._edge.edgedb import EdgeDB

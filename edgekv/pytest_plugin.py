@@ -233,7 +233,8 @@ def _cluster_for(item: pytest.Item, config: pytest.Config) -> Cluster:
 def _config(source: Any, regions: Any) -> Config:
     """The base config (default topology, a YAML path or a mapping), restricted to
     ``regions`` when given: a validated config of just those regions, in that order."""
-    from edgekv._core.config import Config, default_config, load_config
+    from edgekv._core.config import Config
+    from edgekv._drivers.files import default_config, load_config
 
     if regions is None:
         return default_config() if source is None else load_config(source)
@@ -247,7 +248,7 @@ def _config(source: Any, regions: Any) -> Config:
 def _raw(source: Any) -> Mapping[str, Any]:
     import yaml
 
-    from edgekv._core.config import load_config
+    from edgekv._drivers.files import load_config
 
     if isinstance(source, Mapping):
         return source

@@ -19,8 +19,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from .._core.config import Config, default_config
+from .._core.config import Config
 from .._drivers.cluster import Cluster, Diverged
+from .._drivers.files import default_config
 from .._drivers.vloop import run
 
 __all__ = ["Anomaly", "clock_skew", "item_merge", "report", "resurrection"]

@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.config import Config, default_config, great_circle_km, load_config, read_text
+from .._core.config import Config, great_circle_km
 from .._core.consistency import SESSION
 from .._core.distributions import (
     Constant,
@@ -78,6 +78,7 @@ from .._core.oracle import Oracle
 from .._core.store import Op, OpKind, OpResult, Session, Store
 from .._core.systems import make_store, parse_system
 from .._core.versions import EPOCH_MS, split_version
+from .._drivers.files import default_config, load_config, read_text
 from .._drivers.recorder import Recorder
 from ..flags import Evaluator, FlagConfigError, User, merge_user
 from .gctune import gc_tuned_for_run

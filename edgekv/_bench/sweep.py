@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from .._core.config import Config, load_config, read_yaml
+from .._core.config import Config
 from .._core.distributions import (
     Distribution,
     LogNormal,
@@ -36,6 +36,7 @@ from .._core.distributions import (
 from .._core.errors import ConfigError
 from .._core.kernel import Kernel
 from .._core.systems import make_store, parse_system
+from .._drivers.files import load_config, read_yaml
 from .report import summarize
 from .scenario import (
     DEFAULT_SYSTEMS,

@@ -24,9 +24,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .._core.config import mapping_field, read_yaml
+from .._core.config import mapping_field
 from .._core.distributions import Distribution, parse_distribution, parse_duration
 from .._core.errors import ConfigError
+from .._drivers.files import read_yaml
 from .scenario import KINDS_BY_NAME, EdgeFlags
 
 __all__ = [

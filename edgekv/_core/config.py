@@ -1,4 +1,5 @@
-"""Loading and validating ``regions.yaml`` into an immutable :class:`Config`.
+"""Validating a parsed ``regions.yaml`` into an immutable :class:`Config` (reading files is
+:mod:`edgekv._drivers.files`'s job: the core does no I/O).
 
 Every mistake raises :class:`ConfigError` naming the field path and what is allowed; a config
 that loads is physically possible (no RTT below the fiber floor of the great-circle distance).
@@ -8,15 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from types import MappingProxyType
 from typing import Any
-
-import yaml
 
 from .cost import Prices, parse_prices
 from .distributions import Constant, Distribution, median, parse_distribution, parse_duration
@@ -27,11 +24,8 @@ __all__ = [
     "Config",
     "PartitionWindow",
     "RegionSpec",
-    "default_config",
+    "build_config",
     "great_circle_km",
-    "load_config",
-    "read_text",
-    "read_yaml",
 ]
 
 FIBER_KM_PER_S = 204_000.0
@@ -40,8 +34,6 @@ FIBER_KM_PER_S = 204_000.0
 EARTH_RADIUS_KM = 6371.0
 GRANULARITIES = ("field", "item")
 CLOCKS = ("hlc", "wall")
-MAX_FILE_BYTES = 16 * 1024 * 1024
-"""Largest config, keys or flags file read."""
 MAX_CLOCK_SKEW = 86400.0
 """Largest accepted clock skew of a region (seconds): a day."""
 MIN_ANTI_ENTROPY = 0.01
@@ -516,75 +508,11 @@ def _build_unchecked(raw: Any, source: str) -> Config:
     return cfg
 
 
-def read_text(path: str, what: str) -> str:
-    """The text of a file: UTF-8, with or without a byte-order mark, at most
-    :data:`MAX_FILE_BYTES`; anything else is a one-line :class:`ConfigError` naming it."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(path, f"cannot read {what}: {exc.strerror}") from None
-    except ValueError as exc:  # e.g. an embedded NUL in the path
-        raise ConfigError(path, f"cannot read {what}: {exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(path, f"{what} is larger than {MAX_FILE_BYTES} bytes")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            path,
-            f"{what} is not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r});"
-            " save it as UTF-8",
-        ) from None
-
-
-def read_yaml(path: str, what: str) -> Any:
-    """The parsed YAML file at ``path`` (UTF-8, see :func:`read_text`); :class:`ConfigError`
-    ("cannot read <what>", "invalid YAML at line L, column C", "nested too deeply")."""
-    text = read_text(path, what)
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise ConfigError(path, f"invalid YAML{where}: {problem}") from None
-    except RecursionError:
-        raise ConfigError(path, f"{what} is nested too deeply") from None
-    except (ValueError, OverflowError) as exc:  # e.g. a timestamp like 2024-13-45
-        raise ConfigError(path, f"invalid YAML value: {exc}") from None
-
-
-def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> Config:
-    """Load and validate a config from a YAML path or an already-parsed mapping.
-
-    Raises :class:`ConfigError` naming the field and the allowed values for any mistake,
-    including a missing file or a YAML syntax error.
-    """
-    if isinstance(source, Config):
-        return source
-    if isinstance(source, Mapping):
-        return _build(source, "<mapping>")
-    path = os.fspath(source)
-    raw = read_yaml(path, "config file")
-    if raw is None:
-        raise ConfigError(path, "the file is empty; expected a mapping with regions")
-    try:
-        return _build(raw, path)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc.path}" if exc.path else path, exc.reason) from None
-
-
-def _build(raw: Any, source: str) -> Config:
-    """:func:`_build_unchecked` with nesting too deep for it (a mixture of mixtures of...)
-    reported as a :class:`ConfigError`."""
+def build_config(raw: Any, source: str) -> Config:
+    """The validated :class:`Config` of an already-parsed mapping (``source`` names it in
+    messages): every mistake, nesting too deep for the checks included, is a
+    :class:`ConfigError` naming the field."""
     try:
         return _build_unchecked(raw, source)
     except RecursionError:
         raise ConfigError("", "nested too deeply") from None
-
-
-def default_config() -> Config:
-    """The packaged default topology (the nine regions of ``regions.yaml``)."""
-    with resources.as_file(resources.files("edgekv") / "data" / "regions.yaml") as path:
-        return load_config(path)

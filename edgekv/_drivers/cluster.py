@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from .._core.config import Config, default_config, load_config
+from .._core.config import Config
 from .._core.errors import EdgekvError
 from .._core.mesh import Mesh
 from .._core.singlehome import SingleHome, _check_migrate_after
 from .._core.store import LOCATION_HINTS, Op, OpKind, OpRecord, OpResult, Session, Store
 from .._core.systems import SYSTEMS, make_store
 from ..check import CheckResult, save_history
+from .files import default_config, load_config
 from .history import Message, WriteHistory, messages_in_flight
 from .recorder import DEFAULT_LIMIT, Recorder, check_recorded
 from .sync import SyncCluster

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._core.config import read_text, read_yaml
 from .._core.errors import ConfigError
+from .._drivers.files import read_text, read_yaml
 from ..flags import Evaluator, FlagConfigError, parse_config
 
 __all__ = ["SERVER", "CLIENT", "Keys", "ProjectKeys", "load_keys"]

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ..._bench.report import STDOUT, write_json
-from ..._core.config import default_config, load_config
 from ..._core.latency import topology
 from ..._core.realised import LinkLag, probe
+from ..._drivers.files import default_config, load_config
 from .. import UsageError, seed_arg
 
 __all__ = ["register", "run"]

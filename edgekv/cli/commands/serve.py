@@ -12,9 +12,9 @@ import signal
 import sys
 from typing import Any
 
-from ..._core.config import default_config, load_config
 from ..._core.systems import SYSTEMS
 from ..._drivers.cluster import Cluster
+from ..._drivers.files import default_config, load_config
 from ..._edge.durable import DurableStore
 from ..._edge.http import EdgeServer
 from ..._edge.inputs import Limits
