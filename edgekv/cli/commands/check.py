@@ -65,7 +65,10 @@ def register(subparsers: Any) -> None:
         "--max-versions", type=_count, metavar="K", help="staleness: versions a read may miss"
     )
     parser.add_argument(
-        "--max-seconds", type=_seconds, metavar="T", help="staleness: how old a missed write may be"
+        "--max-seconds",
+        type=_seconds,
+        metavar="DURATION",
+        help="staleness: how old a missed write may be, with its unit (300ms, 2s)",
     )
     parser.add_argument(
         "--limit", type=_count, default=5, help="violations to print (default 5, 0 = all)"

@@ -163,7 +163,8 @@ async def _serve(
         try:
             urls = await server.start()
         except OSError as exc:
-            raise UsageError("--port-base", f"cannot listen: {exc.strerror or exc}") from None
+            where = f"--host {args.host} / --port-base {args.port_base}"
+            raise UsageError(where, f"cannot listen: {exc.strerror or exc}") from None
         try:
             kind = "single-home" if args.single_home else args.system
             projects = ", ".join(p.name for p in keys.projects)
