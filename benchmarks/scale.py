@@ -13,13 +13,20 @@ The bare ``heapq`` loop of
 ``sim_throughput.py`` (the reference model's arithmetic alone, 200,000 requests) is timed in
 this process as the yardstick for the default bench's CPU time.
 
-Run: ``.venv/bin/python benchmarks/scale.py [--full] [--json]``; ``--users``/``--regions``
-pick the points, ``--region-users`` the users per region point.
+Writes: at ``--region-users`` users and 9 regions, background writes per user per minute
+(``--writes``) scale the writes; their exponents are against the workload's write count. The
+same run also times ``sim_throughput.py``'s reference model on the edgekv kernel against the
+bare loop (the event path's ratio) and runs ``fastpath.py`` (the fast path's ratio to its
+numpy floor), so every target of issue 14 is printed side by side.
+
+Run: ``.venv/bin/python benchmarks/scale.py [--full] [--json PATH]``; ``--users``/``--regions``
+/``--writes`` pick the points, ``--region-users`` the users per region or writes point.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import math
@@ -32,12 +39,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _report import add_json_option, json_report
 
 import edgekv
 from edgekv import Config
 from edgekv._bench import scenario as _scenario
 from edgekv._core import consistency as _consistency
-from edgekv.lowlevel import Kernel, Mesh
+from edgekv.lowlevel import PURCHASE, WRITE, Kernel, Mesh
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_USERS = 20_000
@@ -95,13 +103,18 @@ class _CountingMesh(Mesh):
         super().close()
 
 
-def point(users: int, regions: int, seed: int, trace: bool = False) -> dict[str, Any]:
-    """Run one point in this process and measure it (``trace``: live memory by file)."""
+def point(
+    users: int, regions: int, seed: int, trace: bool = False, writes: float | None = None
+) -> dict[str, Any]:
+    """Run one point in this process and measure it (``trace``: live memory by file;
+    ``writes``: background writes per user per minute instead of the scenario's)."""
     _scenario.Kernel = _CountingKernel  # type: ignore[misc]
     _consistency.Mesh = _CountingMesh  # type: ignore[misc]
     cfg = topology(regions)
     evaluator = _scenario.load_evaluator(None)
     scenario = _scenario.EdgeFlags(users=users, seed=seed)
+    if writes is not None:
+        scenario = dataclasses.replace(scenario, writes_per_min=writes)
     gc.collect()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if trace:
@@ -116,6 +129,8 @@ def point(users: int, regions: int, seed: int, trace: bool = False) -> dict[str,
     return {
         "users": users,
         "regions": regions,
+        "writes_per_min": scenario.writes_per_min,
+        "writes": int(np.isin(result.workload.kind, (WRITE, PURCHASE)).sum()),
         "ops": result.workload.ops,
         "cpu_s": cpu,
         "events": sum(k.events for k in _CountingKernel.made),
@@ -131,10 +146,13 @@ def point(users: int, regions: int, seed: int, trace: bool = False) -> dict[str,
     }
 
 
-def run_point(users: int, regions: int, seed: int, trace: bool) -> dict[str, Any]:
+def run_point(
+    users: int, regions: int, seed: int, trace: bool, writes: float | None = None
+) -> dict[str, Any]:
     """One point in a fresh interpreter (so its peak RSS is its own)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--point", str(users), str(regions)]
     cmd += ["--seed", str(seed), *(["--trace-memory"] if trace else [])]
+    cmd += [] if writes is None else ["--writes-per-min", str(writes)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"point {users} users x {regions} regions failed:\n{done.stderr}")
@@ -156,7 +174,7 @@ FIGURES = ("cpu_s", "events", "replicated_bytes", "messages_sent_total", "peak_r
 
 
 def exponents(points: list[dict[str, Any]], axis: str) -> dict[str, float | None]:
-    """Scaling exponent of each figure along ``axis`` (``users`` or ``regions``)."""
+    """Scaling exponent of each figure along ``axis`` (``users``, ``regions``, ``writes``)."""
     xs = [float(p[axis]) for p in points]
     return {name: slope(xs, [float(p[name]) for p in points]) for name in FIGURES}
 
@@ -173,6 +191,37 @@ def bare_reference(seed: int, repeat: int) -> float:
     return min(ref.bare_heapq(cfg, w, clock=time.process_time)["elapsed"] for _ in range(repeat))
 
 
+def event_path(seed: int, repeat: int) -> float:
+    """Best CPU seconds of ``sim_throughput.py``'s reference model on the edgekv kernel (the
+    event path the bare loop is the floor of), on the same 200,000 requests."""
+    sys.path.insert(0, str(HERE))
+    import sim_throughput as ref
+
+    cfg = edgekv.default_config().replace(
+        lag="lognormal:300ms,0.5", batch_window="0ms", client_delay="lognormal:15ms,0.6"
+    )
+    w = ref.workload(200_000, seed, cfg)
+    best = math.inf
+    for _ in range(repeat):
+        kernel = Kernel()
+        best = min(
+            best, ref.simulate(kernel, kernel.run, cfg, w, clock=time.process_time)["elapsed"]
+        )
+    return best
+
+
+def fast_path(users: int, seed: int) -> dict[str, Any]:
+    """``fastpath.py``'s side-by-side figures (event path, fast path, numpy floor) at
+    ``users``, in a fresh interpreter."""
+    cmd = [sys.executable, str(HERE / "fastpath.py"), "--users", str(users)]
+    cmd += ["--seed", str(seed), "--repeat", "1", "--json", "-"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"fastpath.py failed:\n{done.stderr}")
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out
+
+
 def fmt_exp(value: float | None) -> str:
     """An exponent for the table."""
     return "-" if value is None else f"{value:.2f}"
@@ -186,45 +235,60 @@ def main() -> None:
     parser.add_argument("--regions", help="comma-separated region counts")
     parser.add_argument("--region-users", type=int, default=2_000, help="users per region point")
     parser.add_argument("--full", action="store_true", help="users 20k and 200k")
+    parser.add_argument("--writes", help="background writes per user per minute (2k users)")
+    parser.add_argument("--writes-per-min", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--fast-users", type=int, default=20_000, help="users of the fast path")
     parser.add_argument("--repeat", type=int, default=3, help="bare-loop runs (best counts)")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(parser)
     parser.add_argument(
         "--trace-memory", action="store_true", help="live memory by source file (slower)"
     )
     args = parser.parse_args()
     if args.point:
-        print(json.dumps(point(*args.point, args.seed, args.trace_memory)))
+        print(json.dumps(point(*args.point, args.seed, args.trace_memory, args.writes_per_min)))
         return
+    with json_report(args.json) as report:
+        _run(args, report)
+
+
+def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """Every point, the yardsticks and the ratios; printed and put in ``report``."""
     default_users = "20000,200000" if args.full else "2000,5000,20000"
     users = [int(u) for u in (args.users or default_users).split(",")]
     regions = [int(r) for r in (args.regions or "3,9,30").split(",")]
     by_users = [run_point(u, 9, args.seed, args.trace_memory) for u in users]
     by_regions = [run_point(args.region_users, r, args.seed, args.trace_memory) for r in regions]
+    writes = [float(w) for w in (args.writes or "0.5,2,8").split(",")]
+    by_writes = [run_point(args.region_users, 9, args.seed, False, w) for w in writes]
     bare = bare_reference(args.seed, args.repeat)
+    event = event_path(args.seed, args.repeat)
+    fast = fast_path(args.fast_users, args.seed)
     lo, hi = by_users[0], by_users[-1]
     added = hi["users"] - lo["users"]
     per_user = (hi["peak_rss_kb"] - lo["peak_rss_kb"]) * 1024 / added if added else None
     default = next((p for p in by_users if p["users"] == DEFAULT_USERS), None)
-    report = {
-        "seed": args.seed,
-        "by_users": by_users,
-        "by_regions": by_regions,
-        "users_exponents": exponents(by_users, "users"),
-        "regions_exponents": exponents(by_regions, "regions"),
-        "rss_bytes_per_user": per_user,
-        "bare_heapq_cpu_s": bare,
-        "default_bench_over_bare": None if default is None else default["cpu_s"] / bare,
-    }
-    if args.json:
-        print(json.dumps(report))
-        return
+    report.update(
+        seed=args.seed,
+        by_users=by_users,
+        by_regions=by_regions,
+        by_writes=by_writes,
+        users_exponents=exponents(by_users, "users"),
+        regions_exponents=exponents(by_regions, "regions"),
+        writes_exponents=exponents(by_writes, "writes"),
+        rss_bytes_per_user=per_user,
+        bare_heapq_cpu_s=bare,
+        default_bench_over_bare=None if default is None else default["cpu_s"] / bare,
+        event_path_cpu_s=event,
+        event_path_over_bare=event / bare,
+        fast_path=fast,
+    )
     header = (
         f"{'users':>8} {'regions':>7} {'ops':>9} {'CPU s':>7} {'events':>10} {'events/CPU-s':>12}"
         f" {'repl MB':>8} {'msgs sent':>10} {'dup ops':>9} {'peak RSS MB':>11}"
     )
     print(f"edge-flags, default scenario, seed {args.seed}; each point in a fresh process")
     print(header)
-    for p in by_users + by_regions:
+    for p in by_users + by_regions + by_writes:
         print(
             f"{p['users']:>8,} {p['regions']:>7} {p['ops']:>9,} {p['cpu_s']:>7.2f} "
             f"{p['events']:>10,} {p['events'] / p['cpu_s']:>12,.0f} "
@@ -234,6 +298,7 @@ def main() -> None:
     for axis, exps in (
         ("users", report["users_exponents"]),
         ("regions", report["regions_exponents"]),
+        ("writes", report["writes_exponents"]),
     ):
         print(
             f"exponents vs {axis}: CPU {fmt_exp(exps['cpu_s'])}, events {fmt_exp(exps['events'])}, "
@@ -255,10 +320,20 @@ def main() -> None:
             f"bytes per user; by file: {shown}"
         )
     print(f"bare heapq reference loop (sim_throughput.py, 200,000 requests): {bare:.2f} CPU-s")
+    print(
+        f"event path, the same model on the kernel: {event:.2f} CPU-s = "
+        f"{event / bare:.1f}x the bare loop (target: at most 2x)"
+    )
+    print(
+        f"fast path ({fast['users']:,} users): {fast['cpu_s']['fast']:.3f} CPU-s = "
+        f"{fast['fast_over_floor']:.1f}x the numpy floor (target: within 3x), "
+        f"{fast['event_over_fast']:.1f}x faster than the event path; identical: {fast['identical']}"
+    )
     if default is not None:
         print(
             f"default bench ({DEFAULT_USERS:,} users, 9 regions, 3 systems): "
-            f"{default['cpu_s']:.2f} CPU-s = {default['cpu_s'] / bare:.1f}x the bare loop"
+            f"{default['cpu_s']:.2f} CPU-s = {default['cpu_s'] / bare:.1f}x the bare loop "
+            "(target: at most 10x)"
         )
 
 
