@@ -246,20 +246,20 @@ def _config(source: Any, regions: Any) -> Config:
 
 
 def _raw(source: Any) -> Mapping[str, Any]:
-    import yaml
+    """The parsed mapping of a config source (the packaged one for None), validated first."""
+    from importlib import resources
 
-    from edgekv._drivers.files import load_config
+    from edgekv._drivers.files import load_config, read_yaml
 
     if isinstance(source, Mapping):
         return source
     if source is None:
-        from importlib import resources
-
-        text = (resources.files("edgekv") / "data" / "regions.yaml").read_text("utf-8")
-        return yaml.safe_load(text)
+        with resources.as_file(resources.files("edgekv") / "data" / "regions.yaml") as path:
+            raw: Mapping[str, Any] = read_yaml(str(path), "config file")
+        return raw
     load_config(source)  # validates the file and reports any mistake in it
-    with open(os.fspath(source), encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    parsed: Mapping[str, Any] = read_yaml(os.fspath(source), "config file")
+    return parsed
 
 
 def _restricted(raw: Mapping[str, Any], names: list[str]) -> dict[str, Any]:

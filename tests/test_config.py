@@ -180,3 +180,13 @@ def test_replace_takes_numbers_as_seconds_like_the_rest_of_the_python_api() -> N
         cfg.replace(anti_entropy=0)
     with pytest.raises(ConfigError, match="store.compact"):
         cfg.replace(compact="yes")
+
+
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path) -> None:
+    """PyYAML alone keeps the last of two equal keys; edgekv names the duplicate instead."""
+    path = tmp_path / "dup.yaml"
+    path.write_text(
+        "regions:\n  - {name: A, lat: 0, lon: 0}\nreplication:\n  loss: 0.1\n  loss: 0.2\n"
+    )
+    with pytest.raises(ConfigError, match=r"line 5, column 3: duplicate key 'loss'"):
+        load_config(str(path))

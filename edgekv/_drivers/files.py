@@ -20,6 +20,30 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 """Largest config, keys, flags or workload file read."""
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses a key given twice in one mapping (YAML 1.2 says keys
+    are unique; PyYAML would keep the last silently, hiding a typo'd override)."""
+
+
+def _unique_mapping(loader: _UniqueKeys, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in seen
+            seen.add(key)
+        except TypeError:  # an unhashable key: construct_mapping reports it
+            continue
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+    return loader.construct_mapping(node, deep=True)
+
+
+_UniqueKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def read_text(path: str, what: str) -> str:
     """The text of a file: UTF-8, with or without a byte-order mark, at most
     :data:`MAX_FILE_BYTES`; anything else is a one-line :class:`ConfigError` naming it."""
@@ -47,7 +71,7 @@ def read_yaml(path: str, what: str) -> Any:
     ("cannot read <what>", "invalid YAML at line L, column C", "nested too deeply")."""
     text = read_text(path, what)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeys)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
