@@ -235,10 +235,10 @@ class Mesh:
             rec = store.get(key)
             if rec is old or rec is None:
                 continue
-            moved = old is None or rec[1] != old[1]
+            moved = old is None or rec.version != old.version
             for listener, every_change in self._listeners:
                 if moved or every_change:
-                    listener(node.index, key, rec[1])
+                    listener(node.index, key, rec.version)
         return replies
 
     def _arm(self, i: int) -> None:
