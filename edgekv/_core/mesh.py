@@ -229,7 +229,7 @@ class Mesh:
         """``node.receive`` plus a call to each :meth:`on_apply` listener per changed key."""
         ops = message.ops if type(message) is OpsBatch else []
         store = node.store
-        before = {op[2]: store.get(op[2]) for op in ops}
+        before = {op.key: store.get(op.key) for op in ops}
         replies = node.receive(now, payload, message)
         for key, old in before.items():
             rec = store.get(key)

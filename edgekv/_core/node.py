@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from .replication import (
     OpsBatch,
     ReplicationLog,
     Send,
+    ShippedOp,
     decode,
     encode_digest,
     encode_ops,
@@ -122,7 +123,7 @@ class RegionNode:
         self.batch_window = batch_window
         self.anti_entropy = anti_entropy if n_regions > 1 else None
         self.tombstone_grace = tombstone_grace
-        self._batch: list[list[Any]] = []
+        self._batch: list[ShippedOp[Sequence[Any]]] = []
         self._timers = _Timers()
         self._tombstones: list[tuple[int, str]] = []
         if self.anti_entropy is not None:
@@ -208,7 +209,7 @@ class RegionNode:
         seq = self.repl.next_local(now, key, wire)
         if not self.peers:
             return []
-        op = [self.index, seq, key, wire]
+        op = ShippedOp(self.index, seq, key, wire)
         if self.batch_window > 0:
             if not self._batch:
                 self._timers.flush = now + self.batch_window
