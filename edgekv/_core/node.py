@@ -209,7 +209,7 @@ class RegionNode:
         seq = self.repl.next_local(now, key, wire)
         if not self.peers:
             return []
-        op = ShippedOp(self.index, seq, key, wire)
+        op: ShippedOp[Sequence[Any]] = tuple.__new__(ShippedOp, (self.index, seq, key, wire))
         if self.batch_window > 0:
             if not self._batch:
                 self._timers.flush = now + self.batch_window

@@ -97,9 +97,8 @@ def decode(payload: bytes, from_wire: Callable[[Any], Record] = record_of) -> Op
         msg = msgpack.unpackb(payload, raw=False, strict_map_key=False)
         kind, sender = msg[0], msg[1]
         if kind == _OPS:
-            ops = [
-                ShippedOp(origin, seq, key, from_wire(wire)) for origin, seq, key, wire in msg[2]
-            ]
+            new, shipped = tuple.__new__, ShippedOp
+            ops = [new(shipped, (o, seq, key, from_wire(wire))) for o, seq, key, wire in msg[2]]
             return OpsBatch(sender, ops)
         if kind == _DIGEST:
             return Digest(sender, msg[2], msg[3], msg[4] if len(msg) > 4 else [])
