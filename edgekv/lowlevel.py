@@ -25,8 +25,12 @@ _EXPORTS: dict[str, str] = {
     "CRDT": "_core.crdt",
     "crdt_for": "_core.crdt",
     "FieldLWW": "_core.crdt",
+    "FieldRecord": "_core.crdt",
+    "FlooredRecord": "_core.crdt",
     "ItemLWW": "_core.crdt",
+    "PlainRecord": "_core.crdt",
     "Record": "_core.crdt",
+    "record_of": "_core.crdt",
     "BEHIND": "_core.d1",
     "D1Replicas": "_core.d1",
     "SESSION_STARTS": "_core.d1",
@@ -64,6 +68,7 @@ _EXPORTS: dict[str, str] = {
     "encode_digest": "_core.replication",
     "encode_ops": "_core.replication",
     "OpsBatch": "_core.replication",
+    "ShippedOp": "_core.replication",
     "Requests": "_core.requests",
     "SingleHome": "_core.singlehome",
     "WRITE_FLUSH": "_core.singlehome",
@@ -198,7 +203,17 @@ if TYPE_CHECKING:
     from ._core.config import FIBER_KM_PER_S, PartitionWindow, great_circle_km
     from ._core.consistency import LEVELS, ReplicatedStore
     from ._core.cost import Prices, Usage, format_usd, parse_prices, price
-    from ._core.crdt import CRDT, FieldLWW, ItemLWW, Record, crdt_for
+    from ._core.crdt import (
+        CRDT,
+        FieldLWW,
+        FieldRecord,
+        FlooredRecord,
+        ItemLWW,
+        PlainRecord,
+        Record,
+        crdt_for,
+        record_of,
+    )
     from ._core.d1 import BEHIND, SESSION_STARTS, D1Replicas
     from ._core.distributions import (
         Constant,
@@ -224,7 +239,14 @@ if TYPE_CHECKING:
     from ._core.node import CompactRegionNode, RegionNode
     from ._core.oracle import Oracle
     from ._core.realised import LagWarning, lag_warnings, link_lags, probe
-    from ._core.replication import Digest, OpsBatch, decode, encode_digest, encode_ops
+    from ._core.replication import (
+        Digest,
+        OpsBatch,
+        ShippedOp,
+        decode,
+        encode_digest,
+        encode_ops,
+    )
     from ._core.requests import Requests
     from ._core.singlehome import WRITE_FLUSH, SingleHome
     from ._core.store import OpRecord, Pending, Route

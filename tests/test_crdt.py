@@ -5,13 +5,27 @@ from __future__ import annotations
 from functools import reduce
 from typing import Any
 
+import msgpack
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from lww_reference import field_winner
 from strategies import Op, op_lists
 
-from edgekv.lowlevel import CRDT, FieldLWW, ItemLWW, Record
+from edgekv.lowlevel import (
+    CRDT,
+    FieldLWW,
+    FieldRecord,
+    FlooredRecord,
+    ItemLWW,
+    OpsBatch,
+    PlainRecord,
+    Record,
+    ShippedOp,
+    decode,
+    encode_ops,
+    record_of,
+)
 
 CRDTS = [FieldLWW(), ItemLWW()]
 
@@ -61,7 +75,7 @@ def test_join_is_idempotent(crdt: CRDT, ops: list[Op]) -> None:
 def test_field_state_is_the_lww_winner_of_every_field(ops: list[Op], order: Any) -> None:
     shuffled = list(ops)
     order.shuffle(shuffled)
-    assert state(FieldLWW(), shuffled)[0] == field_winner(ops)
+    assert state(FieldLWW(), shuffled).doc == field_winner(ops)
 
 
 @given(ops=op_lists(), order=st.randoms(use_true_random=False))
@@ -69,14 +83,15 @@ def test_item_state_is_the_newest_write(ops: list[Op], order: Any) -> None:
     shuffled = list(ops)
     order.shuffle(shuffled)
     kind, _, payload = max(ops, key=lambda op: op[1])
-    assert state(ItemLWW(), shuffled)[0] == (None if kind == "delete" else payload)
+    assert state(ItemLWW(), shuffled).doc == (None if kind == "delete" else payload)
 
 
 @pytest.mark.parametrize("crdt", CRDTS, ids=lambda c: c.name)
 @given(ops=op_lists())
 def test_wire_form_round_trips(crdt: CRDT, ops: list[Op]) -> None:
     s = state(crdt, ops)
-    assert crdt.from_wire(crdt.to_wire(s)) == s
+    back = crdt.from_wire(crdt.to_wire(s))
+    assert back == s and type(back) is type(s)
 
 
 def test_item_patch_is_read_modify_write_and_loses_a_concurrent_field() -> None:
@@ -85,5 +100,38 @@ def test_item_patch_is_read_modify_write_and_loses_a_concurrent_field() -> None:
     # Two regions patch different fields concurrently from the same base.
     i1, i2 = item.patch(base_i, {"a": 1}, 2), item.patch(base_i, {"b": 2}, 3)
     f1, f2 = field.patch(base_f, {"a": 1}, 2), field.patch(base_f, {"b": 2}, 3)
-    assert item.join(i1, i2)[0] == {"a": 0, "b": 2}
-    assert field.join(field.join(base_f, f1), f2)[0] == {"a": 1, "b": 2}
+    assert item.join(i1, i2).doc == {"a": 0, "b": 2}
+    assert field.join(field.join(base_f, f1), f2).doc == {"a": 1, "b": 2}
+
+
+def test_records_are_named_tuples_of_the_shortest_form() -> None:
+    field = FieldLWW()
+    put = field.put(None, {"a": 1}, 5)
+    assert type(put) is FlooredRecord and (put.doc, put.version, put.floor) == ({"a": 1}, 5, 5)
+    patch = field.patch(put, {"b": 2}, 7)
+    assert type(patch) is PlainRecord and (patch.doc, patch.version) == ({"b": 2}, 7)
+    joined = field.join(put, patch)
+    assert type(joined) is FieldRecord
+    assert joined.field_versions == {"a": 5, "b": 7} and joined.floor == 5
+    assert type(field.join(patch, field.delete(9))) is FlooredRecord
+
+
+def test_named_records_and_ops_keep_the_plain_list_wire_form() -> None:
+    field = FieldLWW()
+    rec = field.join(field.put(None, {"a": 1}, 5), field.patch(None, {"b": 2}, 7))
+    wire = field.to_wire(rec)
+    payload = encode_ops(3, [ShippedOp(3, 1, "k", wire)])
+    assert payload == msgpack.packb(
+        [0, 3, [[3, 1, "k", [{"a": 1, "b": 2}, 7, 5, rec.field_versions]]]]
+    )
+    batch = decode(payload, field.from_wire)
+    assert isinstance(batch, OpsBatch)
+    (op,) = batch.ops
+    assert (op.origin, op.seq, op.key) == (3, 1, "k") and op.delta == rec
+    assert type(op.delta) is FieldRecord
+
+
+@pytest.mark.parametrize("items", [[None], [None, 1, 2, {}, 5]])
+def test_only_two_to_four_items_make_a_record(items: list[Any]) -> None:
+    with pytest.raises(ValueError, match="2 to 4 items"):
+        record_of(items)

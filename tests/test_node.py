@@ -23,7 +23,7 @@ def test_a_write_commits_locally_and_emits_one_message_to_every_peer() -> None:
     assert node.peek("k") == {"a": 1} and node.version_of("k") == version
     assert len(sends) == 1 and sends[0].dsts == (1, 2)
     msg = decode(sends[0].payload)
-    assert isinstance(msg, OpsBatch) and msg.ops[0][:3] == [0, 1, "k"]
+    assert isinstance(msg, OpsBatch) and msg.ops[0][:3] == (0, 1, "k")
     assert node.stats.messages_sent == 2 and node.stats.bytes_sent == 2 * len(sends[0].payload)
 
 
@@ -45,7 +45,7 @@ def test_batch_window_buffers_until_the_timer() -> None:
     sends = node.tick(0.05)
     assert len(sends) == 1
     msg = decode(sends[0].payload)
-    assert isinstance(msg, OpsBatch) and [op[2] for op in msg.ops] == ["a", "b"]
+    assert isinstance(msg, OpsBatch) and [op.key for op in msg.ops] == ["a", "b"]
     assert node.pending == 0 and node.deadline == float("inf")
 
 
@@ -163,7 +163,7 @@ def test_a_digest_names_out_of_order_ops_so_only_the_gap_is_resent() -> None:
     assert isinstance(msg, Digest) and msg.vv == [1, 0] and msg.extra == [[0, 3, 5]]
     repair = a.receive(1.3, digest[0].payload)
     ops = decode(repair[0].payload)
-    assert isinstance(ops, OpsBatch) and [op[1] for op in ops.ops] == [2]
+    assert isinstance(ops, OpsBatch) and [op.seq for op in ops.ops] == [2]
     b.receive(1.6, repair[0].payload)
     assert b.repl.applied == [5, 0] and b.stats.duplicates == 0
     after = decode(b.tick(2.0)[0].payload)
@@ -180,7 +180,7 @@ def test_a_digest_leaves_out_ops_that_just_arrived_and_the_peer_resends_nothing_
     assert isinstance(msg, Digest) and msg.vv == [1, 0] and msg.extra == []
     repair = a.receive(1.5, encode_digest(1, msg.vv, msg.clock, msg.extra))
     ops = decode(repair[0].payload)
-    assert isinstance(ops, OpsBatch) and [op[1] for op in ops.ops] == [2]  # seq 3 is young
+    assert isinstance(ops, OpsBatch) and [op.seq for op in ops.ops] == [2]  # seq 3 is young
 
 
 def test_oracle_history_can_be_capped() -> None:

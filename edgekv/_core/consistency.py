@@ -375,7 +375,7 @@ class ReplicatedStore:
             read.rec = rec if read.rec is None else self._crdt.join(read.rec, rec)
         read.pending -= 1
         if read.pending == 0:
-            served = source if read.rec is None else read.rec[1] & _REGION_MASK
+            served = source if read.rec is None else read.rec.version & _REGION_MASK
             self._finish(read, read.rec, served)
 
     def _finish(self, read: _Read, rec: Record | None, served: int) -> None:
@@ -387,8 +387,8 @@ class ReplicatedStore:
         if rec is None:
             doc, version = None, 0
         else:
-            doc = None if rec[0] is None else dict(rec[0])
-            version = rec[1]
+            doc = None if rec.doc is None else dict(rec.doc)
+            version = rec.version
         behind, seconds = self.mesh.oracle.score(key, rec, read.latest, read.start)
         session = op.session
         if session is not None:

@@ -2,13 +2,15 @@
 
 A record is both a replica's state for one key and the delta a write ships, so replication,
 anti-entropy and tests all use one operation, :meth:`join`, which is commutative, associative
-and idempotent. Records are tuples whose first element is the visible document (``None`` for a
-tombstone) and whose second is the newest version merged into them, so a local read is one
-dict lookup and one index.
+and idempotent. Records are named tuples whose ``doc`` is the visible document (``None`` for a
+tombstone) and whose ``version`` is the newest version merged into them, so a local read is one
+dict lookup and one attribute.
 
-* ``item``: ``(doc | None, version)``; the whole document is one register (DynamoDB global
-  tables): a patch is a read-modify-write, so concurrent patches of different fields lose one.
-* ``field``: ``(doc | None, version[, floor[, field_versions]])``; each top-level field is its
+* ``item``: :class:`PlainRecord` ``(doc, version)``; the whole document is one register
+  (DynamoDB global tables): a patch is a read-modify-write, so concurrent patches of
+  different fields lose one.
+* ``field``: :class:`PlainRecord`, :class:`FlooredRecord` ``(doc, version, floor)`` or
+  :class:`FieldRecord` ``(doc, version, floor, field_versions)``; each top-level field is its
   own register (Cassandra cells). ``version`` is the existence register (the newest put, patch
   or delete decides whether the document exists) and ``floor`` the newest put or delete, below
   which field values are gone.
@@ -16,10 +18,20 @@ dict lookup and one index.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
-__all__ = ["CRDT", "FieldLWW", "ItemLWW", "Record", "crdt_for"]
+__all__ = [
+    "CRDT",
+    "FieldLWW",
+    "FieldRecord",
+    "FlooredRecord",
+    "ItemLWW",
+    "PlainRecord",
+    "Record",
+    "crdt_for",
+    "record_of",
+]
 
 _MEMO_SIZE = 1 << 15
 """Joins :class:`FieldLWW` remembers per generation, at least (each entry keeps its inputs
@@ -28,8 +40,42 @@ deliveries to every region at ten times the default bench's write rate; a fixed 
 megabytes, where a memo that no longer spans a delivery round would leave every region its
 own copy of every record."""
 
-Record = tuple[Any, ...]
-"""``(doc | None, version, ...)``: a replica's state for a key, or a write's delta."""
+
+class PlainRecord(NamedTuple):
+    """A document and the newest version merged into it: every field holds ``version``."""
+
+    doc: dict[str, Any] | None
+    """The visible document, or None for a tombstone."""
+    version: int
+
+
+class FlooredRecord(NamedTuple):
+    """A :class:`PlainRecord` with a put/delete ``floor``, below which field values are gone."""
+
+    doc: dict[str, Any] | None
+    version: int
+    floor: int
+
+
+class FieldRecord(NamedTuple):
+    """A :class:`FlooredRecord` whose fields hold their own versions (``field_versions``)."""
+
+    doc: dict[str, Any] | None
+    version: int
+    floor: int
+    field_versions: dict[str, int]
+
+
+Record = PlainRecord | FlooredRecord | FieldRecord
+"""A replica's state for a key, or a write's delta. NamedTuples, so a record costs what a
+tuple of its fields costs, and its wire form is the list of its fields."""
+
+_new = tuple.__new__
+"""Builds a NamedTuple from a tuple of its fields at half the cost of calling its class:
+used where records are built once per write or delivery."""
+
+_FORMS: tuple[Any, ...] = (None, None, PlainRecord, FlooredRecord, FieldRecord)
+"""The record class of each length."""
 
 
 class _Memo:
@@ -96,22 +142,22 @@ class ItemLWW:
     name = "item"
 
     def put(self, current: Record | None, doc: Mapping[str, Any], version: int) -> Record:
-        return (dict(doc), version)
+        return _new(PlainRecord, (dict(doc), version))
 
     def patch(self, current: Record | None, fields: Mapping[str, Any], version: int) -> Record:
-        base = current[0] if current is not None and current[0] is not None else {}
-        return ({**base, **fields}, version)
+        base = current.doc if current is not None and current.doc is not None else {}
+        return _new(PlainRecord, ({**base, **fields}, version))
 
     def delete(self, version: int) -> Record:
-        return (None, version)
+        return _new(PlainRecord, (None, version))
 
     def join(self, a: Record | None, b: Record) -> Record:
-        if a is None or b[1] > a[1]:
+        if a is None or b.version > a.version:
             return b
         return a
 
     def to_wire(self, record: Record) -> list[Any]:
-        return [record[0], record[1]]
+        return [record.doc, record.version]
 
     def from_wire(self, data: list[Any]) -> Record:
         rec = _as_record(data)
@@ -142,24 +188,22 @@ class FieldLWW:
         same floor merging the same delta share one record."""
 
     def put(self, current: Record | None, doc: Mapping[str, Any], version: int) -> Record:
-        return (dict(doc), version, version)
+        return _new(FlooredRecord, (dict(doc), version, version))
 
     def patch(self, current: Record | None, fields: Mapping[str, Any], version: int) -> Record:
-        return (dict(fields), version)
+        return _new(PlainRecord, (dict(fields), version))
 
     def delete(self, version: int) -> Record:
-        return (None, version, version)
+        return _new(FlooredRecord, (None, version, version))
 
     @staticmethod
-    def expand(rec: Record) -> tuple[dict[str, Any] | None, int, int, dict[str, int]]:
-        """The long form ``(doc, version, floor, field_versions)`` of any record."""
+    def expand(rec: Record) -> FieldRecord:
+        """The long form of any record."""
         if len(rec) == 4:
             return rec
-        doc: dict[str, Any] | None = rec[0]
-        version: int = rec[1]
-        floor: int = rec[2] if len(rec) == 3 else 0
-        fv: dict[str, int] = dict.fromkeys(doc or (), version)
-        return doc, version, floor, fv
+        doc, version = rec.doc, rec.version
+        floor = rec.floor if len(rec) == 3 else 0
+        return FieldRecord(doc, version, floor, dict.fromkeys(doc or (), version))
 
     @staticmethod
     def _compress(
@@ -167,20 +211,21 @@ class FieldLWW:
     ) -> Record:
         for v in fv.values():
             if v != version:
-                return (doc, version, floor, fv)
-        return (doc, version) if floor == 0 else (doc, version, floor)
+                return FieldRecord(doc, version, floor, fv)
+        return PlainRecord(doc, version) if floor == 0 else FlooredRecord(doc, version, floor)
 
     def join(self, a: Record | None, b: Record) -> Record:
         if a is None:
             return b
         # Fast path, the common replication case: a newer patch that rewrites every field
         # ``a`` has (all of b's fields hold b's version, which exceeds all of a's).
-        if len(b) == 2 and a[0] is not None and b[0] is not None:
-            if b[1] > a[1] and a[0].keys() <= b[0].keys():
-                return b if len(a) == 2 or a[2] == 0 else self._with_floor(b, a[2])
+        a_doc, b_doc = a.doc, b.doc
+        if len(b) == 2 and a_doc is not None and b_doc is not None:
+            if b.version > a.version and a_doc.keys() <= b_doc.keys():
+                return b if len(a) == 2 or a.floor == 0 else self._with_floor(b, a.floor)
             # An older patch of fields that ``a`` holds, all at its newer version: a no-op
             # (the common case of a late delivery).
-            if b[1] < a[1] and len(a) < 4 and b[0].keys() <= a[0].keys():
+            if b.version < a.version and len(a) < 4 and b_doc.keys() <= a_doc.keys():
                 return a
         key = (id(a), id(b))
         out = self._memo.get(key, a, b)
@@ -194,7 +239,7 @@ class FieldLWW:
         key = (id(b), floor)
         out = self._floored.get(key, b, None)
         if out is None:
-            out = (b[0], b[1], floor)
+            out = _new(FlooredRecord, (b.doc, b.version, floor))
             self._floored.put(key, b, None, out)
         return out
 
@@ -207,7 +252,7 @@ class FieldLWW:
         if (a_doc if a_ver >= b_ver else b_doc) is None:
             if a_doc is None and a_ver >= b_ver and a_floor >= b_floor:
                 return a
-            return (None, version, floor)
+            return FlooredRecord(None, version, floor)
         doc: dict[str, Any] = {}
         fv: dict[str, int] = {}
         changed = False
@@ -239,13 +284,13 @@ class FieldLWW:
         """Also checks the invariants of the three forms (a patch has a document, floor <=
         field versions <= version, one field version per field), which join relies on."""
         rec = _as_record(data)
-        doc, version, n = rec[0], rec[1], len(rec)
-        ok = n <= 4 and (doc is not None or n > 2)
-        if ok and n > 2:
-            floor = rec[2]
+        doc, version = rec.doc, rec.version
+        ok = doc is not None or len(rec) > 2
+        if ok and len(rec) > 2:
+            floor = rec.floor
             ok = _is_version(floor) and floor <= version
-            if ok and n == 4:
-                fv = rec[3]
+            if ok and len(rec) == 4:
+                fv = rec.field_versions
                 ok = (
                     isinstance(fv, dict)
                     and doc is not None
@@ -261,11 +306,24 @@ def _is_version(value: Any) -> bool:
     return type(value) is int and value >= 0
 
 
+def record_of(data: Sequence[Any]) -> Record:
+    """The record class of ``data``'s length built from its items, unchecked (a session
+    token's entries, say); ``ValueError`` if no record has that length."""
+    form = _FORMS[len(data)] if len(data) < len(_FORMS) else None
+    if form is None:
+        raise ValueError(f"a record has 2 to 4 items, got {len(data)}")
+    rec: Record = _new(form, data)
+    return rec
+
+
 def _as_record(data: Any) -> Record:
-    """``data`` as a tuple of a document (dict) or None, a version (int >= 0) and whatever
-    follows; ``ValueError`` otherwise."""
-    rec = tuple(data) if isinstance(data, list | tuple) else ()
-    if len(rec) < 2 or not (rec[0] is None or isinstance(rec[0], dict)) or not _is_version(rec[1]):
+    """``data`` as a record of a document (dict) or None, a version (int >= 0) and whatever
+    follows, up to four items; ``ValueError`` otherwise."""
+    items = data if isinstance(data, list | tuple) else ()
+    if not 2 <= len(items) <= 4 or not (items[0] is None or isinstance(items[0], dict)):
+        raise ValueError(f"not a record: {data!r}")
+    rec: Record = _new(_FORMS[len(items)], items)
+    if not _is_version(rec.version):
         raise ValueError(f"not a record: {data!r}")
     return rec
 

@@ -229,16 +229,16 @@ class Mesh:
         """``node.receive`` plus a call to each :meth:`on_apply` listener per changed key."""
         ops = message.ops if type(message) is OpsBatch else []
         store = node.store
-        before = {op[2]: store.get(op[2]) for op in ops}
+        before = {op.key: store.get(op.key) for op in ops}
         replies = node.receive(now, payload, message)
         for key, old in before.items():
             rec = store.get(key)
             if rec is old or rec is None:
                 continue
-            moved = old is None or rec[1] != old[1]
+            moved = old is None or rec.version != old.version
             for listener, every_change in self._listeners:
                 if moved or every_change:
-                    listener(node.index, key, rec[1])
+                    listener(node.index, key, rec.version)
         return replies
 
     def _arm(self, i: int) -> None:

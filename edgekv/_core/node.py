@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from .replication import (
     OpsBatch,
     ReplicationLog,
     Send,
+    ShippedOp,
     decode,
     encode_digest,
     encode_ops,
@@ -122,7 +123,7 @@ class RegionNode:
         self.batch_window = batch_window
         self.anti_entropy = anti_entropy if n_regions > 1 else None
         self.tombstone_grace = tombstone_grace
-        self._batch: list[list[Any]] = []
+        self._batch: list[ShippedOp[Sequence[Any]]] = []
         self._timers = _Timers()
         self._tombstones: list[tuple[int, str]] = []
         if self.anti_entropy is not None:
@@ -138,7 +139,7 @@ class RegionNode:
     def peek(self, key: str) -> dict[str, Any] | None:
         """The local document (shared, do not mutate) or None. O(1), no counters."""
         rec = self.store.get(key)
-        return None if rec is None else rec[0]
+        return None if rec is None else rec.doc
 
     def record(self, key: str) -> Record | None:
         """The CRDT record of ``key`` here, ``(doc | None, version, ...)`` (do not mutate)."""
@@ -166,13 +167,13 @@ class RegionNode:
         rec = self.record(key)
         if rec is None:
             return None, 0
-        doc = rec[0]
-        return (None if doc is None else dict(doc)), rec[1]
+        doc = rec.doc
+        return (None if doc is None else dict(doc)), rec.version
 
     def version_of(self, key: str) -> int:
         """Newest version merged for ``key`` here (0 if none). O(1)."""
         rec = self.store.get(key)
-        return 0 if rec is None else rec[1]
+        return 0 if rec is None else rec.version
 
     # -- local writes --------------------------------------------------------------------
 
@@ -202,13 +203,13 @@ class RegionNode:
     def _commit(self, now: float, key: str, delta: Record) -> list[Send]:
         rec = self.crdt.join(self._load(key), delta)
         self._save(key, rec)
-        if rec[0] is None:
-            self._note_tombstone(now, key, rec[1])
+        if rec.doc is None:
+            self._note_tombstone(now, key, rec.version)
         wire = self.crdt.to_wire(delta)
         seq = self.repl.next_local(now, key, wire)
         if not self.peers:
             return []
-        op = [self.index, seq, key, wire]
+        op: ShippedOp[Sequence[Any]] = tuple.__new__(ShippedOp, (self.index, seq, key, wire))
         if self.batch_window > 0:
             if not self._batch:
                 self._timers.flush = now + self.batch_window
@@ -256,7 +257,7 @@ class RegionNode:
             if not accept(now, origin, seq, key, delta):
                 stats.duplicates += 1
                 continue
-            version = delta[1]
+            version = delta.version
             if version > observed:
                 observed = version
             old = load(key)
@@ -264,9 +265,9 @@ class RegionNode:
             if new is not old:
                 stats.merges += 1
                 save(key, new)
-                if new[0] is None:  # a new tombstone, or a newer one than held
-                    self._note_tombstone(now, key, new[1])
-            if old is not None and version < old[1]:
+                if new.doc is None:  # a new tombstone, or a newer one than held
+                    self._note_tombstone(now, key, new.version)
+            if old is not None and version < old.version:
                 stats.conflicts += 1
         self._observed = observed
         return []
@@ -319,7 +320,7 @@ class RegionNode:
 
     def _drop_tombstone(self, key: str, version: int) -> None:
         rec = self.store.get(key)
-        if rec is not None and rec[0] is None and rec[1] == version:
+        if rec is not None and rec.doc is None and rec.version == version:
             del self.store[key]
             self.stats.tombstones_collected += 1
 
@@ -379,16 +380,16 @@ class CompactRegionNode(RegionNode):
     def peek(self, key: str) -> dict[str, Any] | None:
         """A freshly decoded copy of the local document, or None."""
         rec = self.store.get(key)
-        if rec is None or rec[0] is None:
+        if rec is None or rec.doc is None:
             return None
-        doc: dict[str, Any] = _unpackb(rec[0])
+        doc: dict[str, Any] = _unpackb(rec.doc)
         return doc
 
     def record(self, key: str) -> Record | None:
         rec = self.store.get(key)
-        if rec is None or rec[0] is None:
+        if rec is None or rec.doc is None:
             return rec
-        return (_unpackb(rec[0]), *rec[1:])
+        return rec._replace(doc=_unpackb(rec.doc))
 
     def _accessors(
         self,
@@ -396,5 +397,5 @@ class CompactRegionNode(RegionNode):
         return self.record, self._pack
 
     def _pack(self, key: str, rec: Record) -> None:
-        doc = rec[0]
-        self.store[key] = rec if doc is None else (_packb(doc), *rec[1:])
+        doc = rec.doc
+        self.store[key] = rec if doc is None else rec._replace(doc=_packb(doc))

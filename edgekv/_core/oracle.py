@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 
-from .crdt import FieldLWW, Record
+from .crdt import FieldLWW, PlainRecord, Record
 
 __all__ = ["Oracle"]
 
@@ -92,9 +92,10 @@ class Oracle:
         if rec is None:
             floor = 0
         elif self.field_granularity:
-            _, _, floor, fv = FieldLWW.expand(rec)
+            expanded = FieldLWW.expand(rec)
+            floor, fv = expanded.floor, expanded.field_versions
         else:
-            floor = rec[1]
+            floor = rec.version
         if floor >= latest:
             return 0, 0.0
         times, written = self._times[key], self._fields[key]
@@ -118,7 +119,7 @@ class Oracle:
     def score_version(self, key: str, version: int, latest: int, start: float) -> tuple[int, float]:
         """:meth:`score` for a store whose records are whole items: a read that returned
         ``version`` (0: nothing) of ``key``."""
-        return self.score(key, (None, version) if version else None, latest, start)
+        return self.score(key, PlainRecord(None, version) if version else None, latest, start)
 
     def history(self, key: str) -> list[tuple[int, float]]:
         """Every committed ``(version, commit time)`` of ``key`` in version order."""

@@ -13,11 +13,24 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgpack
 
-__all__ = ["Digest", "OpsBatch", "ReplicationLog", "Send", "decode", "encode_digest", "encode_ops"]
+from .crdt import Record, record_of
+
+__all__ = [
+    "Digest",
+    "OpsBatch",
+    "ReplicationLog",
+    "Send",
+    "ShippedOp",
+    "decode",
+    "encode_digest",
+    "encode_ops",
+]
+
+D = TypeVar("D", covariant=True)
 
 _OPS = 0
 _DIGEST = 1
@@ -31,12 +44,25 @@ class Send(NamedTuple):
     payload: bytes
 
 
+class ShippedOp(NamedTuple, Generic[D]):
+    """One write as replication ships it; a tuple, so its wire form is the msgpack array
+    ``[origin, seq, key, delta]``."""
+
+    origin: int
+    """The region that issued the write."""
+    seq: int
+    """Its sequence number among ``origin``'s writes (from 1)."""
+    key: str
+    delta: D
+    """The write's record: its wire form (a list) to be encoded, a CRDT record decoded."""
+
+
 @dataclass(frozen=True, slots=True)
 class OpsBatch:
-    """Decoded replication batch: ``ops`` is a list of ``[origin, seq, key, record]``."""
+    """Decoded replication batch."""
 
     sender: int
-    ops: list[list[Any]]
+    ops: list[ShippedOp[Record]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +80,7 @@ class Digest:
 _packb = msgpack.Packer(use_bin_type=True).pack
 
 
-def encode_ops(sender: int, ops: list[list[Any]]) -> bytes:
+def encode_ops(sender: int, ops: Sequence[ShippedOp[Sequence[Any]]]) -> bytes:
     """Wire form of a replication batch."""
     return _packb([_OPS, sender, ops])
 
@@ -64,16 +90,15 @@ def encode_digest(sender: int, vv: list[int], clock: int, extra: list[list[int]]
     return _packb([_DIGEST, sender, vv, clock, extra] if extra else [_DIGEST, sender, vv, clock])
 
 
-def decode(
-    payload: bytes, from_wire: Callable[[Any], tuple[Any, ...]] = tuple
-) -> OpsBatch | Digest:
+def decode(payload: bytes, from_wire: Callable[[Any], Record] = record_of) -> OpsBatch | Digest:
     """Parse a message, turning each op's wire record into a CRDT record with ``from_wire``
     (see :meth:`CRDT.from_wire`); raises ``ValueError`` for anything that is not one."""
     try:
         msg = msgpack.unpackb(payload, raw=False, strict_map_key=False)
         kind, sender = msg[0], msg[1]
         if kind == _OPS:
-            ops = [[origin, seq, key, from_wire(wire)] for origin, seq, key, wire in msg[2]]
+            new, shipped = tuple.__new__, ShippedOp
+            ops = [new(shipped, (o, seq, key, from_wire(wire))) for o, seq, key, wire in msg[2]]
             return OpsBatch(sender, ops)
         if kind == _DIGEST:
             return Digest(sender, msg[2], msg[3], msg[4] if len(msg) > 4 else [])
@@ -196,14 +221,14 @@ class ReplicationLog:
             self._settled[origin] = tops.popleft()[1]
         return self._settled[origin]
 
-    def missing_for(self, peer: int, logged_before: float) -> list[list[Any]]:
+    def missing_for(self, peer: int, logged_before: float) -> list[ShippedOp[Sequence[Any]]]:
         """Ops logged here before ``logged_before`` that region ``peer`` lacks according to
         its newest digest (vector and out-of-order ops), in sequence order. Younger ops are
         probably still in flight to it, so they are not resent, nor scanned: O(origins +
         ranges in the digest + sequence numbers ``peer`` lacks below the horizon)."""
         vv = self.known[peer]
         held = self._held[peer]
-        out: list[list[Any]] = []
+        out: list[ShippedOp[Sequence[Any]]] = []
         for origin, entries in enumerate(self.log):
             if not entries:
                 continue
@@ -223,7 +248,7 @@ class ReplicationLog:
                 for seq in range(start, stop):
                     entry = entries.get(seq)
                     if entry is not None and entry[2] < logged_before:
-                        out.append([origin, seq, entry[0], entry[1]])
+                        out.append(ShippedOp(origin, seq, entry[0], entry[1]))
         return out
 
     def report(self, clock: int) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from .crdt import CRDT, Record
+from .crdt import CRDT, Record, record_of
 
 if TYPE_CHECKING:
     from .config import Config
@@ -233,7 +233,7 @@ class Session:
             if (
                 isinstance(rec, str | bytes)
                 or not isinstance(rec, Sequence)
-                or len(rec) < 2
+                or not 2 <= len(rec) <= 4
                 or isinstance(rec[1], bool)
                 or not isinstance(rec[1], int)
                 or rec[1] < 0
@@ -241,7 +241,7 @@ class Session:
                 raise ValueError(
                     f"session token entry of {key!r} must be a record [doc, version, ...]"
                 )
-            self._need[key] = tuple(rec)
+            self._need[key] = record_of(rec)
             self.bookmark = max(self.bookmark, rec[1])
 
     def __repr__(self) -> str:
@@ -251,8 +251,8 @@ class Session:
         """Note that this client wrote or read ``record`` of ``key``. O(fields)."""
         if record is not None:
             self._need[key] = crdt.join(self._need.get(key), record)
-            if record[1] > self.bookmark:
-                self.bookmark = record[1]
+            if record.version > self.bookmark:
+                self.bookmark = record.version
 
     def satisfied_by(self, crdt: CRDT, key: str, record: Record | None, stable: int = 0) -> bool:
         """True if a replica holding ``record`` may serve this client's read of ``key``:
@@ -264,7 +264,7 @@ class Session:
         if need is None:
             return True
         if record is None:
-            return need[0] is None and need[1] < stable
+            return need.doc is None and need.version < stable
         return crdt.join(record, need) is record
 
     def forget(self, key: str) -> None:
@@ -274,7 +274,7 @@ class Session:
     def version(self, key: str) -> int:
         """The newest version of ``key`` this session has written or read (0: none)."""
         need = self._need.get(key)
-        return 0 if need is None else need[1]
+        return 0 if need is None else need.version
 
     def token(self) -> dict[str, list[Any]]:
         """The token as plain data (lists of msgpack/JSON-able values)."""

@@ -170,5 +170,5 @@ def messages_in_flight(mesh: Mesh, names: Sequence[str]) -> list[Message]:
 
 def _message(names: Sequence[str], src: int, dst: int, when: float | None, msg: Any) -> Message:
     if isinstance(msg, OpsBatch):
-        return Message(names[src], names[dst], when, "ops", tuple(op[2] for op in msg.ops))
+        return Message(names[src], names[dst], when, "ops", tuple(op.key for op in msg.ops))
     return Message(names[src], names[dst], when, "digest", ())

@@ -226,7 +226,9 @@ class Observer:
                 message = decode(payload, mesh._from_wire)
                 versions: tuple[int, ...] = ()
                 if type(message) is OpsBatch:
-                    versions = tuple(op[3][1] for op in message.ops if key in (None, op[2]))
+                    versions = tuple(
+                        op.delta.version for op in message.ops if key in (None, op.key)
+                    )
                 for dst in dsts:
                     delays = tuple(route(src, dst, now))
                     replay.append(delays)
