@@ -281,6 +281,12 @@ class Session:
         return {key: list(rec) for key, rec in self._need.items()}
 
 
+_new = tuple.__new__
+"""Builds a NamedTuple from a tuple of all its fields at half the cost of calling its class
+(which goes through a Python-level ``__new__``): used for the records of every operation."""
+_OK = Outcome.OK
+
+
 class Pending:
     """An operation in flight: completes exactly once, with a result or as failed (slotted;
     the base of every store's operation state)."""
@@ -311,21 +317,27 @@ class Pending:
             return None
         self.done = True
         op = self.op
-        record = OpRecord(
-            op.kind,
-            op.key,
-            op.region,
-            served,
-            self.start,
-            now - self.start,
-            consistency,
-            route,
-            self.waited,
-            version,
-            stale_versions,
-            stale_seconds,
+        start = self.start
+        record: OpRecord = _new(
+            OpRecord,
+            (
+                op.kind,
+                op.key,
+                op.region,
+                served,
+                start,
+                now - start,
+                consistency,
+                route,
+                self.waited,
+                version,
+                stale_versions,
+                stale_seconds,
+                _OK,
+                "",
+            ),
         )
-        self.on_done(OpResult(doc, version, record))
+        self.on_done(_new(OpResult, (doc, version, record)))
         return record
 
     def fail(
