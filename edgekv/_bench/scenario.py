@@ -742,14 +742,17 @@ def _drive(
     t_edge = _packed(np.float64, work.t_edge)
     n = len(t_edge)
 
-    def arrive(i: int) -> None:
+    def arrive(i: int, chain: Callable[[int, Any], None]) -> None:
+        # ``chain`` is this function, handed along rather than named: a closure naming
+        # itself is a reference cycle, which would keep the whole run alive until a
+        # garbage collection traverses it.
         if i + 1 < n:
-            kernel.call_at(t_edge[i + 1], arrive, i + 1)
+            kernel.call_at(t_edge[i + 1], chain, i + 1, chain)
         ctx.pending += 1
         issue(i)
 
     if n:
-        kernel.call_at(t_edge[0], arrive, 0)
+        kernel.call_at(t_edge[0], arrive, 0, arrive)
     end = t_edge[-1] if n else 0.0
     t = 0.0
     while t < end:
@@ -914,6 +917,7 @@ def run_system(
     lost = _lost_updates(store, keys, last)
     realised = None if tracker is None else tracker.report()
     store.close()
+    kernel.clear()  # the closed store's leftover timers would tie the heap to it in a cycle
     if isinstance(store, _Recorded):
         store.recorder.close()
     return {

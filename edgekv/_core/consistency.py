@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from .config import Config
@@ -156,7 +157,9 @@ class ReplicatedStore:
         """Reads per ``"level/route"``, ``"level/stale"`` and ``"level/unavailable"``; writes
         per kind."""
         mesh.track_heard()
-        mesh.on_write(self._note_write)
+        # A function of the writers map, not a method: the mesh then holds no reference back
+        # to this store, so a finished run is freed by reference counting.
+        mesh.on_write(partial(_note_write, self._writers))
 
     def now(self) -> float:
         """Seconds since the store started."""
@@ -196,10 +199,6 @@ class ReplicatedStore:
             self.write(op, on_done)
 
     # -- writes --------------------------------------------------------------------------
-
-    def _note_write(self, region: int, key: str, version: int) -> None:
-        writers = self._writers
-        writers[key] = writers.get(key, 0) | (1 << region)
 
     def write(self, op: Op, on_done: OnDone) -> int:
         """Commit a write at ``op.region`` now (returns its version); ``on_done`` follows
@@ -324,7 +323,16 @@ class ReplicatedStore:
             read.waited = now - read.start
             self._local(read)
         if not waiters:
-            del self._waiting[(region, key)]
+            self._emptied((region, key))
+
+    def _emptied(self, where: tuple[int, str]) -> None:
+        """Drop a waiting list just emptied; once no read waits, stop observing applies, so
+        deliveries take the mesh's unobserved path (no per-key comparison) and the mesh
+        keeps no reference to this store."""
+        del self._waiting[where]
+        if not self._waiting:
+            self._listening = False
+            self.mesh.off_apply(self._applied)
 
     def _wait_over(self, read: _Read) -> None:
         if not read.waiting:
@@ -334,7 +342,7 @@ class ReplicatedStore:
         waiters = self._waiting[(op.region, op.key)]
         waiters.remove(read)
         if not waiters:
-            del self._waiting[(op.region, op.key)]
+            self._emptied((op.region, op.key))
         read.waited = self.mesh.now() - read.start
         self._gather(read)
 
@@ -414,6 +422,11 @@ class ReplicatedStore:
         if record.stale_versions:
             name = f"{record.consistency}/stale"
             counts[name] = counts.get(name, 0) + 1
+
+
+def _note_write(writers: dict[str, int], region: int, key: str, version: int) -> None:
+    """Add ``region`` to the bit set of regions that wrote ``key``."""
+    writers[key] = writers.get(key, 0) | (1 << region)
 
 
 def _positive(value: Any, name: str) -> float:

@@ -146,6 +146,12 @@ class Mesh:
         not its newest version (what a waiting session read needs to hear)."""
         self._listeners.append((listener, every_change))
 
+    def off_apply(self, listener: Callable[[int, str, int], None]) -> None:
+        """Stop calling ``listener`` (given to :meth:`on_apply`); with none left, deliveries
+        skip the per-key comparison. O(listeners). The list is replaced, not changed in place,
+        so a delivery calling the listeners in turn is not disturbed."""
+        self._listeners = [entry for entry in self._listeners if entry[0] != listener]
+
     def _dispatch(self, src: int, sends: list[Send], now: float) -> None:
         route = self.network.route
         call_at = self._call_at
