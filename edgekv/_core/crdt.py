@@ -127,6 +127,11 @@ class CRDT(Protocol):
         """Least upper bound of two states; returns ``a`` itself when ``b`` adds nothing."""
         ...
 
+    def covers(self, a: Record, b: Record) -> bool:
+        """Whether ``a`` already holds everything ``b`` does: ``join(a, b) is a``, decided
+        without building (or remembering) the join."""
+        ...
+
     def to_wire(self, record: Record) -> list[Any]:
         """A msgpack-able form of a record."""
         ...
@@ -155,6 +160,9 @@ class ItemLWW:
         if a is None or b.version > a.version:
             return b
         return a
+
+    def covers(self, a: Record, b: Record) -> bool:
+        return b.version <= a.version
 
     def to_wire(self, record: Record) -> list[Any]:
         return [record.doc, record.version]
@@ -233,6 +241,25 @@ class FieldLWW:
             out = self._join(a, b)
             self._memo.put(key, a, b, out)
         return out
+
+    def covers(self, a: Record, b: Record) -> bool:
+        """:meth:`join`'s cases, each answering whether it returns ``a`` itself. O(f)."""
+        a_doc, b_doc = a.doc, b.doc
+        if len(b) == 2 and a_doc is not None and b_doc is not None:
+            if b.version > a.version and a_doc.keys() <= b_doc.keys():
+                return False  # join returns b, or b with a's floor
+            if b.version < a.version and len(a) < 4 and b_doc.keys() <= a_doc.keys():
+                return True
+        a_doc, a_ver, a_floor, a_fv = self.expand(a)
+        b_doc, b_ver, b_floor, b_fv = self.expand(b)
+        if (a_doc if a_ver >= b_ver else b_doc) is None:  # the join is a tombstone
+            return a_doc is None and a_ver >= b_ver and a_floor >= b_floor
+        if a_doc is None or b_ver > a_ver or b_floor > a_floor:
+            return False  # a new version or floor
+        for name, ver in a_fv.items():  # _join's "changed", with a's floor and version
+            if b_fv.get(name, -1) > ver or ver < a_floor:
+                return False
+        return all(name in a_fv or ver < a_floor for name, ver in b_fv.items())
 
     def _with_floor(self, b: Record, floor: int) -> Record:
         """``b`` with ``floor``, one shared record per ``(b, floor)`` while remembered."""

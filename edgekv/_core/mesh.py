@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .config import Config
-from .crdt import crdt_for
+from .crdt import crdt_for, record_of
 from .network import Network
 from .node import CompactRegionNode, RegionNode
 from .oracle import Oracle
@@ -37,7 +37,10 @@ class Mesh:
         self._t0 = scheduler.time()
         n = len(cfg.regions)
         crdt = crdt_for(cfg.granularity)
-        self._from_wire = crdt.from_wire
+        self._from_wire = record_of
+        """How a payload's records are rebuilt at dispatch: unchecked, since this mesh's own
+        nodes encoded them from records their CRDT built (payloads from outside go through
+        :meth:`RegionNode.receive`, which checks them with :meth:`CRDT.from_wire`)."""
         node_cls = CompactRegionNode if cfg.compact else RegionNode
         self.nodes = [
             node_cls(
