@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .config import Config
-from .crdt import crdt_for, record_of
+from .crdt import Record, crdt_for, record_of
 from .network import Network
 from .node import CompactRegionNode, RegionNode
 from .oracle import Oracle
@@ -236,10 +236,14 @@ class Mesh:
         self, node: RegionNode, now: float, payload: bytes, message: OpsBatch | Digest
     ) -> list[Send]:
         """``node.receive`` plus a call to each :meth:`on_apply` listener per changed key."""
-        ops = message.ops if type(message) is OpsBatch else []
-        store = node.store
-        before = {op.key: store.get(op.key) for op in ops}
+        if type(message) is not OpsBatch:  # a digest changes no record
+            return node.receive(now, payload, message)
+        get = node.store.get
+        before: dict[str, Record | None] = {}
+        for op in message.ops:  # a loop, not a comprehension: no frame for one op
+            before[op.key] = get(op.key)
         replies = node.receive(now, payload, message)
+        store = node.store
         for key, old in before.items():
             rec = store.get(key)
             if rec is old or rec is None:

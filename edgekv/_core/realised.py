@@ -162,16 +162,17 @@ class LagTracker:
             self._commits[region][seq] = _Commit(now(), len(nodes) - 1)
 
     def _receiving(self, dst: int, batch: OpsBatch, now: float) -> None:
-        repl = self._nodes[dst].repl
+        holds = self._nodes[dst].repl.holds
+        by_origin = self._commits
         for origin, seq, _key, _delta in batch.ops:
-            commits = self._commits[origin]
+            commits = by_origin[origin]
             entry = commits.get(seq)
-            if entry is None or repl.holds(origin, seq):
+            if entry is None or holds(origin, seq):
                 continue
             self.samples[origin][dst].append(now - entry.at)
             self.counts[origin][dst] += 1
             entry.waiting -= 1
-            if entry.waiting == 0:
+            if not entry.waiting:
                 del commits[seq]
 
     @property
