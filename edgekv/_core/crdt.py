@@ -211,7 +211,7 @@ class FieldLWW:
             return rec
         doc, version = rec.doc, rec.version
         floor = rec.floor if len(rec) == 3 else 0
-        return FieldRecord(doc, version, floor, dict.fromkeys(doc or (), version))
+        return _new(FieldRecord, (doc, version, floor, dict.fromkeys(doc or (), version)))
 
     @staticmethod
     def _compress(
@@ -219,8 +219,10 @@ class FieldLWW:
     ) -> Record:
         for v in fv.values():
             if v != version:
-                return FieldRecord(doc, version, floor, fv)
-        return PlainRecord(doc, version) if floor == 0 else FlooredRecord(doc, version, floor)
+                return _new(FieldRecord, (doc, version, floor, fv))
+        if floor == 0:
+            return _new(PlainRecord, (doc, version))
+        return _new(FlooredRecord, (doc, version, floor))
 
     def join(self, a: Record | None, b: Record) -> Record:
         if a is None:
@@ -279,7 +281,7 @@ class FieldLWW:
         if (a_doc if a_ver >= b_ver else b_doc) is None:
             if a_doc is None and a_ver >= b_ver and a_floor >= b_floor:
                 return a
-            return FlooredRecord(None, version, floor)
+            return _new(FlooredRecord, (None, version, floor))
         doc: dict[str, Any] = {}
         fv: dict[str, int] = {}
         changed = False
