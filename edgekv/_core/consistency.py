@@ -160,6 +160,8 @@ class ReplicatedStore:
         self.counts: dict[str, int] = {}
         """Reads per ``"level/route"``, ``"level/stale"`` and ``"level/unavailable"``; writes
         per kind."""
+        self._names: dict[tuple[str, str, str], tuple[str, str]] = {}
+        """:attr:`counts`' names (route or kind, stale) by kind, level and route."""
         mesh.track_heard()
         # A function of the writers map, not a method: the mesh then holds no reference back
         # to this store, so a finished run is freed by reference counting.
@@ -420,12 +422,16 @@ class ReplicatedStore:
             self._count(record)
 
     def _count(self, record: OpRecord) -> None:
+        kind, consistency, route = record.kind, record.consistency, record.route
+        names = self._names.get((kind, consistency, route))
+        if names is None:  # once per kind, level and route: no string built per operation
+            name = f"{consistency}/{route}" if kind == _GET else str(kind)
+            names = self._names[(kind, consistency, route)] = (name, f"{consistency}/stale")
         counts = self.counts
-        kind = record.kind
-        name = f"{record.consistency}/{record.route}" if kind == _GET else str(kind)
+        name = names[0]
         counts[name] = counts.get(name, 0) + 1
         if record.stale_versions:
-            name = f"{record.consistency}/stale"
+            name = names[1]
             counts[name] = counts.get(name, 0) + 1
 
 
