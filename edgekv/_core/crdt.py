@@ -253,15 +253,24 @@ class FieldLWW:
             if b.version < a.version and len(a) < 4 and b_doc.keys() <= a_doc.keys():
                 return True
         a_doc, a_ver, a_floor, a_fv = self.expand(a)
-        b_doc, b_ver, b_floor, b_fv = self.expand(b)
+        b_ver = b.version
+        b_floor = b[2] if len(b) > 2 else 0
         if (a_doc if a_ver >= b_ver else b_doc) is None:  # the join is a tombstone
             return a_doc is None and a_ver >= b_ver and a_floor >= b_floor
         if a_doc is None or b_ver > a_ver or b_floor > a_floor:
             return False  # a new version or floor
-        for name, ver in a_fv.items():  # _join's "changed", with a's floor and version
-            if b_fv.get(name, -1) > ver or ver < a_floor:
+        # _join's "changed", with a's floor and version
+        if len(b) == 4:
+            b_fv = b[3]
+            for name, ver in a_fv.items():
+                if b_fv.get(name, -1) > ver or ver < a_floor:
+                    return False
+            return all(name in a_fv or ver < a_floor for name, ver in b_fv.items())
+        fields = b_doc or {}  # each holds b's version: no field versions to build
+        for name, ver in a_fv.items():
+            if (b_ver > ver and name in fields) or ver < a_floor:
                 return False
-        return all(name in a_fv or ver < a_floor for name, ver in b_fv.items())
+        return b_ver < a_floor or all(name in a_fv for name in fields)
 
     def _with_floor(self, b: Record, floor: int) -> Record:
         """``b`` with ``floor``, one shared record per ``(b, floor)`` while remembered."""
