@@ -284,14 +284,6 @@ def replicated_eventual(
     if replicated is None:
         return None
     arrival = replicated.arrival
-    lags: list[list[np.ndarray]] = [[np.empty(0)] * n_reg for _ in range(n_reg)]
-    for s in range(n_reg):
-        idx = np.flatnonzero(w_region == s)
-        for d in range(n_reg):
-            if d != s:
-                at = arrival[idx, d]
-                # Applied in arrival order; equal times in send (commit) order, as the kernel.
-                lags[s][d] = (at - w_t[idx])[np.argsort(at, kind="stable")]
     # The hybrid clock ignores remote versions only if each is older than the millisecond
     # of its delivery (then every later local commit there already exceeds it).
     at_ms = (EPOCH_MS + arrival * 1000.0).astype(np.int64)
@@ -528,7 +520,7 @@ def replicated_eventual(
         messages_replicated=(n_w - n_users) * peers + replicated.extra_messages,
         lost_updates=lost[0],
         writes_checked=lost[1],
-        realised_lag=_realised(cfg, lags),
+        realised_lag=_realised(cfg, replicated.lags),
         path="vectorised",
     )
 

@@ -33,7 +33,7 @@ __all__ = ["Replication", "replicate"]
 
 _PAGE = 4096
 """Draws per page of a :class:`~edgekv.lowlevel.DelayStream` (its default block)."""
-_DIGEST, _REPAIR = 0, 1
+_TICK, _DIGEST, _REPAIR = 0, 1, 2
 
 
 class _Tie(Exception):
@@ -43,10 +43,13 @@ class _Tie(Exception):
 @dataclass(frozen=True, slots=True)
 class Replication:
     """What replication did in a run: ``arrival[w, r]``, when write ``w`` was first applied
-    at region ``r`` (its commit time at its origin), and the bytes and messages of digests
-    and repairs sent inside the counting window."""
+    at region ``r`` (its commit time at its origin), the realised lag per link, and the
+    bytes and messages of digests and repairs sent inside the counting window."""
 
     arrival: np.ndarray
+    lags: list[list[np.ndarray]]
+    """``lags[src][dst]``: commit-to-apply seconds of ``src``'s writes at ``dst`` in the
+    order they were applied there (what a :class:`LagTracker` records)."""
     extra_bytes: int
     extra_messages: int
 
@@ -55,7 +58,19 @@ class _Link:
     """A directed link ``src -> dst``: its lag stream drawn page by page, and the draw
     index and first-application time at ``dst`` of each of ``src``'s writes."""
 
-    __slots__ = ("_dist", "_rng", "_draws", "floor", "commit", "index", "arrival", "sent", "top")
+    __slots__ = (
+        "_dist",
+        "_rng",
+        "_draws",
+        "floor",
+        "commit",
+        "index",
+        "arrival",
+        "sent_at",
+        "repair",
+        "sent",
+        "top",
+    )
 
     def __init__(self, cfg: Config, rng: np.random.Generator, src: int, dst: int) -> None:
         self._dist = cfg.link_lag_for(cfg.names[src], cfg.names[dst])
@@ -65,6 +80,11 @@ class _Link:
         self.commit = np.empty(0)
         self.index = np.empty(0, dtype=np.int64)
         self.arrival = np.empty(0)
+        self.sent_at = np.empty(0)
+        """When the message that first applied each write at ``dst`` was sent."""
+        self.repair = np.empty(0, dtype=np.int64)
+        """0, or the rank of the repair op that first applied the write (repairs sent at
+        one instant are delivered at one instant in the order they were sent)."""
         self.sent = 0
         """Digests and repairs sent on the link so far."""
         self.top = 0.0
@@ -85,6 +105,8 @@ class _Link:
         """Set the writes' commit times and draw positions; compute their arrivals."""
         self.commit, self.index = commit, index
         self.arrival = commit + self.delays(index)
+        self.sent_at = commit.copy()
+        self.repair = np.zeros(len(commit), dtype=np.int64)
         self.top = float(self.arrival.max()) if len(commit) else 0.0
 
     def send(self, before: int, repair: bool) -> float:
@@ -146,6 +168,7 @@ class _Replay:
         self.messages = 0
         self.events: list[tuple[float, int, int, tuple[Any, ...]]] = []
         self.order = 0
+        self.repaired = 0
         self.horizon = max(link.top for row in links for link in row)
         """No first application is later than this."""
 
@@ -161,34 +184,23 @@ class _Replay:
         heapq.heappush(self.events, (at, self.order, kind, args))
 
     def run(self, end: float) -> None:
-        """Ticks and deliveries in time order until nothing later can change a first
-        application or a counted byte."""
-        n = len(self.commits)
-        tick = self.period
-        last, last_kind = -1.0, _DIGEST
-        while True:
-            horizon = max(end, self.horizon)
-            t_event = self.events[0][0] if self.events else np.inf
-            if min(tick, t_event) > horizon:
-                return
-            if tick == t_event:
-                raise _Tie
-            if tick < t_event:
-                for d in range(n):
-                    self.digest(d, tick)
-                tick += self.period
-                continue
-            at, _, kind, args = heapq.heappop(self.events)
-            if at == last and _REPAIR in (kind, last_kind):
-                raise _Tie  # (digests taken at one instant touch disjoint state)
-            last, last_kind = at, kind
-            if kind == _DIGEST:
+        """Ticks and deliveries in the kernel's order (by time, then by when each was
+        scheduled) until nothing later can change a first application or a counted byte."""
+        for d in range(len(self.commits)):  # armed as the mesh starts, before any write
+            self.push(self.period, _TICK, (d, -np.inf))
+        events = self.events
+        while events and events[0][0] <= max(end, self.horizon):
+            at, _, kind, args = heapq.heappop(events)
+            if kind == _TICK:
+                self.digest(args[0], at, args[1])
+                self.push(at + self.period, _TICK, (args[0], at))  # re-armed after its sends
+            elif kind == _DIGEST:
                 self.on_digest(at, *args)
             else:
                 self.on_repair(at, *args)
 
-    def digest(self, d: int, now: float) -> None:
-        """Region ``d``'s tick: its digest, sent to every peer."""
+    def digest(self, d: int, now: float, armed: float) -> None:
+        """Region ``d``'s tick, armed at ``armed``: its digest, sent to every peer."""
         n = len(self.commits)
         young = now - self.period * YOUNG_EXTRA
         applied = [0] * n
@@ -198,13 +210,17 @@ class _Replay:
         for o in range(n):
             if o == d:
                 continue
-            arrival = self.links[o][d].arrival
+            link = self.links[o][d]
             p = self.prefix[d][o]
-            seg = arrival[p : _before(self.commits[o], now)]
+            m = _before(self.commits[o], now)
+            seg = link.arrival[p:m]
             if len(seg):
-                if np.any(seg == now) or np.any(seg == young):
-                    raise _Tie
-                late = np.flatnonzero(seg > now)
+                # A delivery at the tick's instant ran first if it was scheduled first: a
+                # repair that did, or a write committed before the tick was armed.
+                late = (seg > now) | (
+                    (seg == now) & (link.repair[p:m] == 0) & (link.commit[p:m] > armed)
+                )
+                late = np.flatnonzero(late)
                 q = int(late[0]) if len(late) else len(seg)
                 p += q
                 self.prefix[d][o] = p
@@ -242,12 +258,11 @@ class _Replay:
         ops: list[tuple[int, int]] = []
         for o, commits in enumerate(self.commits):
             lo = known[o] + 1
-            top = _before(commits, horizon)
+            # Logged strictly before the horizon, as the log's timestamps compare.
+            top = int(np.searchsorted(commits, horizon, side="left"))
             if top < lo:
                 continue
             logged = commits[lo - 1 : top] if o == r else self.links[o][r].arrival[lo - 1 : top]
-            if np.any(logged == horizon):
-                raise _Tie
             seqs = np.flatnonzero(logged < horizon) + lo
             ranges = holds.get(o)
             if ranges:
@@ -267,19 +282,19 @@ class _Replay:
         link = self.links[r][d]
         delay = link.send(_before(self.commits[r], now), repair=True)
         self.horizon = max(self.horizon, link.top)
-        self.push(now + delay, _REPAIR, (d, ops))
+        self.push(now + delay, _REPAIR, (d, now, ops))
 
-    def on_repair(self, now: float, d: int, ops: list[tuple[int, int]]) -> None:
-        """A repair reaches ``d``: each op it did not hold yet is applied now."""
+    def on_repair(self, now: float, d: int, sent: float, ops: list[tuple[int, int]]) -> None:
+        """A repair sent at ``sent`` reaches ``d``: each op it did not hold yet is applied
+        now (one already applied, at this instant too, is a duplicate)."""
         for o, seq in ops:
             if o == d:
                 continue
-            arrival = self.links[o][d].arrival
-            first = arrival[seq - 1]
-            if first == now:
-                raise _Tie
-            if first > now:
-                arrival[seq - 1] = now
+            link = self.links[o][d]
+            j = seq - 1
+            if link.arrival[j] > now:  # (its own delivery at this instant was sent first)
+                self.repaired += 1
+                link.arrival[j], link.sent_at[j], link.repair[j] = now, sent, self.repaired
 
 
 def replicate(
@@ -336,10 +351,19 @@ def replicate(
     except _Tie:
         return None
     arrival = np.empty((len(commit), n))
+    lags: list[list[np.ndarray]] = [[np.empty(0)] * n for _ in range(n)]
     for s in range(n):
         arrival[by_origin[s], s] = commits[s]
         for d in range(n):
             if d != s:
-                arrival[by_origin[s], d] = links[s][d].arrival
-    return Replication(arrival, extra_bytes, extra_messages)
+                link = links[s][d]
+                arrival[by_origin[s], d] = link.arrival
+                # Applied in the kernel's order: by time, then by when the message was sent,
+                # then (one repair, or repairs sent at one instant) in sending order.
+                order = np.lexsort((link.repair, link.sent_at, link.arrival))
+                same = (np.diff(link.arrival[order]) == 0) & (np.diff(link.sent_at[order]) == 0)
+                if np.any(same & ((link.repair[order][1:] == 0) != (link.repair[order][:-1] == 0))):
+                    return None  # a delivery and a repair sent and applied at one instant
+                lags[s][d] = (link.arrival - link.commit)[order]
+    return Replication(arrival, lags, extra_bytes, extra_messages)
 
