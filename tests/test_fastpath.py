@@ -137,7 +137,7 @@ def test_fast_path_matches_event_path_small(case: str, seed: int) -> None:
 @pytest.mark.parametrize("period", [1.0, 0.3])
 @pytest.mark.parametrize("seed", [1, 7])
 @pytest.mark.parametrize("case", list(CASES))
-def test_fast_path_matches_event_path_with_anti_entropy(case: str, seed: int, period: float) -> None:
+def test_fast_path_matches_with_anti_entropy(case: str, seed: int, period: float) -> None:
     """Digests and repairs share the links' lag streams with writes, and a repair can beat
     a slow delivery: both paths agree on every first application and every byte."""
     changes, params = CASES[case]

@@ -8,12 +8,12 @@ commits alone (checked: no remote version ever reaches a region within the milli
 applied), its first application at each region is the commit time plus the link's lag draw,
 or earlier when an anti-entropy repair beats it (:func:`~edgekv._bench.fastrepl.replicate`
 replays digests and repairs on the :class:`~edgekv.lowlevel.Network`'s per-link streams, in
-the event path's order), and a read returns the join of the writes applied before it. From the same arrays come
-the truth at a read's start and answer (with the user's writes not yet acknowledged, for
-wrong logins), read-your-writes by content, the lost updates once every write has arrived
-everywhere, and the realised lag per link in delivery order. A read that starts or ends
-exactly when a write of its user commits, arrives or is acknowledged, or two writes of a user
-at once (orders the kernel's insertion order would decide), make it refuse:
+the event path's order), and a read returns the join of the writes applied before it. From
+the same arrays come the truth at a read's start and answer (with the user's writes not yet
+acknowledged, for wrong logins), read-your-writes by content, the lost updates once every
+write has arrived everywhere, and the realised lag per link in delivery order. A read that
+starts or ends exactly when a write of its user commits, arrives or is acknowledged, or two
+writes of a user at once (orders the kernel's insertion order would decide), make it refuse:
 :func:`replicated_eventual` returns None and the caller runs the event path. Flag evaluation
 stays the evaluator's, called where the event path calls it.
 """
@@ -279,8 +279,8 @@ def replicated_eventual(
         op = ShippedOp(int(w_region[w]), int(seq[w]), keys[u], crdt.to_wire(delta))
         return len(encode_ops(0, [op])) - len(encode_ops(0, []))
 
-    window = (float(t_edge[0]), float(t_edge[-1]))  # as the event path counts bytes
-    replicated = replicate(cfg, seed, w_region, w_t, version, op_size, window)
+    counted = (float(t_edge[0]), float(t_edge[-1]))  # as the event path counts bytes
+    replicated = replicate(cfg, seed, w_region, w_t, version, op_size, counted)
     if replicated is None:
         return None
     arrival = replicated.arrival

@@ -169,6 +169,8 @@ class _Replay:
         self.events: list[tuple[float, int, int, tuple[Any, ...]]] = []
         self.order = 0
         self.repaired = 0
+        self.commit_lists = [c.tolist() for c in commits]
+        self.cursor = [0] * n
         self.horizon = max(link.top for row in links for link in row)
         """No first application is later than this."""
 
@@ -242,6 +244,17 @@ class _Replay:
                 delay = self.links[d][r].send(own, repair=False)
                 self.push(now + delay, _DIGEST, (r, d, applied, clock, held))
 
+    def committed(self, o: int, horizon: float) -> int:
+        """How many writes of ``o`` committed strictly before ``horizon`` (which never
+        decreases from one call to the next: digests are taken in time order). O(1)
+        amortised."""
+        times = self.commit_lists[o]
+        k = self.cursor[o]
+        while k < len(times) and times[k] < horizon:
+            k += 1
+        self.cursor[o] = k
+        return k
+
     def on_digest(
         self, now: float, r: int, d: int, vv: list[int], clock: int, held: dict[int, list[int]]
     ) -> None:
@@ -258,8 +271,7 @@ class _Replay:
         ops: list[tuple[int, int]] = []
         for o, commits in enumerate(self.commits):
             lo = known[o] + 1
-            # Logged strictly before the horizon, as the log's timestamps compare.
-            top = int(np.searchsorted(commits, horizon, side="left"))
+            top = self.committed(o, horizon)
             if top < lo:
                 continue
             logged = commits[lo - 1 : top] if o == r else self.links[o][r].arrival[lo - 1 : top]
@@ -366,4 +378,3 @@ def replicate(
                     return None  # a delivery and a repair sent and applied at one instant
                 lags[s][d] = (link.arrival - link.commit)[order]
     return Replication(arrival, lags, extra_bytes, extra_messages)
-
