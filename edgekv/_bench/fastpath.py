@@ -14,7 +14,7 @@ acknowledged, for wrong logins), read-your-writes by content, the lost updates o
 write has arrived everywhere, and the realised lag per link in delivery order. A read that
 starts or ends exactly when a write of its user commits, arrives or is acknowledged, or two
 writes of a user at once (orders the kernel's insertion order would decide), make it refuse:
-:func:`replicated_eventual` returns None and the caller runs the event path. Flag evaluation
+:func:`replicated_column` returns None and the caller runs the event path. Flag evaluation
 stays the evaluator's, called where the event path calls it.
 """
 
@@ -26,6 +26,7 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from .._core.config import Config
+from .._core.consistency import EVENTUAL, SESSION, ReplicatedStore
 from .._core.crdt import crdt_for
 from .._core.kernel import Kernel
 from .._core.realised import WINDOW, lag_report
@@ -34,6 +35,7 @@ from .._core.systems import make_store
 from .._core.versions import EPOCH_MS, MAX_LOGICAL, make_version
 from ..flags import Evaluator, User, merge_user
 from .fastrepl import replicate
+from .fastsession import session_reads
 from .scenario import (
     LOGIN,
     LOGIN_PLATFORM,
@@ -46,7 +48,7 @@ from .scenario import (
     _write_value,
 )
 
-__all__ = ["decline", "refusal", "replicated_eventual", "vectorised"]
+__all__ = ["decline", "refusal", "replicated_column", "vectorised"]
 
 _JOINED = ("put", "cd", "av")
 """Write classes a record is joined from: the put (floor and every field), the writes of
@@ -223,8 +225,8 @@ def _argmax_per_group(
 
 def decline(cfg: Config, work: Workload, system: str, levels: list[str]) -> str | None:
     """Why a column set of ``system`` cannot take the fast path (a short reason), or None."""
-    if system != "replicated" or any(level != "eventual" for level in levels):
-        return "only replicated:eventual is vectorised"
+    if system != "replicated" or any(level not in (EVENTUAL, SESSION) for level in levels):
+        return "only replicated:eventual and replicated:session are vectorised"
     if work.padding_bytes:
         return "padded documents"
     if not work.ops:
@@ -232,20 +234,25 @@ def decline(cfg: Config, work: Workload, system: str, levels: list[str]) -> str 
     return refusal(cfg)
 
 
-def replicated_eventual(
+def replicated_column(
     work: Workload,
     cfg: Config,
     seed: int,
     keys: list[str],
     evaluator: Evaluator,
     label: str,
+    level: str = EVENTUAL,
 ) -> SystemRun | None:
-    """The ``replicated:eventual`` column computed in numpy, identical to the event path's,
-    or None when the config or a time tie rules the fast path out. O(ops log ops) plus one
-    flag evaluation per login (more for a login served other data than the truth)."""
-    if decline(cfg, work, "replicated", ["eventual"]) is not None:
+    """A ``replicated`` column (``eventual`` or ``session``) computed in numpy, identical to
+    the event path's, or None when the config or a time tie rules the fast path out.
+    O(ops log ops) plus one flag evaluation per login (more for a login served other data
+    than the truth); a session read that waits or asks other regions costs O(its user's
+    writes x regions) in Python (:mod:`~edgekv._bench.fastsession`)."""
+    if decline(cfg, work, "replicated", [level]) is not None:
         return None
-    make_store("replicated", cfg, seed, Kernel()).close()  # the options' errors, as built
+    store = make_store("replicated", cfg, seed, Kernel())  # the options' errors, as built
+    session_wait = cast(ReplicatedStore, store).session_wait
+    store.close()
     n_reg = len(cfg.names)
     n_users = len(keys)
     service = cfg.service_time
@@ -293,11 +300,13 @@ def replicated_eventual(
     ack = w_t + service
     reads = np.flatnonzero(~is_write)
     r_t = t_edge[reads]
-    r_fin = r_t + service
     r_user = user[reads]
     r_reg = region[reads].astype(np.int64)
     max_delay = float((arrival - w_t[:, None]).max()) if n_w else 0.0
-    reach = max(max_delay, service) + _MARGIN
+    rtt = [[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]  # (the store's model)
+    # The longest a read can take: a session read's wait, then one round trip and service.
+    longest = 2 * max(map(max, rtt)) + (session_wait or 0.0) + 2 * service
+    reach = max(max_delay, longest) + _MARGIN
 
     # Writes per user in commit order, and each read's window of writes to test one by one.
     order = np.argsort(w_user, kind="stable")
@@ -331,18 +340,16 @@ def replicated_eventual(
     pair_pos = np.repeat(lo - np.cumsum(np.r_[0, count[:-1]]), count) + np.arange(count.sum())
     pair_w = order[pair_pos]
     pair_t = w_t[pair_w]
-    pair_start, pair_fin, pair_ack = r_t[pair_read], r_fin[pair_read], ack[pair_w]
+    pair_start, pair_ack = r_t[pair_read], ack[pair_w]
     pair_arrival = arrival[pair_w, r_reg[pair_read]]
     # A read at the very time a write of its user commits, reaches its region or is
     # acknowledged: the kernel's insertion order would decide, so leave it to the kernel.
-    tie = (pair_t == pair_start) | (pair_arrival == pair_start) | (pair_t == pair_fin)
-    if np.any(tie | (pair_ack == pair_start) | (pair_ack == pair_fin)):
+    tie = (pair_t == pair_start) | (pair_arrival == pair_start) | (pair_ack == pair_start)
+    if np.any(tie):
         return None
     pair_committed = pair_t < pair_start
     pair_arrived = pair_arrival < pair_start
     acked_start = pair_ack < pair_start
-    acked_now = pair_ack < pair_fin
-    unacked_now = (pair_t < pair_fin) & ~acked_now
 
     def newest(mask_name: str, pair_ok: np.ndarray) -> np.ndarray:
         """Per read, the version rank of the newest write of a class (-1: none) among the
@@ -355,6 +362,42 @@ def replicated_eventual(
         return best
 
     seen = {name: newest(name, pair_arrived) for name in _JOINED}
+    r_fin = r_t + service
+    outcome = np.zeros(n_r, dtype=np.int8)
+    waited = np.zeros(n_r)
+    if level == SESSION:
+        # Every patch newer than its user's put: a record is then its newest write per class.
+        if np.any(version[n_users:] <= version[w_user[n_users:]]):
+            return None
+        session = session_reads(
+            r_user=r_user,
+            r_t=r_t,
+            r_reg=r_reg,
+            seen=seen,
+            w_user=w_user,
+            w_kind=w_kind,
+            w_t=w_t,
+            w_region=w_region,
+            v_rank=v_rank,
+            by_version=by_version,
+            arrival=arrival,
+            rtt=rtt,
+            service=service,
+            session_wait=session_wait,
+        )
+        if session is None:
+            return None
+        seen, r_fin, outcome, waited = (
+            session.served,
+            session.finish,
+            session.outcome,
+            session.waited,
+        )
+    pair_fin = r_fin[pair_read]
+    if np.any((pair_t == pair_fin) | (pair_ack == pair_fin)):
+        return None  # a read answering as a write of its user commits or is acknowledged
+    acked_now = pair_ack < pair_fin
+    unacked_now = (pair_t < pair_fin) & ~acked_now
     truth_start = {name: newest(name, acked_start) for name in _JOINED}
     truth_now = {name: newest(name, acked_now) for name in _JOINED}
     own_rank = newest("own", acked_start)
@@ -377,7 +420,7 @@ def replicated_eventual(
     pk = w_kind[pair_w]
     pr = pair_read
     covered = np.where(pk == PURCHASE, fv_cd[pr], np.where(pk == WRITE, fv_av[pr], -1))
-    missed = pair_committed & ~pair_arrived & (pv > floor_v[pr]) & (pv > covered)
+    missed = pair_committed & (pv > floor_v[pr]) & (pv > covered)
     stale = np.zeros(n_r, dtype=bool)
     stale[pr[missed]] = True
     first = np.full(n_r, np.inf)
@@ -479,7 +522,9 @@ def replicated_eventual(
     wrong[wrong_logins] = True
 
     n_ops = work.ops
-    latency = (work.d_in + ((t_edge + service) - t_edge)) + work.d_out
+    elapsed = (t_edge + service) - t_edge
+    elapsed[reads] = r_fin - r_t
+    latency = (work.d_in + elapsed) + work.d_out
     op_version = np.zeros(n_ops, dtype=np.int64)
     op_version[w_ops] = version[n_users:]
     op_version[reads] = r_version
@@ -512,8 +557,8 @@ def replicated_eventual(
         required=scatter(own_v, np.int64),
         wrong=scatter(wrong, bool),
         platinum=scatter(platinum, bool),
-        outcome=np.zeros(n_ops, dtype=np.int8),
-        waited=np.zeros(n_ops, dtype=float),
+        outcome=scatter(outcome, np.int8),
+        waited=scatter(waited, float),
         failed=np.zeros(n_ops, dtype=bool),
         since_own=scatter(since_own, float, np.inf),
         bytes_replicated=sent * peers + replicated.extra_bytes,
@@ -541,7 +586,7 @@ def vectorised(
     for label, level in columns:
         if decline(cfg, work, system, [level]) is not None:
             continue
-        run = replicated_eventual(work, cfg, seed, keys, evaluator, label)
+        run = replicated_column(work, cfg, seed, keys, evaluator, label, level)
         if run is not None:
             out[label] = run
     return out
