@@ -6,7 +6,7 @@ interleaved, each run after a full garbage collection, best of ``--repeat``:
 
 * event: the discrete-event run (:func:`edgekv.lowlevel.run_system`, GC tuned as the
   runner does);
-* fast: :func:`edgekv.lowlevel.replicated_column` (identical figures, checked here);
+* fast: :func:`edgekv.lowlevel.replicated_columns` (identical figures, checked here);
 * numpy floor: the model's arithmetic alone in numpy, what no vectorised implementation can
   skip: one lag draw per write per region, each write's arrival per region, and per read
   whether a write of its user committed before it had not yet arrived (stale) and since
@@ -44,7 +44,7 @@ from edgekv.lowlevel import (
     EdgeFlags,
     build_workload,
     load_evaluator,
-    replicated_column,
+    replicated_columns,
     scenario_config,
 )
 
@@ -139,7 +139,8 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
         return runs[COLUMN]
 
     def fast() -> SystemRun | None:
-        return replicated_column(work, cfg, args.seed, keys, evaluator, COLUMN)
+        runs = replicated_columns(work, cfg, args.seed, keys, evaluator, [(COLUMN, "eventual")])
+        return runs.get(COLUMN)
 
     best: dict[str, float] = {}
     results: dict[str, Any] = {}

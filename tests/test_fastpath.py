@@ -33,7 +33,7 @@ from edgekv.lowlevel import (
     load_workload,
     ops_bytes,
     refusal,
-    replicated_column,
+    replicated_columns,
     run_edge_flags,
     run_system,
     scenario_config,
@@ -43,6 +43,7 @@ from edgekv.lowlevel import (
 EVALUATOR = load_evaluator()
 COLUMN = "replicated:eventual"
 SESSION = "replicated:session"
+EVENTUAL = [(COLUMN, "eventual")]
 FIELDS = (
     "latency",
     "version",
@@ -278,7 +279,7 @@ def test_a_read_tied_with_a_write_of_its_user_is_left_to_the_kernel() -> None:
     scenario = EdgeFlags(users=200, duration=10.0)
     work = build_workload(scenario, cfg)
     keys = [f"user-{u:03d}" for u in range(scenario.users)]
-    assert replicated_column(work, cfg, 1, keys, EVALUATOR, COLUMN) is not None
+    assert COLUMN in replicated_columns(work, cfg, 1, keys, EVALUATOR, EVENTUAL)
     reads = np.flatnonzero((work.kind == LOGIN) | (work.kind == READ)).tolist()
     purchases = (work.kind == PURCHASE).nonzero()[0]
     w, i = next(
@@ -290,7 +291,7 @@ def test_a_read_tied_with_a_write_of_its_user_is_left_to_the_kernel() -> None:
     t_edge = work.t_edge.copy()
     t_edge[i] = t_edge[w] + cfg.service_time
     tied = dataclasses.replace(work, t_edge=t_edge)
-    assert replicated_column(tied, cfg, 1, keys, EVALUATOR, COLUMN) is None
+    assert replicated_columns(tied, cfg, 1, keys, EVALUATOR, EVENTUAL) == {}
 
 
 @settings(max_examples=12)
@@ -330,7 +331,7 @@ def test_a_lost_update_is_counted_alike(tmp_path: Path) -> None:
         d_out=np.full(3, 0.01),
         value=np.array([11, 22, 0]),
     )
-    fast = replicated_column(work, cfg, 1, keys, EVALUATOR, COLUMN)
+    fast = replicated_columns(work, cfg, 1, keys, EVALUATOR, EVENTUAL).get(COLUMN)
     columns = [(COLUMN, "eventual")]
     event = run_system(work, cfg, 1, keys, EVALUATOR, "replicated", columns, None)[COLUMN]
     assert fast is not None
