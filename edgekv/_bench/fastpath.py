@@ -21,6 +21,7 @@ stays the evaluator's, called where the event path calls it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -279,6 +280,7 @@ def replicated_columns(
     crdt = crdt_for(cfg.granularity)
     kinds_l, users_l, values_l = w_kind.tolist(), w_user.tolist(), values.tolist()
 
+    @cache
     def op_size(w: int) -> int:
         """Bytes of write ``w`` as replication ships it (only repairs ask: a few)."""
         u, v = users_l[w], int(version[w])

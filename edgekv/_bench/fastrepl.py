@@ -282,7 +282,7 @@ class _Replay:
                 for k in range(0, len(ranges), 2):
                     keep &= (seqs < ranges[k]) | (seqs > ranges[k + 1])
                 seqs = seqs[keep]
-            ops.extend((o, int(seq)) for seq in seqs)
+            ops.extend(zip([o] * len(seqs), seqs.tolist(), strict=True))
         if not ops:
             return
         if self.counted(now):
