@@ -1,12 +1,12 @@
 """The ``replicated:eventual`` column of ``edge-flags`` on its two paths, in CPU seconds.
 
-One workload (the default scenario, anti-entropy off so the vectorised fast path applies),
-three computations measured side by side in this process, interleaved, each run after a
-full garbage collection, best of ``--repeat``:
+One workload (the default scenario, anti-entropy off unless ``--anti-entropy SECONDS``: the
+numpy floor has none), three computations measured side by side in this process,
+interleaved, each run after a full garbage collection, best of ``--repeat``:
 
 * event: the discrete-event run (:func:`edgekv.lowlevel.run_system`, GC tuned as the
   runner does);
-* fast: :func:`edgekv.lowlevel.replicated_eventual` (identical figures, checked here);
+* fast: :func:`edgekv.lowlevel.replicated_columns` (identical figures, checked here);
 * numpy floor: the model's arithmetic alone in numpy, what no vectorised implementation can
   skip: one lag draw per write per region, each write's arrival per region, and per read
   whether a write of its user committed before it had not yet arrived (stale) and since
@@ -16,7 +16,8 @@ The fast path also evaluates every login's flags (the scenario's story, which nu
 do); the evaluator's share is timed alone (one evaluation per login of the served document)
 and printed, so the fast path's numpy part can be compared with the floor.
 
-Run: ``.venv/bin/python benchmarks/fastpath.py [--users N] [--seed S] [--repeat R]``
+Run: ``.venv/bin/python benchmarks/fastpath.py [--users N] [--seed S] [--repeat R]
+[--anti-entropy SECONDS]``
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from edgekv.lowlevel import (
     EdgeFlags,
     build_workload,
     load_evaluator,
-    replicated_eventual,
+    replicated_columns,
     scenario_config,
 )
 
@@ -113,6 +114,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--anti-entropy", type=float, default=None, help="digest period in seconds (default off)"
+    )
     add_json_option(parser)
     args = parser.parse_args()
     with json_report(args.json) as report:
@@ -121,7 +125,7 @@ def main() -> None:
 
 def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
     """Time both paths, the numpy floor and the flag evaluator; print and fill ``report``."""
-    cfg = scenario_config().replace(anti_entropy=None)
+    cfg = scenario_config().replace(anti_entropy=args.anti_entropy)
     scenario = EdgeFlags(users=args.users, seed=args.seed)
     evaluator = load_evaluator()
     work = build_workload(scenario, cfg)
@@ -135,7 +139,8 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
         return runs[COLUMN]
 
     def fast() -> SystemRun | None:
-        return replicated_eventual(work, cfg, args.seed, keys, evaluator, COLUMN)
+        runs = replicated_columns(work, cfg, args.seed, keys, evaluator, [(COLUMN, "eventual")])
+        return runs.get(COLUMN)
 
     best: dict[str, float] = {}
     results: dict[str, Any] = {}
@@ -165,7 +170,8 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
     logins = int((work.kind == LOGIN).sum())
     print(
         f"edge-flags {COLUMN}: {scenario.users:,} users, {len(cfg.names)} regions, "
-        f"{work.ops:,} operations ({logins:,} logins), anti-entropy off, seed {args.seed}; "
+        f"{work.ops:,} operations ({logins:,} logins), anti-entropy "
+        f"{'off' if cfg.anti_entropy is None else f'{cfg.anti_entropy:g}s'}, seed {args.seed}; "
         f"CPU seconds, best of {args.repeat}"
     )
     print(f"identical results (every per-op array, bytes, messages, lost, lag): {same}")
@@ -197,6 +203,7 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
         logins=logins,
         seed=args.seed,
         repeat=args.repeat,
+        anti_entropy=cfg.anti_entropy,
         identical=bool(same),
         stale_reads={
             "event": int(ev.stale[reads].sum()),
