@@ -31,6 +31,8 @@ from .._core.realised import WINDOW, lag_report
 from .._core.systems import make_store
 from .._core.versions import EPOCH_MS, MAX_LOGICAL, make_version
 from ..flags import Evaluator, User, merge_user
+from .fasthome import SYSTEM as SINGLE_HOME
+from .fasthome import home_refusal, single_home
 from .scenario import (
     LOGIN,
     LOGIN_PLATFORM,
@@ -230,8 +232,10 @@ def _argmax_per_group(
 
 def decline(cfg: Config, work: Workload, system: str, levels: list[str]) -> str | None:
     """Why a column set of ``system`` cannot take the fast path (a short reason), or None."""
+    if system == SINGLE_HOME:
+        return home_refusal(cfg, work, levels)
     if system != "replicated" or any(level != "eventual" for level in levels):
-        return "only replicated:eventual is vectorised"
+        return "only replicated:eventual and single-home are vectorised"
     if work.padding_bytes:
         return "padded documents"
     if not work.ops:
@@ -540,6 +544,11 @@ def vectorised(
     """The runner's hook: the columns of ``system`` (``(label, level)`` pairs) the fast path
     computes, by label (the others run on the event path; reads change no replica state, so
     a level's figures do not depend on the levels run beside it)."""
+    if system == SINGLE_HOME:
+        if decline(cfg, work, system, [level for _, level in columns]) is not None:
+            return {}
+        home = single_home(work, cfg, seed, keys, evaluator, columns[0][0])
+        return {} if home is None else {home.name: home}
     out = {}
     for label, level in columns:
         if decline(cfg, work, system, [level]) is not None:

@@ -1,0 +1,454 @@
+"""A vectorised fast path for the ``edge-flags`` scenario's ``single-home`` column: numpy
+computes what the discrete-event run of :class:`~edgekv.lowlevel.SingleHome` would, identical
+op by op.
+
+Without jitter the store draws nothing: an op from another region reaches its key's home
+after ``rtt / 2`` (the config's row of the client's region), every op waits for the ops that
+reached the same key before it (first come, first served, ``service_time`` each: a running
+maximum per key), a write takes its version from the home's hybrid clock (called in the
+order ops reach the home, at the physical time its service begins) and answers after
+``write_flush``, and the answer travels ``rtt / 2`` back. A read returns the document the
+writes that reached its home before it left; the truth it is scored against is, per field,
+the newest version acknowledged by then, as in the event path. Flag evaluation stays the
+evaluator's, called where the event path calls it.
+
+It refuses (:func:`home_refusal` names why; :func:`single_home` returns None and the runner
+takes the event path) what it does not reproduce: jitter (delays drawn in event order),
+partitions and any op that would time out (``request_timeout``), ``migrate_after`` (objects
+move), padded documents, several single-home columns in one run (their reads queue behind
+each other), and orders the kernel's insertion order would decide: two ops reaching one home
+at the same instant (unless both are initial puts, which the kernel serves in user order), a
+read that starts or answers at the instant a write of its user is acknowledged or issued,
+two writes of a user issued at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+import numpy as np
+
+from .._core.config import Config
+from .._core.kernel import Kernel
+from .._core.singlehome import SingleHome
+from .._core.systems import make_store
+from .._core.versions import EPOCH_MS, MAX_LOGICAL, make_version
+from ..flags import Evaluator, User, merge_user
+from .scenario import (
+    _DRAIN_LIMIT,
+    LOGIN,
+    LOGIN_PLATFORM,
+    OUTCOMES,
+    PLATINUM,
+    PURCHASE,
+    WRITE,
+    SystemRun,
+    Workload,
+)
+
+__all__ = ["home_refusal", "single_home"]
+
+SYSTEM = "single-home"
+PUT = -1
+"""Kind of a user's initial put in the arrays below (the workload's kinds are 0..3)."""
+_FORWARDED = OUTCOMES.index("forwarded")
+_MS = make_version(1, 0, 0)
+_LOGICAL = make_version(0, 1, 0)
+"""A version is ``ms * _MS + logical * _LOGICAL + region`` (bit fields)."""
+_JOINED = ("put", "cd", "av")
+"""Write classes a document is joined from: the put (``user_id``), the writes of
+``customData`` (the put and purchases) and of ``appVersion`` (the put and background writes)."""
+_MARGIN = 1.0
+"""Seconds of slack around the float-encoded (user, time) window searches; the exact tests
+run on the pairs inside."""
+
+
+def home_refusal(cfg: Config, work: Workload, levels: Sequence[str]) -> str | None:
+    """Why the single-home columns ``levels`` of this run cannot take the fast path (a
+    short reason), or None when they may (a time tie can still refuse it)."""
+    options = cfg.systems.get(SYSTEM, {})
+    checks = (
+        (len(levels) != 1, "several single-home columns (their reads queue behind each other)"),
+        (bool(work.padding_bytes), "padded documents"),
+        (not work.ops, "no operations"),
+        (cfg.jitter.mean > 0, "jitter (request delays drawn in event order)"),
+        (bool(cfg.partitions), "scheduled partitions (lost requests and time-outs)"),
+        (options.get("migrate_after") is not None, "migrate_after (objects move)"),
+    )
+    return next((reason for bad, reason in checks if bad), None)
+
+
+def _clock(pt: np.ndarray, region: int) -> np.ndarray:
+    """The versions a region's :class:`HybridClock` issues for local events at physical
+    milliseconds ``pt``, in that order: a running maximum and a counter since it last rose.
+    Vectorised; more than 16,384 events within one millisecond run the clock's rule in Python."""
+    n = len(pt)
+    high = np.maximum.accumulate(np.r_[0, pt])
+    fresh = pt > high[:-1]
+    logical = np.arange(n) - np.maximum.accumulate(np.where(fresh, np.arange(n), -1))
+    if not n or logical.max() <= MAX_LOGICAL:
+        return high[1:] * _MS + logical * _LOGICAL + region
+    ms = c = 0
+    out = []
+    for p in pt.tolist():
+        if p > ms:
+            ms, c = p, 0
+        else:
+            c += 1
+            if c > MAX_LOGICAL:
+                ms, c = ms + 1, 0
+        out.append(make_version(ms, c, region))
+    return np.array(out, dtype=np.int64)
+
+
+def _fcfs(arrive: np.ndarray, first: np.ndarray, service: float) -> np.ndarray:
+    """When each op's service begins at one server per key: ``arrive`` in serving order,
+    ``first`` marks each key's first op. Each begin is ``max(arrival, previous begin +
+    service)`` evaluated as the event path does (float by float), propagated along busy
+    runs: O(ops x the longest run of ops that wait)."""
+    begin = arrive.copy()
+    todo = np.flatnonzero(~first)
+    while len(todo):
+        new = np.maximum(arrive[todo], begin[todo - 1] + service)
+        moved = todo[new != begin[todo]] + 1
+        begin[todo] = new
+        moved = moved[moved < len(arrive)]
+        todo = moved[~first[moved]]
+    return begin
+
+
+def _run_starts(group: np.ndarray) -> np.ndarray:
+    """Per position, the first position of its run of equal ``group`` values."""
+    n = len(group)
+    starts = np.r_[True, group[1:] != group[:-1]] if n else np.zeros(0, dtype=bool)
+    return np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+
+
+def _running_max(start: np.ndarray, value: np.ndarray, top: int) -> np.ndarray:
+    """Running maximum of ``value`` (ints in -1..top-1) within runs (``start``: each
+    position's run's first position, from :func:`_run_starts`)."""
+    if not len(value):
+        return value
+    base = start * (top + 1)
+    return np.maximum.accumulate(value + 1 + base) - base - 1
+
+
+def _variables(
+    evaluator: Evaluator, doc: dict[str, Any] | None, request: dict[str, Any], now_ms: float
+) -> dict[str, Any]:
+    """Every variable's value for a login served ``doc`` (as the event path evaluates it)."""
+    user = User.from_dict(merge_user(doc, request))
+    return {k: v.value for k, v in evaluator.evaluate(user, now_ms=now_ms).items()}
+
+
+def single_home(
+    work: Workload,
+    cfg: Config,
+    seed: int,
+    keys: list[str],
+    evaluator: Evaluator,
+    label: str,
+) -> SystemRun | None:
+    """The ``single-home`` column computed in numpy, identical to the event path's, or None
+    when :func:`home_refusal` or a time tie rules the fast path out. O(ops log ops), plus
+    one flag evaluation per login (more for a login served other data than the truth)."""
+    if home_refusal(cfg, work, ["strong"]) is not None:
+        return None
+    store = cast(SingleHome, make_store(SYSTEM, cfg, seed, Kernel()))  # options, as built
+    store.close()
+    n_users, n_reg = len(keys), len(cfg.names)
+    service, flush = cfg.service_time, store.write_flush
+    # Every op, the users' initial puts first (issued at 0 in user order), then the window's.
+    user = np.r_[np.arange(n_users), work.user]
+    region = np.r_[work.home, work.region].astype(np.int64)
+    t = np.r_[np.zeros(n_users), work.t_edge]
+    kind = np.r_[np.full(n_users, PUT), work.kind]
+    m = len(t)
+    write = (kind == PUT) | (kind == PURCHASE) | (kind == WRITE)
+    homes = np.array([store.home_for(r, r) for r in range(n_reg)], dtype=np.int64)
+    at = homes[work.home][user]  # every op carries its user's home region as location hint
+    remote = region != at
+    half = np.array([[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]) / 2
+    leg = np.where(remote, half[region, at], 0.0)
+    arrive = t + leg
+
+    # The order ops reach each home: by time; initial puts at one instant in user order, a
+    # local one served within its submission, before any event.
+    index = np.arange(m)
+    by_home = np.lexsort((index, remote, arrive, at))
+    h_at, h_arrive, h_window = at[by_home], arrive[by_home], by_home >= n_users
+    tie = (h_at[1:] == h_at[:-1]) & (h_arrive[1:] == h_arrive[:-1])
+    if np.any(tie & (h_window[1:] | h_window[:-1])):
+        return None
+    by_key = by_home[np.argsort(user[by_home], kind="stable")]
+    k_user = user[by_key]
+    first = np.r_[True, k_user[1:] != k_user[:-1]]
+    begin = np.empty(m)
+    begin[by_key] = _fcfs(arrive[by_key], first, service)
+    finish = begin + service
+    back = (finish + leg) - arrive
+    done = arrive + np.where(write, back + flush, back)
+    if np.any(remote & (done >= t + cfg.request_timeout)):
+        return None  # a time-out (or a tie with one): the op fails or the kernel decides
+    if float(done.max()) > float(work.t_edge[-1]) + _DRAIN_LIMIT - 1.0:
+        return None  # the event path's drain limit decides
+
+    # Versions: each home's clock, called in the order writes reach it.
+    skew = np.array([r.clock_skew * 1e3 for r in cfg.regions])
+    pt = (EPOCH_MS + begin * 1e3 + skew[at]).astype(np.int64)
+    version = np.zeros(m, dtype=np.int64)
+    w_home = by_home[write[by_home]]
+    bounds = np.searchsorted(at[w_home], np.arange(n_reg + 1))
+    for h in range(n_reg):
+        chunk = w_home[bounds[h] : bounds[h + 1]]
+        version[chunk] = _clock(pt[chunk], h)
+
+    # What each op finds at the home: per class, the last write to reach the key before it.
+    rank = np.empty(m, dtype=np.int64)
+    rank[by_key] = index  # a write's place in its key's serving (and version) order
+    put = kind == PUT
+    classes = {"put": put, "cd": put | (kind == PURCHASE), "av": put | (kind == WRITE)}
+    k_first = _run_starts(k_user)
+    seen_k = {
+        c: _running_max(k_first, np.where(mask[by_key], index, -1), m)
+        for c, mask in classes.items()
+    }
+    reads = np.flatnonzero(~write)
+    r_rank = rank[reads]
+    seen = {c: found[r_rank] for c, found in seen_k.items()}
+    last_write = np.maximum(seen["cd"], seen["av"])
+    r_version = np.where(last_write >= 0, version[by_key[np.maximum(last_write, 0)]], 0)
+
+    # The truth at a read's start and answer: the user's writes acknowledged by then. Writes
+    # by user, then issue time; each read's window of writes is tested one by one.
+    writes = np.flatnonzero(write)
+    order = writes[np.argsort(user[writes], kind="stable")]
+    o_user, o_t = user[order], t[order]
+    if np.any((o_user[1:] == o_user[:-1]) & (o_t[1:] == o_t[:-1])):
+        return None  # two writes of a user at once: the kernel's order would decide
+    r_t, r_done, r_user = t[reads], done[reads], user[reads]
+    reach = float((done - t).max()) + _MARGIN
+    span = float(t.max()) + 2 * reach + 1.0
+    enc = o_user * span + o_t + reach
+    r_enc = r_user * span + r_t
+    lo = np.searchsorted(enc, r_enc, side="left")
+    hi = np.searchsorted(enc, r_enc + 2 * reach, side="right")
+    seg_start = np.searchsorted(o_user, r_user, side="left")
+    has_prefix = lo > seg_start
+    prev = np.maximum(lo - 1, 0)
+    n_r = len(reads)
+    count = hi - lo
+    pair_read = np.repeat(np.arange(n_r), count)
+    pair_pos = np.repeat(lo - np.cumsum(np.r_[0, count[:-1]]), count) + np.arange(count.sum())
+    pair_w = order[pair_pos]
+    p_t, p_ack = t[pair_w], done[pair_w]
+    q_start, q_done = r_t[pair_read], r_done[pair_read]
+    if np.any((p_ack == q_start) | (p_ack == q_done) | (p_t == q_done)):
+        return None  # the kernel's insertion order would decide
+    acked_start = p_ack < q_start
+    acked_now = p_ack < q_done
+    unacked_now = (p_t < q_done) & ~acked_now
+    o_first = _run_starts(o_user)
+
+    def newest(mask: np.ndarray, pair_ok: np.ndarray) -> np.ndarray:
+        """Per read, the serving rank of the newest write ``mask`` marks (-1: none) among
+        the writes surely acknowledged before the window and the window's passing ``pair_ok``."""
+        prefix = _running_max(o_first, np.where(mask[order], rank[order], -1), m)
+        best = np.where(has_prefix, prefix[prev], -1)
+        ok = pair_ok & mask[pair_w]
+        np.maximum.at(best, pair_read[ok], rank[pair_w[ok]])
+        return best
+
+    truth_start = {c: newest(mask, acked_start) for c, mask in classes.items()}
+    truth_now = {c: newest(mask, acked_now) for c, mask in classes.items()}
+    own_rank = newest(kind == PURCHASE, acked_start)
+    own = by_key[np.maximum(own_rank, 0)]
+    required = np.where(own_rank >= 0, version[own], 0)
+    since_own = np.where(own_rank >= 0, r_t - t[own], np.inf)
+
+    # Read-your-writes, by content: the served stars reach the own purchase's total.
+    stars = np.r_[work.stars0, work.value].astype(np.int64)
+    builds = np.where(kind == PUT, -1, stars)  # appVersion: -1 for the put's 5.0.0
+    served_cd = by_key[np.maximum(seen["cd"], 0)]
+    ryw = (own_rank >= 0) & ~((seen["cd"] >= 0) & (stars[served_cd] >= stars[own]))
+
+    # The user's writes issued but not acknowledged when the read answers: per kind the last.
+    pending: dict[int, np.ndarray] = {}
+    for k in (PUT, PURCHASE, WRITE):
+        last = np.full(n_r, -1, dtype=np.int64)
+        ok = unacked_now & (kind[pair_w] == k)
+        np.maximum.at(last, pair_read[ok], pair_w[ok])
+        pending[k] = last
+
+    docs = _Docs(keys, kind, stars, builds, by_key)
+    platinum, wrong = docs.logins(
+        evaluator, r_user, kind[reads] == LOGIN, r_done, seen, truth_start, truth_now, pending
+    )
+    n_ops = work.ops
+    win = slice(n_users, m)
+
+    def scatter(values: np.ndarray, dtype: Any, fill: Any = 0) -> np.ndarray:
+        out = np.full(n_ops, fill, dtype=dtype)
+        out[reads - n_users] = values
+        return out
+
+    latency = (work.d_in + (done[win] - t[win])) + work.d_out
+    op_version = version[win].copy()
+    op_version[reads - n_users] = r_version
+    lost, checked = _lost_updates(user, rank, by_key, classes, builds, stars, n_users)
+    return SystemRun(
+        name=label,
+        latency=latency,
+        version=op_version,
+        stale=np.zeros(n_ops, dtype=bool),
+        stale_s=np.zeros(n_ops, dtype=float),
+        beyond_floor=np.zeros(n_ops, dtype=bool),
+        ryw=scatter(ryw, bool),
+        required=scatter(required, np.int64),
+        wrong=scatter(wrong, bool),
+        platinum=scatter(platinum, bool),
+        outcome=scatter(np.where(remote[reads], _FORWARDED, 0), np.int8),
+        waited=scatter(begin[reads] - arrive[reads], float),
+        failed=np.zeros(n_ops, dtype=bool),
+        since_own=scatter(since_own, float, np.inf),
+        bytes_replicated=0,
+        messages_replicated=0,
+        lost_updates=lost,
+        writes_checked=checked,
+        realised_lag=None,
+        path="vectorised",
+    )
+
+
+def _lost_updates(
+    user: np.ndarray,
+    rank: np.ndarray,
+    by_key: np.ndarray,
+    classes: dict[str, np.ndarray],
+    builds: np.ndarray,
+    stars: np.ndarray,
+    n_users: int,
+) -> tuple[int, int]:
+    """``(lost, checked)`` as :func:`edgekv._bench.scenario._lost_updates` counts them at the
+    end: per field, the write issued last (ops are in issue order, every one acknowledged)
+    against the one the home served last; the put (ops ``0 .. n_users - 1``) is checked
+    for ``user_id`` too, which nothing else writes."""
+    put = np.arange(n_users)
+    lost = np.zeros(n_users, dtype=bool)
+    apart_total = lost_total = 0
+    for name, value in (("av", builds), ("cd", stars)):
+        ops = np.flatnonzero(classes[name])
+        issued = np.full(n_users, -1, dtype=np.int64)
+        np.maximum.at(issued, user[ops], ops)
+        served = np.full(n_users, -1, dtype=np.int64)
+        np.maximum.at(served, user[ops], rank[ops])
+        gone = value[by_key[served]] != value[issued]
+        apart = issued != put
+        lost |= ~apart & gone
+        apart_total += int(apart.sum())
+        lost_total += int((apart & gone).sum())
+    return lost_total + int(lost.sum()), n_users + apart_total
+
+
+class _Docs:
+    """The documents a set of writes makes (each class given by its newest write's serving
+    rank, -1: none), built only for logins whose served writes differ from the truth's."""
+
+    def __init__(
+        self,
+        keys: list[str],
+        kind: np.ndarray,
+        stars: np.ndarray,
+        builds: np.ndarray,
+        by_key: np.ndarray,
+    ) -> None:
+        self.keys = keys
+        self.kind = kind.tolist()
+        self.stars = stars.tolist()
+        self.builds = builds.tolist()
+        self.by_key = by_key
+
+    def value(self, u: int, w: int) -> dict[str, Any]:
+        """What write ``w`` (an op) of user ``u`` sets, as the event path issues it."""
+        kind = self.kind[w]
+        if kind == PURCHASE:
+            return {"customData": {"stars": self.stars[w]}}
+        if kind == WRITE:
+            return {"appVersion": f"5.1.{self.builds[w]}"}
+        return {
+            "user_id": self.keys[u],
+            "appVersion": "5.0.0",
+            "customData": {"stars": self.stars[w]},
+        }
+
+    def doc(self, u: int, put: int, cd: int, av: int) -> dict[str, Any] | None:
+        """The document joined from the newest put, stars write and build write (serving
+        ranks): what the home holds after them, or the per-field truth (None: no write)."""
+        out: dict[str, Any] = {}
+        if put >= 0:
+            out["user_id"] = self.keys[u]
+        if av >= 0:
+            build = self.builds[int(self.by_key[av])]
+            out["appVersion"] = "5.0.0" if build < 0 else f"5.1.{build}"
+        if cd >= 0:
+            out["customData"] = {"stars": self.stars[int(self.by_key[cd])]}
+        return out or None
+
+    def logins(
+        self,
+        evaluator: Evaluator,
+        r_user: np.ndarray,
+        is_login: np.ndarray,
+        r_done: np.ndarray,
+        seen: dict[str, np.ndarray],
+        truth_start: dict[str, np.ndarray],
+        truth_now: dict[str, np.ndarray],
+        pending: dict[int, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per read, ``(platinum, wrong)``: each login's flags evaluated on the served
+        document at its answer, and scored as the event path's recorder scores them."""
+        logins = np.flatnonzero(is_login)
+        same = np.ones(len(logins), dtype=bool)
+        for c in _JOINED:
+            same &= seen[c][logins] == truth_start[c][logins]
+        columns = (
+            logins.tolist(),
+            r_user[logins].tolist(),
+            r_done[logins].tolist(),
+            same.tolist(),
+            *(seen[c][logins].tolist() for c in _JOINED),
+        )
+        evaluate, from_dict = evaluator.evaluate, User.from_dict
+        served_platinum: list[bool] = []
+        wrong_logins: list[int] = []
+        for j, u, fin, same_writes, put, cd, av in zip(*columns, strict=True):
+            now_ms = EPOCH_MS + fin * 1e3
+            request = {"user_id": self.keys[u], "platform": LOGIN_PLATFORM}
+            doc = self.doc(u, put, cd, av)
+            evaluated = evaluate(from_dict(merge_user(doc, request)), now_ms=now_ms)
+            hit = evaluated.get(PLATINUM)
+            served_platinum.append(hit is not None and hit.value is True)
+            if same_writes:  # the same writes: the same document
+                continue
+            served = {k: v.value for k, v in evaluated.items()}
+            start = self.doc(u, *(int(truth_start[c][j]) for c in _JOINED))
+            if doc == start or served == _variables(evaluator, start, request, now_ms):
+                continue
+            now = self.doc(u, *(int(truth_now[c][j]) for c in _JOINED))
+            if doc == now or served == _variables(evaluator, now, request, now_ms):
+                continue
+            ahead_of = sorted(w for w in (int(pending[k][j]) for k in pending) if w >= 0)
+            if not ahead_of:  # nothing in flight: the truth ahead is the truth
+                wrong_logins.append(j)
+                continue
+            ahead = dict(now or {})
+            for w in ahead_of:
+                ahead.update(self.value(u, w))
+            if served != _variables(evaluator, ahead, request, now_ms):
+                wrong_logins.append(j)
+        platinum = np.zeros(len(r_done), dtype=bool)
+        platinum[logins] = served_platinum
+        wrong = np.zeros(len(r_done), dtype=bool)
+        wrong[wrong_logins] = True
+        return platinum, wrong
