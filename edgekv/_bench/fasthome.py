@@ -232,9 +232,11 @@ def single_home(
     span = float(t.max()) + 2 * reach + 1.0
     enc = o_user * span + o_t + reach
     r_enc = r_user * span + r_t
-    lo = np.searchsorted(enc, r_enc, side="left")
-    hi = np.searchsorted(enc, r_enc + 2 * reach, side="right")
-    seg_start = np.searchsorted(o_user, r_user, side="left")
+    by_user = np.argsort(r_enc)  # (sorted needles keep the searches in cache)
+    lo, hi, seg_start = (np.empty(len(reads), dtype=np.int64) for _ in range(3))
+    lo[by_user] = np.searchsorted(enc, r_enc[by_user], side="left")
+    hi[by_user] = np.searchsorted(enc, r_enc[by_user] + 2 * reach, side="right")
+    seg_start[by_user] = np.searchsorted(o_user, r_user[by_user], side="left")
     has_prefix = lo > seg_start
     prev = np.maximum(lo - 1, 0)
     n_r = len(reads)
