@@ -14,7 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import edgekv
 from edgekv import Config, load_config
+from edgekv.flags import Evaluator
 from edgekv.lowlevel import (
     LOGIN,
     PURCHASE,
@@ -66,10 +68,12 @@ rtt_ms:
 """
 
 
-def _both(scenario: EdgeFlags, cfg: Config) -> tuple[SystemRun, SystemRun]:
+def _both(
+    scenario: EdgeFlags, cfg: Config, evaluator: Evaluator = EVALUATOR
+) -> tuple[SystemRun, SystemRun]:
     """Both paths' runs of the column; their whole result JSON is checked identical here."""
-    fast = run_edge_flags(scenario, cfg, EVALUATOR, systems=[COLUMN])
-    event = run_edge_flags(scenario, cfg, EVALUATOR, systems=[COLUMN], fast_path=False)
+    fast = run_edge_flags(scenario, cfg, evaluator, systems=[COLUMN])
+    event = run_edge_flags(scenario, cfg, evaluator, systems=[COLUMN], fast_path=False)
     texts = []
     for result in (fast, event):
         summary = summarize(result)
@@ -166,6 +170,37 @@ def test_the_cases_exercise_what_they_claim() -> None:
         seen["own"] += int((run.required > 0).sum())
         seen["platinum"] += int(run.platinum.sum())
     assert all(seen.values()), seen
+
+
+def test_logins_on_racing_app_versions_are_scored_alike(tmp_path: Path) -> None:
+    """With the platinum feature on ``appVersion > 5.1.500``, background writes from many
+    regions race to the home and some logins are served other flags than the truth at
+    their start, at their answer and with their user's writes in flight (wrong logins):
+    counted alike on both paths."""
+    flags = json.loads((Path(edgekv.__file__).parent / "data" / "flags-example.json").read_text())
+    target = flags["features"][0]["configuration"]["targets"][0]["_audience"]["filters"]
+    target["filters"] = [
+        {"type": "user", "subType": "appVersion", "comparator": ">", "values": ["5.1.500"]}
+    ]
+    path = tmp_path / "flags.json"
+    path.write_text(json.dumps(flags))
+    evaluator = load_evaluator(str(path))
+    cfg = scenario_config().replace(service_time=0.01)
+    wrong = 0
+    for seed in (2, 5):
+        scenario = EdgeFlags(
+            users=300,
+            duration=20.0,
+            seed=seed,
+            writes_per_min=60.0,
+            mobility=0.9,
+            reads_per_min=0.0,
+            sessions_per_min=6.0,
+        )
+        fast, event = _both(scenario, cfg, evaluator)
+        _assert_identical(fast, event)
+        wrong += int(fast.wrong.sum())
+    assert wrong > 0
 
 
 @pytest.mark.parametrize("seed", [3, 11])
@@ -285,6 +320,22 @@ def test_several_single_home_columns_run_on_the_event_path() -> None:
     scenario = EdgeFlags(users=100, duration=5.0)
     result = run_edge_flags(scenario, cfg, EVALUATOR, systems=[COLUMN, f"{COLUMN}:strong"])
     assert [run.path for run in result.systems.values()] == ["event", "event"]
+
+
+def test_an_answer_at_the_instant_of_an_acknowledgement_is_ordered_as_the_kernel_orders_it() -> (
+    None
+):
+    """A login queued behind its user's purchase answers exactly when the purchase is
+    acknowledged (service time = flush): both answers were scheduled when the ops reached
+    the home, so the purchase's runs first, on both paths."""
+    cfg = scenario_config().replace(service_time=SERVICE)
+    cfg = cfg.replace(systems={COLUMN: {"write_flush": f"{SERVICE!r}s"}})
+    work = _tiny([PURCHASE, LOGIN], [5.0, 5.0 + 2.0**-8], [0, 0])
+    fast = single_home(work, cfg, 1, ["user-0"], EVALUATOR, COLUMN)
+    event = run_system(work, cfg, 1, ["user-0"], EVALUATOR, COLUMN, [(COLUMN, "strong")], None)
+    assert fast is not None
+    assert 5.0 + fast.latency[0] == 5.0 + 2.0**-8 + fast.latency[1]  # answers at one instant
+    _assert_identical(fast, event[COLUMN])
 
 
 def _tiny(kinds: list[int], times: list[float], regions: list[int]) -> Workload:

@@ -246,10 +246,12 @@ def single_home(
     pair_w = order[pair_pos]
     p_t, p_ack = t[pair_w], done[pair_w]
     q_start, q_done = r_t[pair_read], r_done[pair_read]
-    if np.any((p_ack == q_start) | (p_ack == q_done) | (p_t == q_done)):
+    if np.any((p_ack == q_start) | (p_t == q_done)):
         return None  # the kernel's insertion order would decide
     acked_start = p_ack < q_start
-    acked_now = p_ack < q_done
+    # An acknowledgement at the instant the read answers: both were scheduled when the op
+    # reached the home, so the kernel runs the one that reached it first (rank order).
+    acked_now = (p_ack < q_done) | ((p_ack == q_done) & (rank[pair_w] < r_rank[pair_read]))
     unacked_now = (p_t < q_done) & ~acked_now
     o_first = _run_starts(o_user)
 
