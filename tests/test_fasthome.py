@@ -28,6 +28,7 @@ from edgekv.lowlevel import (
     build_workload,
     home_refusal,
     load_evaluator,
+    load_workload,
     run_edge_flags,
     run_system,
     scenario_config,
@@ -127,6 +128,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
         {"hosts": ["East US", "Japan East"]},
         {"warmup": 0.0, **BUSY},
     ),
+    "padded documents (2 bytes: builds share paddings)": ({}, {}, {"padding_bytes": 2, **BUSY}),
     "jurisdiction eu": ({}, {"jurisdiction": "eu"}, {"mobility": 0.4}),
     "anti-entropy, loss and lag do not matter": (
         {"anti_entropy": 5.0, "loss": 0.3, "lag": "exp:2s"},
@@ -170,6 +172,14 @@ def test_the_cases_exercise_what_they_claim() -> None:
         seen["own"] += int((run.required > 0).sum())
         seen["platinum"] += int(run.platinum.sum())
     assert all(seen.values()), seen
+
+
+@pytest.mark.parametrize("name", ["profile-store", "cart"])
+def test_packaged_workloads(name: str) -> None:
+    """The packaged workloads' own steps, hot keys and (profile-store) 2 KiB padding."""
+    scenario = dataclasses.replace(load_workload(name, seed=4), users=400, duration=20.0)
+    fast, event = _both(scenario, scenario_config().replace(service_time=0.01))
+    _assert_identical(fast, event)
 
 
 def test_logins_on_racing_app_versions_are_scored_alike(tmp_path: Path) -> None:
@@ -283,8 +293,6 @@ def test_refusals_name_why(tmp_path: Path) -> None:
     assert "partitions" in str(home_refusal(cut, three, ["strong"]))
     moving = cfg.replace(systems={COLUMN: {"migrate_after": 3}})
     assert "migrate_after" in str(home_refusal(moving, work, ["strong"]))
-    padded = build_workload(EdgeFlags(users=50, duration=5.0, padding_bytes=64), cfg)
-    assert "padded" in str(home_refusal(cfg, padded, ["strong"]))
     quiet = EdgeFlags(users=5, sessions_per_min=0.0, reads_per_min=0.0, writes_per_min=0.0)
     assert "no operations" in str(home_refusal(cfg, build_workload(quiet, cfg), ["strong"]))
     keys = [f"user-{u:02d}" for u in range(50)]

@@ -15,7 +15,7 @@ evaluator's, called where the event path calls it.
 It refuses (:func:`home_refusal` names why; :func:`single_home` returns None and the runner
 takes the event path) what it does not reproduce: jitter (delays drawn in event order),
 partitions and any op that would time out (``request_timeout``), ``migrate_after`` (objects
-move), padded documents, several single-home columns in one run (their reads queue behind
+move), several single-home columns in one run (their reads queue behind
 each other), and orders the kernel's insertion order would decide: two ops reaching one home
 at the same instant (unless both are initial puts, which the kernel serves in user order), a
 read that starts or answers at the instant a write of its user is acknowledged or issued,
@@ -45,6 +45,8 @@ from .scenario import (
     WRITE,
     SystemRun,
     Workload,
+    _initial_doc,
+    _write_value,
 )
 
 __all__ = ["home_refusal", "single_home"]
@@ -70,7 +72,6 @@ def home_refusal(cfg: Config, work: Workload, levels: Sequence[str]) -> str | No
     options = cfg.systems.get(SYSTEM, {})
     checks = (
         (len(levels) != 1, "several single-home columns (their reads queue behind each other)"),
-        (bool(work.padding_bytes), "padded documents"),
         (not work.ops, "no operations"),
         (cfg.jitter.mean > 0, "jitter (request delays drawn in event order)"),
         (bool(cfg.partitions), "scheduled partitions (lost requests and time-outs)"),
@@ -272,10 +273,10 @@ def single_home(
     since_own = np.where(own_rank >= 0, r_t - t[own], np.inf)
 
     # Read-your-writes, by content: the served stars reach the own purchase's total.
-    stars = np.r_[work.stars0, work.value].astype(np.int64)
-    builds = np.where(kind == PUT, -1, stars)  # appVersion: -1 for the put's 5.0.0
+    # An op's value: the put's stars, a purchase's new total, a background write's build.
+    values = np.r_[work.stars0, work.value].astype(np.int64)
     served_cd = by_key[np.maximum(seen["cd"], 0)]
-    ryw = (own_rank >= 0) & ~((seen["cd"] >= 0) & (stars[served_cd] >= stars[own]))
+    ryw = (own_rank >= 0) & ~((seen["cd"] >= 0) & (values[served_cd] >= values[own]))
 
     # The user's writes issued but not acknowledged when the read answers: per kind the last.
     pending: dict[int, np.ndarray] = {}
@@ -285,7 +286,7 @@ def single_home(
         np.maximum.at(last, pair_read[ok], pair_w[ok])
         pending[k] = last
 
-    docs = _Docs(keys, kind, stars, builds, by_key)
+    docs = _Docs(keys, kind, values, by_key, work.padding_bytes)
     platinum, wrong = docs.logins(
         evaluator, r_user, kind[reads] == LOGIN, r_done, seen, truth_start, truth_now, pending
     )
@@ -300,7 +301,8 @@ def single_home(
     latency = (work.d_in + (done[win] - t[win])) + work.d_out
     op_version = version[win].copy()
     op_version[reads - n_users] = r_version
-    lost, checked = _lost_updates(user, rank, by_key, classes, builds, stars, n_users)
+    builds = np.where(kind == PUT, -1, values)  # (-1: the put's 5.0.0)
+    lost, checked = _lost_updates(user, rank, by_key, classes, builds, values, n_users)
     return SystemRun(
         name=label,
         latency=latency,
@@ -336,8 +338,9 @@ def _lost_updates(
 ) -> tuple[int, int]:
     """``(lost, checked)`` as :func:`edgekv._bench.scenario._lost_updates` counts them at the
     end: per field, the write issued last (ops are in issue order, every one acknowledged)
-    against the one the home served last; the put (ops ``0 .. n_users - 1``) is checked
-    for ``user_id`` too, which nothing else writes."""
+    against the one the home served last, by value (``builds`` stands for appVersion and
+    the padding written with it); the put (ops ``0 .. n_users - 1``) is checked for
+    ``user_id`` too, which nothing else writes."""
     put = np.arange(n_users)
     lost = np.zeros(n_users, dtype=bool)
     apart_total = lost_total = 0
@@ -363,28 +366,22 @@ class _Docs:
         self,
         keys: list[str],
         kind: np.ndarray,
-        stars: np.ndarray,
-        builds: np.ndarray,
+        values: np.ndarray,
         by_key: np.ndarray,
+        padding: int,
     ) -> None:
         self.keys = keys
         self.kind = kind.tolist()
-        self.stars = stars.tolist()
-        self.builds = builds.tolist()
+        self.values = values.tolist()
         self.by_key = by_key
+        self.padding = padding
 
     def value(self, u: int, w: int) -> dict[str, Any]:
         """What write ``w`` (an op) of user ``u`` sets, as the event path issues it."""
-        kind = self.kind[w]
-        if kind == PURCHASE:
-            return {"customData": {"stars": self.stars[w]}}
-        if kind == WRITE:
-            return {"appVersion": f"5.1.{self.builds[w]}"}
-        return {
-            "user_id": self.keys[u],
-            "appVersion": "5.0.0",
-            "customData": {"stars": self.stars[w]},
-        }
+        kind, value = self.kind[w], self.values[w]
+        if kind == PUT:
+            return _initial_doc(self.keys[u], value, self.padding)
+        return _write_value(kind, value, self.padding)
 
     def doc(self, u: int, put: int, cd: int, av: int) -> dict[str, Any] | None:
         """The document joined from the newest put, stars write and build write (serving
@@ -393,10 +390,10 @@ class _Docs:
         if put >= 0:
             out["user_id"] = self.keys[u]
         if av >= 0:
-            build = self.builds[int(self.by_key[av])]
-            out["appVersion"] = "5.0.0" if build < 0 else f"5.1.{build}"
+            written = self.value(u, int(self.by_key[av]))
+            out.update((k, written[k]) for k in ("appVersion", "profile") if k in written)
         if cd >= 0:
-            out["customData"] = {"stars": self.stars[int(self.by_key[cd])]}
+            out["customData"] = self.value(u, int(self.by_key[cd]))["customData"]
         return out or None
 
     def logins(
