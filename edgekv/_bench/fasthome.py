@@ -359,8 +359,8 @@ def _lost_updates(
 
 
 class _Docs:
-    """The documents a set of writes makes (each class given by its newest write's serving
-    rank, -1: none), built only for logins whose served writes differ from the truth's."""
+    """The documents a set of writes makes (each class given by its newest write, an op
+    index, -1: none), as the event path's stores and truth hold them."""
 
     def __init__(
         self,
@@ -384,17 +384,27 @@ class _Docs:
         return _write_value(kind, value, self.padding)
 
     def doc(self, u: int, put: int, cd: int, av: int) -> dict[str, Any] | None:
-        """The document joined from the newest put, stars write and build write (serving
-        ranks): what the home holds after them, or the per-field truth (None: no write)."""
+        """The document joined from the newest put, stars write and build write (ops):
+        what the home holds after them, or the per-field truth (None: no write)."""
         out: dict[str, Any] = {}
         if put >= 0:
             out["user_id"] = self.keys[u]
         if av >= 0:
-            written = self.value(u, int(self.by_key[av]))
-            out.update((k, written[k]) for k in ("appVersion", "profile") if k in written)
+            if self.padding:
+                written = self.value(u, av)
+                out["appVersion"], out["profile"] = written["appVersion"], written["profile"]
+            else:
+                out["appVersion"] = "5.0.0" if self.kind[av] == PUT else f"5.1.{self.values[av]}"
         if cd >= 0:
-            out["customData"] = self.value(u, int(self.by_key[cd]))["customData"]
+            out["customData"] = {"stars": self.values[cd]}
         return out or None
+
+    def ops(self, ranks: dict[str, np.ndarray], which: np.ndarray) -> list[list[int]]:
+        """Per class, the ops of the serving ``ranks`` (-1: none) of the reads ``which``."""
+        return [
+            np.where(r >= 0, self.by_key[np.maximum(r, 0)], -1).tolist()
+            for r in (ranks[c][which] for c in _JOINED)
+        ]
 
     def logins(
         self,
@@ -418,7 +428,14 @@ class _Docs:
             r_user[logins].tolist(),
             r_done[logins].tolist(),
             same.tolist(),
-            *(seen[c][logins].tolist() for c in _JOINED),
+            *self.ops(seen, logins),
+        )
+        differ = logins[~same]
+        start_of = dict(
+            zip(differ.tolist(), zip(*self.ops(truth_start, differ), strict=True), strict=True)
+        )
+        now_of = dict(
+            zip(differ.tolist(), zip(*self.ops(truth_now, differ), strict=True), strict=True)
         )
         evaluate, from_dict = evaluator.evaluate, User.from_dict
         served_platinum: list[bool] = []
@@ -433,10 +450,10 @@ class _Docs:
             if same_writes:  # the same writes: the same document
                 continue
             served = {k: v.value for k, v in evaluated.items()}
-            start = self.doc(u, *(int(truth_start[c][j]) for c in _JOINED))
+            start = self.doc(u, *start_of[j])
             if doc == start or served == _variables(evaluator, start, request, now_ms):
                 continue
-            now = self.doc(u, *(int(truth_now[c][j]) for c in _JOINED))
+            now = self.doc(u, *now_of[j])
             if doc == now or served == _variables(evaluator, now, request, now_ms):
                 continue
             ahead_of = sorted(w for w in (int(pending[k][j]) for k in pending) if w >= 0)
