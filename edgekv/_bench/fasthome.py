@@ -103,6 +103,13 @@ def _clock(pt: np.ndarray, region: int) -> np.ndarray:
     return np.array(out, dtype=np.int64)
 
 
+def _tied(group: np.ndarray, time: np.ndarray, window: np.ndarray) -> bool:
+    """Whether two neighbours (sorted by group, then time) share both, one of them from the
+    window (initial puts at one instant are served in user order)."""
+    same = (group[1:] == group[:-1]) & (time[1:] == time[:-1])
+    return bool(np.any(same & (window[1:] | window[:-1])))
+
+
 def _fcfs(arrive: np.ndarray, first: np.ndarray, service: float) -> np.ndarray:
     """When each op's service begins at one server per key: ``arrive`` in serving order,
     ``first`` marks each key's first op. Each begin is ``max(arrival, previous begin +
@@ -174,15 +181,17 @@ def single_home(
     leg = np.where(remote, half[region, at], 0.0)
     arrive = t + leg
 
-    # The order ops reach each home: by time; initial puts at one instant in user order, a
-    # local one served within its submission, before any event.
+    # The order ops reach each key's home: by time; initial puts at one instant in user
+    # order, a local one served within its submission, before any event. Two ops of a key,
+    # or two writes at a home (its clock's order), at one instant: the kernel decides.
     index = np.arange(m)
-    by_home = np.lexsort((index, remote, arrive, at))
-    h_at, h_arrive, h_window = at[by_home], arrive[by_home], by_home >= n_users
-    tie = (h_at[1:] == h_at[:-1]) & (h_arrive[1:] == h_arrive[:-1])
-    if np.any(tie & (h_window[1:] | h_window[:-1])):
+    by_key = np.lexsort((index, remote, arrive, user))
+    writes = np.flatnonzero(write)
+    w_home = writes[np.lexsort((writes, remote[writes], arrive[writes], at[writes]))]
+    if _tied(user[by_key], arrive[by_key], by_key >= n_users) or _tied(
+        at[w_home], arrive[w_home], w_home >= n_users
+    ):
         return None
-    by_key = by_home[np.argsort(user[by_home], kind="stable")]
     k_user = user[by_key]
     first = np.r_[True, k_user[1:] != k_user[:-1]]
     begin = np.empty(m)
@@ -199,7 +208,6 @@ def single_home(
     skew = np.array([r.clock_skew * 1e3 for r in cfg.regions])
     pt = (EPOCH_MS + begin * 1e3 + skew[at]).astype(np.int64)
     version = np.zeros(m, dtype=np.int64)
-    w_home = by_home[write[by_home]]
     bounds = np.searchsorted(at[w_home], np.arange(n_reg + 1))
     for h in range(n_reg):
         chunk = w_home[bounds[h] : bounds[h + 1]]
@@ -223,7 +231,6 @@ def single_home(
 
     # The truth at a read's start and answer: the user's writes acknowledged by then. Writes
     # by user, then issue time; each read's window of writes is tested one by one.
-    writes = np.flatnonzero(write)
     order = writes[np.argsort(user[writes], kind="stable")]
     o_user, o_t = user[order], t[order]
     if np.any((o_user[1:] == o_user[:-1]) & (o_t[1:] == o_t[:-1])):
