@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -394,3 +396,20 @@ def test_time_ties_are_left_to_the_kernel(
     event = run_system(apart, cfg, 1, keys, EVALUATOR, COLUMN, [(COLUMN, "strong")], None)
     assert fast is not None
     _assert_identical(fast, event[COLUMN])
+
+
+def test_benchmark_times_both_paths_and_checks_identity() -> None:
+    """``benchmarks/fastpath.py --system single-home`` runs end to end, finds both paths
+    identical and its numpy floor's latencies equal to the event path's up to rounding."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "fastpath.py"
+    args = ["--system", COLUMN, "--users", "300", "--repeat", "1", "--json", "-"]
+    done = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["system"] == COLUMN and report["identical"] is True
+    assert report["stale_reads"] == {"event": 0, "fast": 0}
+    assert report["floor_latency_max_gap_s"] < 1e-9
+    cpu = report["cpu_s"]
+    assert report["event_over_fast"] == pytest.approx(cpu["event"] / cpu["fast"])
