@@ -131,6 +131,8 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
         {"warmup": 0.0, **BUSY},
     ),
     "padded documents (2 bytes: builds share paddings)": ({}, {}, {"padding_bytes": 2, **BUSY}),
+    "writes only": ({}, {}, {"reads_per_min": 0.0, "sessions_per_min": 0.0}),
+    "reads only (and the initial puts)": ({}, {}, {"writes_per_min": 0.0, "sessions_per_min": 0.0}),
     "jurisdiction eu": ({}, {"jurisdiction": "eu"}, {"mobility": 0.4}),
     "anti-entropy, loss and lag do not matter": (
         {"anti_entropy": 5.0, "loss": 0.3, "lag": "exp:2s"},
