@@ -64,6 +64,7 @@ regions:
   - {name: B, lat: 51.5, lon: 0.0, weight: 0.3}
   - {name: C, lat: 35.7, lon: 139.7, weight: 0.2, clock_skew: -3ms}
 network: {client_delay: "lognormal:10ms,0.5", service_time: 4ms}
+store: {clock: wall, compact: true}
 rtt_ms:
   A: {B: 80, C: 170}
   B: {A: 81, C: 231}

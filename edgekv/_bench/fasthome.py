@@ -15,11 +15,14 @@ evaluator's, called where the event path calls it.
 It refuses (:func:`home_refusal` names why; :func:`single_home` returns None and the runner
 takes the event path) what it does not reproduce: jitter (delays drawn in event order),
 partitions and any op that would time out (``request_timeout``), ``migrate_after`` (objects
-move), several single-home columns in one run (their reads queue behind
-each other), and orders the kernel's insertion order would decide: two ops reaching one home
-at the same instant (unless both are initial puts, which the kernel serves in user order), a
-read that starts or answers at the instant a write of its user is acknowledged or issued,
-two writes of a user issued at once.
+move), several single-home columns in one run (their reads queue behind each other), and
+orders the kernel's insertion order would decide: two ops of a key, or two writes at one
+home, reaching it at the same instant (initial puts excepted: the kernel serves them in user
+order), a read that starts when a write of its user is acknowledged or answers when one is
+issued, two writes of a user issued at once. (An acknowledgement at the instant a read
+answers is ordered as the kernel orders it: both were scheduled when the ops reached the
+home.) ``hosts``, ``jurisdiction``, ``write_flush``, clock skew and padded documents are
+modelled.
 """
 
 from __future__ import annotations
@@ -159,8 +162,11 @@ def single_home(
     label: str,
 ) -> SystemRun | None:
     """The ``single-home`` column computed in numpy, identical to the event path's, or None
-    when :func:`home_refusal` or a time tie rules the fast path out. O(ops log ops), plus
-    one flag evaluation per login (more for a login served other data than the truth)."""
+    when :func:`home_refusal` or a time tie rules the fast path out. O(ops log ops), a
+    numpy step per op of the longest run of ops queued behind each other at one key, the
+    pairs of a read and a write of its user issued within the longest latency of each
+    other, and one flag evaluation per login (more for one served other data than the
+    truth)."""
     if home_refusal(cfg, work, ["strong"]) is not None:
         return None
     store = cast(SingleHome, make_store(SYSTEM, cfg, seed, Kernel()))  # options, as built
