@@ -1,9 +1,9 @@
 """The ``replicated:eventual`` (or ``single-home``) column of ``edge-flags`` on its two paths,
 in CPU seconds.
 
-One workload (the default scenario, anti-entropy off so the vectorised fast path applies),
-three computations measured side by side in this process, interleaved, each run after a
-full garbage collection, best of ``--repeat``:
+One workload (the default scenario, anti-entropy off unless ``--anti-entropy SECONDS``: the
+numpy floor has none), three computations measured side by side in this process,
+interleaved, each run after a full garbage collection, best of ``--repeat``:
 
 * event: the discrete-event run (:func:`edgekv.lowlevel.run_system`, GC tuned as the
   runner does);
@@ -18,13 +18,14 @@ do); the evaluator's share is timed alone (one evaluation per login of the serve
 and printed, so the fast path's numpy part can be compared with the floor.
 
 ``--system single-home`` times the ``single-home`` column instead, on the default config
-(anti-entropy on, as ``edgekv bench`` runs it: the store has no replication): the event
-path against :func:`edgekv.lowlevel.single_home`, and a numpy floor of that model: each op's
-arrival at its key's home, first-come-first-served per key as a running maximum (not
-float-exact), and its latency; no versions, truth, flags or lost updates.
+(anti-entropy as packaged, as ``edgekv bench`` runs it; ``--anti-entropy`` is for the
+replicated column: the single-home store has no replication): the event path against
+:func:`edgekv.lowlevel.single_home`, and a numpy floor of that model: each op's arrival at
+its key's home, first-come-first-served per key as a running maximum (not float-exact), and
+its latency; no versions, truth, flags or lost updates.
 
 Run: ``.venv/bin/python benchmarks/fastpath.py [--users N] [--seed S] [--repeat R]
-[--system single-home]``
+[--anti-entropy SECONDS] [--system single-home]``
 """
 
 from __future__ import annotations
@@ -150,6 +151,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--anti-entropy", type=float, default=None, help="digest period in seconds (default off)"
+    )
     parser.add_argument("--system", choices=(COLUMN, HOME), default=COLUMN, help="the column")
     add_json_option(parser)
     args = parser.parse_args()
@@ -161,7 +165,9 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
     """Time both paths, the numpy floor and the flag evaluator; print and fill ``report``."""
     home = args.system == HOME
     column = args.system
-    cfg = scenario_config() if home else scenario_config().replace(anti_entropy=None)
+    cfg = scenario_config()
+    if not home:
+        cfg = cfg.replace(anti_entropy=args.anti_entropy)
     scenario = EdgeFlags(users=args.users, seed=args.seed)
     evaluator = load_evaluator()
     work = build_workload(scenario, cfg)
@@ -211,8 +217,8 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
     logins = int((work.kind == LOGIN).sum())
     print(
         f"edge-flags {column}: {scenario.users:,} users, {len(cfg.names)} regions, "
-        f"{work.ops:,} operations ({logins:,} logins), "
-        f"anti-entropy {'as configured' if home else 'off'}, seed {args.seed}; "
+        f"{work.ops:,} operations ({logins:,} logins), anti-entropy "
+        f"{'off' if cfg.anti_entropy is None else f'{cfg.anti_entropy:g}s'}, seed {args.seed}; "
         f"CPU seconds, best of {args.repeat}"
     )
     print(f"identical results (every per-op array, bytes, messages, lost, lag): {same}")
@@ -252,6 +258,7 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
         logins=logins,
         seed=args.seed,
         repeat=args.repeat,
+        anti_entropy=cfg.anti_entropy,
         identical=bool(same),
         system=column,
         stale_reads=stale,

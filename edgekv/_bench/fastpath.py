@@ -2,18 +2,18 @@
 numpy computes what the discrete-event run would, identical op by op, when nothing feeds back.
 
 It applies only when the event path is a pure function of the lag draws: field granularity,
-no loss, duplication, jitter, partition, clock skew, batching, anti-entropy (digests and
-repairs change replication bytes and may beat a slow delivery) or tombstone grace, and
+no loss, duplication, jitter, partition, clock skew, batching or tombstone grace, and
 documents without padding. Then a write's version is its region's hybrid clock over local
 commits alone (checked: no remote version ever reaches a region within the millisecond it is
-applied), its arrival at each region is the commit time plus the link's lag draw (the
-:class:`~edgekv.lowlevel.Network`'s per-link streams, drawn the same way in the same order),
-and a read returns the join of the writes that arrived before it. From the same arrays come
-the truth at a read's start and answer (with the user's writes not yet acknowledged, for
-wrong logins), read-your-writes by content, the lost updates once every write has arrived
-everywhere, and the realised lag per link in delivery order. A read that starts or ends
-exactly when a write of its user commits, arrives or is acknowledged, or two writes of a user
-at once (orders the kernel's insertion order would decide), make it refuse:
+applied), its first application at each region is the commit time plus the link's lag draw,
+or earlier when an anti-entropy repair beats it (:func:`~edgekv._bench.fastrepl.replicate`
+replays digests and repairs on the :class:`~edgekv.lowlevel.Network`'s per-link streams, in
+the event path's order), and a read returns the join of the writes applied before it. From
+the same arrays come the truth at a read's start and answer (with the user's writes not yet
+acknowledged, for wrong logins), read-your-writes by content, the lost updates once every
+write has arrived everywhere, and the realised lag per link in delivery order. A read that
+starts or ends exactly when a write of its user commits, arrives or is acknowledged, or two
+writes of a user at once (orders the kernel's insertion order would decide), make it refuse:
 :func:`replicated_eventual` returns None and the caller runs the event path. Flag evaluation
 stays the evaluator's, called where the event path calls it.
 """
@@ -26,13 +26,16 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from .._core.config import Config
+from .._core.crdt import crdt_for
 from .._core.kernel import Kernel
 from .._core.realised import WINDOW, lag_report
+from .._core.replication import ShippedOp, encode_ops
 from .._core.systems import make_store
 from .._core.versions import EPOCH_MS, MAX_LOGICAL, make_version
 from ..flags import Evaluator, User, merge_user
 from .fasthome import SYSTEM as SINGLE_HOME
 from .fasthome import home_refusal, single_home
+from .fastrepl import replicate
 from .scenario import (
     LOGIN,
     LOGIN_PLATFORM,
@@ -41,12 +44,12 @@ from .scenario import (
     WRITE,
     SystemRun,
     Workload,
+    _initial_doc,
+    _write_value,
 )
 
 __all__ = ["decline", "refusal", "replicated_eventual", "vectorised"]
 
-_PAGE = 4096
-"""Draws per page of a :class:`~edgekv.lowlevel.DelayStream` (its default block)."""
 _JOINED = ("put", "cd", "av")
 """Write classes a record is joined from: the put (floor and every field), the writes of
 ``customData`` (the put and purchases) and of ``appVersion`` (the put and background writes)."""
@@ -66,7 +69,6 @@ def refusal(cfg: Config) -> str | None:
         (cfg.jitter.mean > 0, "jitter"),
         (any(r.clock_skew for r in cfg.regions), "clock skew"),
         (cfg.batch_window > 0, "batching window"),
-        (cfg.anti_entropy is not None and len(cfg.regions) > 1, "anti-entropy"),
         (cfg.tombstone_grace is not None, "tombstone grace"),
     )
     return next((reason for bad, reason in checks if bad), None)
@@ -101,15 +103,6 @@ def _versions(region: np.ndarray, t: np.ndarray, n_regions: int) -> np.ndarray:
             values.append(make_version(last_ms, last_c, r))
         out[idx] = values
     return out
-
-
-def _lag_draws(cfg: Config, rng: np.random.Generator, src: int, dst: int, count: int) -> np.ndarray:
-    """The first ``count`` draws of the Network's lag stream ``src -> dst`` from the link's
-    generator ``rng``: whole pages of the link's distribution, as :class:`DelayStream`
-    hands them out."""
-    dist = cfg.link_lag_for(cfg.names[src], cfg.names[dst])
-    pages = [dist.sample(rng, _PAGE) for _ in range(-(-count // _PAGE))]
-    return np.concatenate(pages)[:count] if pages else np.empty(0)
 
 
 def _segmented_prefix_max(group: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -273,23 +266,28 @@ def replicated_eventual(
         return None
     version = _versions(w_region, w_t, n_reg)
     seq = np.empty(n_w, dtype=np.int64)
-    arrival = np.empty((n_w, n_reg))
-    rtt = [[cfg.rtt[(a, b)] if a != b else 0.0 for b in cfg.names] for a in cfg.names]
-    lags: list[list[np.ndarray]] = [[np.empty(0)] * n_reg for _ in range(n_reg)]
-    streams = np.random.default_rng([seed, 0]).spawn(n_reg * n_reg + 2)  # as the Network's
     for s in range(n_reg):
         idx = np.flatnonzero(w_region == s)
         seq[idx] = np.arange(1, len(idx) + 1)
-        arrival[idx, s] = w_t[idx]
-        for d in range(n_reg):
-            if d == s:
-                continue
-            floor = rtt[s][d] / 2
-            draw = _lag_draws(cfg, streams[s * n_reg + d], s, d, len(idx))
-            at = w_t[idx] + np.where(draw > floor, draw, floor)
-            arrival[idx, d] = at
-            # Delivered in arrival order; equal times in send (commit) order, as the kernel.
-            lags[s][d] = (at - w_t[idx])[np.argsort(at, kind="stable")]
+    values = np.r_[work.stars0, work.value[w_ops]].astype(np.int64)
+    crdt = crdt_for(cfg.granularity)
+    kinds_l, users_l, values_l = w_kind.tolist(), w_user.tolist(), values.tolist()
+
+    def op_size(w: int) -> int:
+        """Bytes of write ``w`` as replication ships it (only repairs ask: a few)."""
+        u, v = users_l[w], int(version[w])
+        if kinds_l[w] == -1:
+            delta = crdt.put(None, _initial_doc(keys[u], values_l[w]), v)
+        else:
+            delta = crdt.patch(None, _write_value(kinds_l[w], values_l[w]), v)
+        op = ShippedOp(int(w_region[w]), int(seq[w]), keys[u], crdt.to_wire(delta))
+        return len(encode_ops(0, [op])) - len(encode_ops(0, []))
+
+    counted = (float(t_edge[0]), float(t_edge[-1]))  # as the event path counts bytes
+    replicated = replicate(cfg, seed, w_region, w_t, version, op_size, counted)
+    if replicated is None:
+        return None
+    arrival = replicated.arrival
     # The hybrid clock ignores remote versions only if each is older than the millisecond
     # of its delivery (then every later local commit there already exceeds it).
     at_ms = (EPOCH_MS + arrival * 1000.0).astype(np.int64)
@@ -395,7 +393,6 @@ def replicated_eventual(
     beyond[pr[beyond_pair]] = True
 
     # Read-your-writes, by content: the document's stars reach the own purchase's total.
-    values = np.r_[work.stars0, work.value[w_ops]].astype(np.int64)
     cd_w = by_version[np.maximum(seen["cd"], 0)]
     ryw = (own_v > 0) & ~(cd_present & (values[cd_w] >= values[own_w]))
     since_own = np.where(own_rank >= 0, r_t - w_t[own_w], np.inf)
@@ -523,11 +520,11 @@ def replicated_eventual(
         waited=np.zeros(n_ops, dtype=float),
         failed=np.zeros(n_ops, dtype=bool),
         since_own=scatter(since_own, float, np.inf),
-        bytes_replicated=sent * peers,
-        messages_replicated=(n_w - n_users) * peers,
+        bytes_replicated=sent * peers + replicated.extra_bytes,
+        messages_replicated=(n_w - n_users) * peers + replicated.extra_messages,
         lost_updates=lost[0],
         writes_checked=lost[1],
-        realised_lag=_realised(cfg, lags),
+        realised_lag=_realised(cfg, replicated.lags),
         path="vectorised",
     )
 

@@ -28,7 +28,7 @@ from .versions import EPOCH_MS, HybridClock, WallClock
 __all__ = ["CompactRegionNode", "NodeStats", "RegionNode"]
 
 _INF = float("inf")
-_YOUNG_EXTRA = 0.2
+YOUNG_EXTRA = 0.2
 """A digest leaves out the out-of-order ops that arrived within this fraction of the
 anti-entropy period: a peer resends only ops it logged a whole period before the digest
 reaches it, so those rarely matter, and in steady state they would make every digest bigger
@@ -357,7 +357,7 @@ class RegionNode:
             self.repl.report(clock)
             self.repl.advance()
             self._collect_stable()
-            extra = self.repl.extra_ranges(now - self.anti_entropy * _YOUNG_EXTRA)
+            extra = self.repl.extra_ranges(now - self.anti_entropy * YOUNG_EXTRA)
             digest = encode_digest(self.index, self.repl.applied, clock, extra)
             out.extend(self._broadcast(digest))
         grace = t.grace
