@@ -299,7 +299,8 @@ def single_home(
         np.maximum.at(last, pair_read[ok], pair_w[ok])
         pending[k] = last
 
-    docs = _Docs(keys, kind, values, by_key, work.padding_bytes)
+    builds = np.where(kind == PUT, -1, values)  # appVersion (-1: the put's 5.0.0)
+    docs = _Docs(keys, kind, values, builds, by_key, work.padding_bytes)
     platinum, wrong = docs.logins(
         evaluator, r_user, kind[reads] == LOGIN, r_done, seen, truth_start, truth_now, pending
     )
@@ -314,7 +315,6 @@ def single_home(
     latency = (work.d_in + (done[win] - t[win])) + work.d_out
     op_version = version[win].copy()
     op_version[reads - n_users] = r_version
-    builds = np.where(kind == PUT, -1, values)  # (-1: the put's 5.0.0)
     lost, checked = _lost_updates(user, rank, by_key, classes, builds, values, n_users)
     return SystemRun(
         name=label,
@@ -372,52 +372,58 @@ def _lost_updates(
 
 
 class _Docs:
-    """The documents a set of writes makes (each class given by its newest write, an op
-    index, -1: none), as the event path's stores and truth hold them."""
+    """The documents a set of writes makes, as the event path's stores and truth hold them:
+    from the newest put, build write and stars write (serving ranks, -1: none)."""
 
     def __init__(
         self,
         keys: list[str],
         kind: np.ndarray,
         values: np.ndarray,
+        builds: np.ndarray,
         by_key: np.ndarray,
         padding: int,
     ) -> None:
         self.keys = keys
-        self.kind = kind.tolist()
-        self.values = values.tolist()
+        self.kind = kind
+        self.values = values
+        self.builds = builds
         self.by_key = by_key
         self.padding = padding
 
     def value(self, u: int, w: int) -> dict[str, Any]:
         """What write ``w`` (an op) of user ``u`` sets, as the event path issues it."""
-        kind, value = self.kind[w], self.values[w]
+        kind, value = int(self.kind[w]), int(self.values[w])
         if kind == PUT:
             return _initial_doc(self.keys[u], value, self.padding)
         return _write_value(kind, value, self.padding)
 
-    def doc(self, u: int, put: int, cd: int, av: int) -> dict[str, Any] | None:
-        """The document joined from the newest put, stars write and build write (ops):
-        what the home holds after them, or the per-field truth (None: no write)."""
+    def parts(self, ranks: dict[str, np.ndarray], which: np.ndarray) -> list[list[int]]:
+        """For the reads ``which``: the put's presence (0/1), the build (-2: none, -1: the
+        put's) and the stars (-1: none) of the documents the classes' ``ranks`` make."""
+        put, cd, av = (ranks[c][which] for c in _JOINED)
+        build = np.where(av >= 0, self.builds[self.by_key[np.maximum(av, 0)]], -2)
+        stars = np.where(cd >= 0, self.values[self.by_key[np.maximum(cd, 0)]], -1)
+        return [(put >= 0).astype(np.int64).tolist(), build.tolist(), stars.tolist()]
+
+    def doc(self, u: int, put: int, build: int, stars: int) -> dict[str, Any] | None:
+        """The document of these :meth:`parts` (None: no write)."""
         out: dict[str, Any] = {}
-        if put >= 0:
+        if put:
             out["user_id"] = self.keys[u]
-        if av >= 0:
+        if build != -2:
             if self.padding:
-                written = self.value(u, av)
+                written = (
+                    _initial_doc(self.keys[u], 0, self.padding)
+                    if build == -1
+                    else _write_value(WRITE, build, self.padding)
+                )
                 out["appVersion"], out["profile"] = written["appVersion"], written["profile"]
             else:
-                out["appVersion"] = "5.0.0" if self.kind[av] == PUT else f"5.1.{self.values[av]}"
-        if cd >= 0:
-            out["customData"] = {"stars": self.values[cd]}
+                out["appVersion"] = "5.0.0" if build == -1 else f"5.1.{build}"
+        if stars != -1:
+            out["customData"] = {"stars": stars}
         return out or None
-
-    def ops(self, ranks: dict[str, np.ndarray], which: np.ndarray) -> list[list[int]]:
-        """Per class, the ops of the serving ``ranks`` (-1: none) of the reads ``which``."""
-        return [
-            np.where(r >= 0, self.by_key[np.maximum(r, 0)], -1).tolist()
-            for r in (ranks[c][which] for c in _JOINED)
-        ]
 
     def logins(
         self,
@@ -441,22 +447,22 @@ class _Docs:
             r_user[logins].tolist(),
             r_done[logins].tolist(),
             same.tolist(),
-            *self.ops(seen, logins),
+            *self.parts(seen, logins),
         )
         differ = logins[~same]
         start_of = dict(
-            zip(differ.tolist(), zip(*self.ops(truth_start, differ), strict=True), strict=True)
+            zip(differ.tolist(), zip(*self.parts(truth_start, differ), strict=True), strict=True)
         )
         now_of = dict(
-            zip(differ.tolist(), zip(*self.ops(truth_now, differ), strict=True), strict=True)
+            zip(differ.tolist(), zip(*self.parts(truth_now, differ), strict=True), strict=True)
         )
         evaluate, from_dict = evaluator.evaluate, User.from_dict
         served_platinum: list[bool] = []
         wrong_logins: list[int] = []
-        for j, u, fin, same_writes, put, cd, av in zip(*columns, strict=True):
+        for j, u, fin, same_writes, put, build, stars in zip(*columns, strict=True):
             now_ms = EPOCH_MS + fin * 1e3
             request = {"user_id": self.keys[u], "platform": LOGIN_PLATFORM}
-            doc = self.doc(u, put, cd, av)
+            doc = self.doc(u, put, build, stars)
             evaluated = evaluate(from_dict(merge_user(doc, request)), now_ms=now_ms)
             hit = evaluated.get(PLATINUM)
             served_platinum.append(hit is not None and hit.value is True)
