@@ -179,6 +179,26 @@ def test_the_cases_exercise_what_they_claim() -> None:
     assert all(seen.values()), seen
 
 
+def test_logins_before_the_initial_puts_are_acknowledged() -> None:
+    """With a short warmup and a slow flush, logins answer while their user's initial put is
+    still unacknowledged: the runner does not count a put as in flight, so such a login
+    served the put's document is wrong against a truth of nothing (found by a random search)."""
+    cfg = scenario_config().replace(service_time=0.004)
+    cfg = cfg.replace(systems={COLUMN: {"write_flush": "300ms"}})
+    scenario = EdgeFlags(
+        users=77,
+        duration=5.0,
+        seed=666246,
+        mobility=0.0,
+        warmup=0.05,
+        writes_per_min=5.0,
+        think="exp:100ms",
+    )
+    fast, event = _both(scenario, cfg)
+    _assert_identical(fast, event)
+    assert fast.wrong.any()
+
+
 @pytest.mark.parametrize("name", ["profile-store", "cart"])
 def test_packaged_workloads(name: str) -> None:
     """The packaged workloads' own steps, hot keys and (profile-store) 2 KiB padding."""
