@@ -279,12 +279,23 @@ def test_many_writes_within_a_millisecond_overflow_the_logical_counter() -> None
     users=st.integers(1, 120),
     mobility=st.sampled_from([0.0, 0.3, 1.0]),
     service=st.sampled_from([0.0, 0.001, 0.03]),
-    warmup=st.sampled_from([0.0, 5.0]),
+    warmup=st.sampled_from([0.0, 0.05, 5.0]),
+    flush=st.sampled_from(["12ms", "300ms"]),
+    hosts=st.sampled_from([None, ["UK South"], ["East US", "Japan East"]]),
 )
 def test_fast_path_matches_event_path_on_random_seeds(
-    seed: int, users: int, mobility: float, service: float, warmup: float
+    seed: int,
+    users: int,
+    mobility: float,
+    service: float,
+    warmup: float,
+    flush: str,
+    hosts: list[str] | None,
 ) -> None:
-    cfg = scenario_config().replace(service_time=service)
+    options: dict[str, Any] = {"write_flush": flush}
+    if hosts is not None:
+        options["hosts"] = hosts
+    cfg = scenario_config().replace(service_time=service, systems={COLUMN: options})
     scenario = EdgeFlags(
         users=users,
         duration=15.0,
@@ -294,7 +305,7 @@ def test_fast_path_matches_event_path_on_random_seeds(
         writes_per_min=4.0,
     )
     work = build_workload(scenario, cfg)
-    keys = [f"user-{u:03d}" for u in range(users)]
+    keys = [f"user-{u:0{len(str(users - 1))}d}" for u in range(users)]
     fast = single_home(work, cfg, seed, keys, EVALUATOR, COLUMN)
     event = run_edge_flags(scenario, cfg, EVALUATOR, systems=[COLUMN], fast_path=False)
     if work.ops == 0:
