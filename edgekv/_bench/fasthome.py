@@ -12,17 +12,20 @@ writes that reached its home before it left; the truth it is scored against is, 
 the newest version acknowledged by then, as in the event path. Flag evaluation stays the
 evaluator's, called where the event path calls it.
 
+An op from another region whose answer is not back within ``request_timeout`` fails as
+unavailable at that instant (a write still commits at the home, unacknowledged), as the
+event path's guard fails it.
+
 It refuses (:func:`home_refusal` names why; :func:`single_home` returns None and the runner
 takes the event path) what it does not reproduce: jitter (delays drawn in event order),
-partitions and any op that would time out (``request_timeout``), ``migrate_after`` (objects
-move), several single-home columns in one run (their reads queue behind each other), and
-orders the kernel's insertion order would decide: two ops of a key, or two writes at one
-home, reaching it at the same instant (initial puts excepted: the kernel serves them in user
-order), a read that starts when a write of its user is acknowledged or answers when one is
-issued, two writes of a user issued at once. (An acknowledgement at the instant a read
-answers is ordered as the kernel orders it: both were scheduled when the ops reached the
-home.) ``hosts``, ``jurisdiction``, ``write_flush``, clock skew and padded documents are
-modelled.
+partitions, ``migrate_after`` (objects move), several single-home columns in one run (their
+reads queue behind each other), and orders the kernel's insertion order would decide: two
+ops of a key, or two writes at one home, reaching it at the same instant (initial puts
+excepted: the kernel serves them in user order), a read that starts when a write of its user
+is acknowledged or fails or answers when one is issued or fails, two writes of a user
+issued at once. (An acknowledgement at the instant a read answers is ordered as the kernel
+orders it: both were scheduled when the ops reached the home.) ``hosts``, ``jurisdiction``,
+``write_flush``, clock skew and padded documents are modelled.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ def home_refusal(cfg: Config, work: Workload, levels: Sequence[str]) -> str | No
         (len(levels) != 1, "several single-home columns (their reads queue behind each other)"),
         (not work.ops, "no operations"),
         (cfg.jitter.mean > 0, "jitter (request delays drawn in event order)"),
-        (bool(cfg.partitions), "scheduled partitions (lost requests and time-outs)"),
+        (bool(cfg.partitions), "scheduled partitions (lost requests)"),
         (options.get("migrate_after") is not None, "migrate_after (objects move)"),
     )
     return next((reason for bad, reason in checks if bad), None)
@@ -205,9 +208,14 @@ def single_home(
     finish = begin + service
     back = (finish + leg) - arrive
     done = arrive + np.where(write, back + flush, back)
-    if np.any(remote & (done >= t + cfg.request_timeout)):
-        return None  # a time-out (or a tie with one): the op fails or the kernel decides
-    if float(done.max()) > float(work.t_edge[-1]) + _DRAIN_LIMIT - 1.0:
+    # An op from another region fails as unavailable when its answer is not back within
+    # the time-out (at the instant: its guard, scheduled first, runs first); it is served
+    # (a write commits) all the same. ``end``: when the runner hears of it.
+    expire = t + cfg.request_timeout
+    failed = remote & (done >= expire)
+    ok = ~failed
+    end = np.where(failed, expire, done)
+    if float(end.max()) > float(work.t_edge[-1]) + _DRAIN_LIMIT - 1.0:
         return None  # the event path's drain limit decides
 
     # Versions: each home's clock, called in the order writes reach it.
@@ -233,7 +241,9 @@ def single_home(
     r_rank = rank[reads]
     seen = {c: found[r_rank] for c, found in seen_k.items()}
     last_write = np.maximum(seen["cd"], seen["av"])
+    r_failed = failed[reads]
     r_version = np.where(last_write >= 0, version[by_key[np.maximum(last_write, 0)]], 0)
+    r_version[r_failed] = 0
 
     # The truth at a read's start and answer: the user's writes acknowledged by then. Writes
     # by user, then issue time; each read's window of writes is tested one by one.
@@ -241,8 +251,8 @@ def single_home(
     o_user, o_t = user[order], t[order]
     if np.any((o_user[1:] == o_user[:-1]) & (o_t[1:] == o_t[:-1])):
         return None  # two writes of a user at once: the kernel's order would decide
-    r_t, r_done, r_user = t[reads], done[reads], user[reads]
-    reach = float((done - t).max()) + _MARGIN
+    r_t, r_done, r_user = t[reads], end[reads], user[reads]
+    reach = float((end - t).max()) + _MARGIN
     span = float(t.max()) + 2 * reach + 1.0
     enc = o_user * span + o_t + reach
     r_enc = r_user * span + r_t
@@ -260,15 +270,16 @@ def single_home(
     pair_read = np.repeat(np.arange(n_r), count)
     pair_pos = np.repeat(lo - np.cumsum(np.r_[0, count[:-1]]), count) + np.arange(count.sum())
     pair_w = order[pair_pos]
-    p_t, p_ack = t[pair_w], done[pair_w]
+    p_t, p_end, p_ok = t[pair_w], end[pair_w], ok[pair_w]
     q_start, q_done = r_t[pair_read], r_done[pair_read]
-    if np.any((p_ack == q_start) | (p_t == q_done)):
+    if np.any((p_end == q_start) | (p_t == q_done) | (~p_ok & (p_end == q_done))):
         return None  # the kernel's insertion order would decide
-    acked_start = p_ack < q_start
+    acked_start = p_ok & (p_end < q_start)
     # An acknowledgement at the instant the read answers: both were scheduled when the op
     # reached the home, so the kernel runs the one that reached it first (rank order).
-    acked_now = (p_ack < q_done) | ((p_ack == q_done) & (rank[pair_w] < r_rank[pair_read]))
-    unacked_now = (p_t < q_done) & ~acked_now
+    tied = (p_end == q_done) & (rank[pair_w] < r_rank[pair_read])
+    acked_now = p_ok & ((p_end < q_done) | tied)
+    unacked_now = (p_t < q_done) & np.where(p_ok, ~acked_now, p_end > q_done)
     o_first = _run_starts(o_user)
 
     def newest(mask: np.ndarray, pair_ok: np.ndarray) -> np.ndarray:
@@ -276,36 +287,43 @@ def single_home(
         the writes surely acknowledged before the window and the window's passing ``pair_ok``."""
         prefix = _running_max(o_first, np.where(mask[order], rank[order], -1), m)
         best = np.where(has_prefix, prefix[prev], -1)
-        ok = pair_ok & mask[pair_w]
-        np.maximum.at(best, pair_read[ok], rank[pair_w[ok]])
+        taken = pair_ok & mask[pair_w]
+        np.maximum.at(best, pair_read[taken], rank[pair_w[taken]])
         return best
 
-    truth_start = {c: newest(mask, acked_start) for c, mask in classes.items()}
-    truth_now = {c: newest(mask, acked_now) for c, mask in classes.items()}
-    own_rank = newest(kind == PURCHASE, acked_start)
+    truth_start = {c: newest(mask & ok, acked_start) for c, mask in classes.items()}
+    truth_now = {c: newest(mask & ok, acked_now) for c, mask in classes.items()}
+    own_rank = newest((kind == PURCHASE) & ok, acked_start)
     own = by_key[np.maximum(own_rank, 0)]
-    required = np.where(own_rank >= 0, version[own], 0)
+    required = np.where((own_rank >= 0) & ~r_failed, version[own], 0)
     since_own = np.where(own_rank >= 0, r_t - t[own], np.inf)
 
     # Read-your-writes, by content: the served stars reach the own purchase's total.
     # An op's value: the put's stars, a purchase's new total, a background write's build.
     values = np.r_[work.stars0, work.value].astype(np.int64)
     served_cd = by_key[np.maximum(seen["cd"], 0)]
-    ryw = (own_rank >= 0) & ~((seen["cd"] >= 0) & (values[served_cd] >= values[own]))
+    ryw = (required > 0) & ~((seen["cd"] >= 0) & (values[served_cd] >= values[own]))
 
     # The user's window writes issued but not acknowledged when the read answers, per kind
     # the last (the runner tracks no initial put as in flight).
     pending: dict[int, np.ndarray] = {}
     for k in (PURCHASE, WRITE):
         last = np.full(n_r, -1, dtype=np.int64)
-        ok = unacked_now & (kind[pair_w] == k)
-        np.maximum.at(last, pair_read[ok], pair_w[ok])
+        flying = unacked_now & (kind[pair_w] == k)
+        np.maximum.at(last, pair_read[flying], pair_w[flying])
         pending[k] = last
 
     builds = np.where(kind == PUT, -1, values)  # appVersion (-1: the put's 5.0.0)
     docs = _Docs(keys, kind, values, builds, by_key, work.padding_bytes)
     platinum, wrong = docs.logins(
-        evaluator, r_user, kind[reads] == LOGIN, r_done, seen, truth_start, truth_now, pending
+        evaluator,
+        r_user,
+        (kind[reads] == LOGIN) & ~r_failed,
+        r_done,
+        seen,
+        truth_start,
+        truth_now,
+        pending,
     )
     n_ops = work.ops
     win = slice(n_users, m)
@@ -315,10 +333,13 @@ def single_home(
         out[reads - n_users] = values
         return out
 
-    latency = (work.d_in + (done[win] - t[win])) + work.d_out
-    op_version = version[win].copy()
+    latency = (work.d_in + (end[win] - t[win])) + work.d_out
+    op_version = np.where(ok[win], version[win], 0)
     op_version[reads - n_users] = r_version
-    lost, checked = _lost_updates(user, rank, by_key, classes, builds, values, n_users)
+    lost, checked = _lost_updates(user, rank, by_key, classes, ok, builds, values, n_users)
+    # A failed read waited only if it reached the home before its guard fired.
+    r_arrive = arrive[reads]
+    waited = np.where(r_failed & (r_arrive >= expire[reads]), 0.0, begin[reads] - r_arrive)
     return SystemRun(
         name=label,
         latency=latency,
@@ -330,9 +351,9 @@ def single_home(
         required=scatter(required, np.int64),
         wrong=scatter(wrong, bool),
         platinum=scatter(platinum, bool),
-        outcome=scatter(np.where(remote[reads], _FORWARDED, 0), np.int8),
-        waited=scatter(begin[reads] - arrive[reads], float),
-        failed=np.zeros(n_ops, dtype=bool),
+        outcome=scatter(np.where(remote[reads] & ~r_failed, _FORWARDED, 0), np.int8),
+        waited=scatter(waited, float),
+        failed=failed[win].copy(),
         since_own=scatter(since_own, float, np.inf),
         bytes_replicated=0,
         messages_replicated=0,
@@ -348,6 +369,7 @@ def _lost_updates(
     rank: np.ndarray,
     by_key: np.ndarray,
     classes: dict[str, np.ndarray],
+    ok: np.ndarray,
     builds: np.ndarray,
     stars: np.ndarray,
     n_users: int,
@@ -358,20 +380,22 @@ def _lost_updates(
     the padding written with it); the put (ops ``0 .. n_users - 1``) is checked for
     ``user_id`` too, which nothing else writes."""
     put = np.arange(n_users)
+    put_ok = ok[:n_users]
     lost = np.zeros(n_users, dtype=bool)
     apart_total = lost_total = 0
     for name, value in (("av", builds), ("cd", stars)):
         ops = np.flatnonzero(classes[name])
+        acked = ops[ok[ops]]
         issued = np.full(n_users, -1, dtype=np.int64)
-        np.maximum.at(issued, user[ops], ops)
+        np.maximum.at(issued, user[acked], acked)
         served = np.full(n_users, -1, dtype=np.int64)
         np.maximum.at(served, user[ops], rank[ops])
         gone = value[by_key[served]] != value[issued]
-        apart = issued != put
-        lost |= ~apart & gone
+        apart = (issued >= 0) & (issued != put)
+        lost |= (issued == put) & gone
         apart_total += int(apart.sum())
         lost_total += int((apart & gone).sum())
-    return lost_total + int(lost.sum()), n_users + apart_total
+    return lost_total + int(lost.sum()), int(put_ok.sum()) + apart_total
 
 
 class _Docs:
