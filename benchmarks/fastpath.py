@@ -1,4 +1,5 @@
-"""The ``replicated:eventual`` column of ``edge-flags`` on its two paths, in CPU seconds.
+"""The ``replicated:eventual`` (or ``single-home``) column of ``edge-flags`` on its two paths,
+in CPU seconds.
 
 One workload (the default scenario, anti-entropy off unless ``--anti-entropy SECONDS``: the
 numpy floor has none), three computations measured side by side in this process,
@@ -16,8 +17,15 @@ The fast path also evaluates every login's flags (the scenario's story, which nu
 do); the evaluator's share is timed alone (one evaluation per login of the served document)
 and printed, so the fast path's numpy part can be compared with the floor.
 
+``--system single-home`` times the ``single-home`` column instead, on the default config
+(anti-entropy as packaged, as ``edgekv bench`` runs it; ``--anti-entropy`` is for the
+replicated column: the single-home store has no replication): the event path against
+:func:`edgekv.lowlevel.single_home`, and a numpy floor of that model: each op's arrival at
+its key's home, first-come-first-served per key as a running maximum (not float-exact), and
+its latency; no versions, truth, flags or lost updates.
+
 Run: ``.venv/bin/python benchmarks/fastpath.py [--users N] [--seed S] [--repeat R]
-[--anti-entropy SECONDS]``
+[--anti-entropy SECONDS] [--system single-home]``
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import gc
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from _report import add_json_option, json_report
@@ -42,13 +50,18 @@ from edgekv.lowlevel import (
     PURCHASE,
     WRITE,
     EdgeFlags,
+    Kernel,
+    SingleHome,
     build_workload,
     load_evaluator,
+    make_store,
     replicated_columns,
     scenario_config,
+    single_home,
 )
 
 COLUMN = "replicated:eventual"
+HOME = "single-home"
 FIELDS = (
     *("latency", "version", "stale", "stale_s", "beyond_floor", "ryw", "required"),
     *("wrong", "platinum", "outcome", "waited", "failed", "since_own"),
@@ -90,6 +103,30 @@ def numpy_floor(work: Workload, cfg: Config, seed: int) -> tuple[np.ndarray, np.
     return stale, np.where(stale, r_t - first, 0.0)
 
 
+def home_floor(work: Workload, cfg: Config, flush: float) -> np.ndarray:
+    """Per op, the single-home latency: client delays, the trip to the key's home and back,
+    first-come-first-served per key as the closed form ``begin_k - k*s = cummax(arrival_j -
+    j*s)`` over a key's ops in arrival order (equal to the event path's up to rounding), and
+    ``flush`` seconds for a write. Pure numpy, O(ops log ops)."""
+    half = np.array([[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]) / 2
+    home = work.home[work.user]
+    leg = np.where(work.region != home, half[work.region, home], 0.0)
+    arrive = work.t_edge + leg
+    by_key = np.lexsort((arrive, work.user))
+    user, at = work.user[by_key], arrive[by_key]
+    starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
+    sizes = np.diff(np.r_[starts, len(at)])
+    k = np.arange(len(at)) - np.repeat(starts, sizes)
+    lift = np.repeat(np.arange(len(starts)), sizes) * (float(at.max()) + 1.0)  # per key
+    s = cfg.service_time
+    begin = np.empty(len(at))
+    begin[by_key] = np.maximum.accumulate(at - k * s + lift) - lift + k * s
+    is_write = (work.kind == PURCHASE) | (work.kind == WRITE)
+    done = begin + s + leg + np.where(is_write, flush, 0.0)
+    out: np.ndarray = work.d_in + (done - work.t_edge) + work.d_out
+    return out
+
+
 def evaluations(work: Workload, keys: list[str], evaluator: Evaluator) -> None:
     """One flag evaluation per login of a document shaped as the served ones (user_id,
     appVersion, customData.stars), as the fast path calls it: the evaluator's share."""
@@ -117,6 +154,7 @@ def main() -> None:
     parser.add_argument(
         "--anti-entropy", type=float, default=None, help="digest period in seconds (default off)"
     )
+    parser.add_argument("--system", choices=(COLUMN, HOME), default=COLUMN, help="the column")
     add_json_option(parser)
     args = parser.parse_args()
     with json_report(args.json) as report:
@@ -125,22 +163,34 @@ def main() -> None:
 
 def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
     """Time both paths, the numpy floor and the flag evaluator; print and fill ``report``."""
-    cfg = scenario_config().replace(anti_entropy=args.anti_entropy)
+    home = args.system == HOME
+    column = args.system
+    cfg = scenario_config()
+    if not home:
+        cfg = cfg.replace(anti_entropy=args.anti_entropy)
     scenario = EdgeFlags(users=args.users, seed=args.seed)
     evaluator = load_evaluator()
     work = build_workload(scenario, cfg)
     width = len(str(scenario.users - 1))
     keys = [f"user-{u:0{width}d}" for u in range(scenario.users)]
 
+    system, level = (HOME, "strong") if home else ("replicated", "eventual")
+    flush = cast(SingleHome, make_store(HOME, cfg, args.seed, Kernel())).write_flush
+
     def event() -> SystemRun:
         with gc_tuned_for_run():
-            cols = [(COLUMN, "eventual")]
-            runs = run_system(work, cfg, args.seed, keys, evaluator, "replicated", cols, None)
-        return runs[COLUMN]
+            cols = [(column, level)]
+            runs = run_system(work, cfg, args.seed, keys, evaluator, system, cols, None)
+        return runs[column]
 
     def fast() -> SystemRun | None:
-        runs = replicated_columns(work, cfg, args.seed, keys, evaluator, [(COLUMN, "eventual")])
-        return runs.get(COLUMN)
+        if home:
+            return single_home(work, cfg, args.seed, keys, evaluator, column)
+        runs = replicated_columns(work, cfg, args.seed, keys, evaluator, [(column, "eventual")])
+        return runs.get(column)
+
+    def floor() -> Any:
+        return home_floor(work, cfg, flush) if home else numpy_floor(work, cfg, args.seed)
 
     best: dict[str, float] = {}
     results: dict[str, Any] = {}
@@ -150,7 +200,7 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
             seconds, results[name] = cpu(fn)
             best[name] = min(best.get(name, np.inf), seconds)
         others: tuple[tuple[str, Callable[[], Any]], ...] = (
-            ("floor", lambda: numpy_floor(work, cfg, args.seed)),
+            ("floor", floor),
             ("evaluator", partial(evaluations, work, keys, evaluator)),
         )
         for name, fn in others:
@@ -164,21 +214,28 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
         and all(getattr(ev, f) == getattr(fa, f) for f in TOTALS)
         and ev.realised_lag == fa.realised_lag
     )
-    floor_stale = results["floor"][0]
     reads = work.kind != PURCHASE
     reads &= work.kind != WRITE
     logins = int((work.kind == LOGIN).sum())
     print(
-        f"edge-flags {COLUMN}: {scenario.users:,} users, {len(cfg.names)} regions, "
+        f"edge-flags {column}: {scenario.users:,} users, {len(cfg.names)} regions, "
         f"{work.ops:,} operations ({logins:,} logins), anti-entropy "
         f"{'off' if cfg.anti_entropy is None else f'{cfg.anti_entropy:g}s'}, seed {args.seed}; "
         f"CPU seconds, best of {args.repeat}"
     )
     print(f"identical results (every per-op array, bytes, messages, lost, lag): {same}")
-    print(
-        f"stale reads: event {int(ev.stale[reads].sum())}, fast {int(fa.stale[reads].sum())}, "
-        f"numpy floor {int(floor_stale.sum())} (other draws; no LWW coverage)"
-    )
+    stale = {"event": int(ev.stale[reads].sum()), "fast": int(fa.stale[reads].sum())}
+    if home:
+        gap = float(np.abs(results["floor"] - ev.latency).max())
+        report["floor_latency_max_gap_s"] = gap
+        print(f"stale reads: event {stale['event']}, fast {stale['fast']}")
+        print(f"numpy floor's latencies vs the event path's: at most {gap:.3g} s apart (rounding)")
+    else:
+        stale["floor"] = int(results["floor"][0].sum())
+        print(
+            f"stale reads: event {stale['event']}, fast {stale['fast']}, "
+            f"numpy floor {stale['floor']} (other draws; no LWW coverage)"
+        )
     numpy_part = max(best["fast"] - best["evaluator"], 0.0)
     rows = [
         ("event path", best["event"]),
@@ -205,11 +262,8 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
         repeat=args.repeat,
         anti_entropy=cfg.anti_entropy,
         identical=bool(same),
-        stale_reads={
-            "event": int(ev.stale[reads].sum()),
-            "fast": int(fa.stale[reads].sum()),
-            "floor": int(floor_stale.sum()),
-        },
+        system=column,
+        stale_reads=stale,
         cpu_s={**best, "fast_without_evaluation": numpy_part},
         event_over_fast=best["event"] / best["fast"],
         fast_over_floor=best["fast"] / best["floor"],

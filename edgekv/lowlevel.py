@@ -101,6 +101,8 @@ _EXPORTS: dict[str, str] = {
     "resurrection": "_bench.anomalies",
     "BenchResult": "_bench.api",
     "SweepResult": "_bench.api",
+    "home_refusal": "_bench.fasthome",
+    "single_home": "_bench.fasthome",
     "ops_bytes": "_bench.fastpath",
     "refusal": "_bench.fastpath",
     "replicated_columns": "_bench.fastpath",
@@ -162,6 +164,7 @@ __getattr__, __dir__ = lazy_namespace("edgekv.lowlevel", _EXPORTS, globals())
 if TYPE_CHECKING:
     from ._bench.anomalies import clock_skew, item_merge, resurrection
     from ._bench.api import BenchResult, SweepResult
+    from ._bench.fasthome import home_refusal, single_home
     from ._bench.fastpath import ops_bytes, refusal, replicated_columns, vectorised
     from ._bench.fit import cdf, fit_all, ks_distance
     from ._bench.html import HtmlTable, render_report

@@ -50,6 +50,7 @@ END_TO_END = {
     "test_config_fuzz.py",
     "test_cost.py",
     "test_durable.py",
+    "test_fasthome.py",
     "test_fastpath.py",
     "test_flags_conformance.py",
     "test_flags_wasm.py",

@@ -206,12 +206,12 @@ def test_bench_title_and_json_name_each_columns_path(
     systems = ["--config", str(config), "--systems", "replicated:eventual,single-home"]
     fast = _bench(tmp_path, "fast", *systems)
     title = " ".join(capsys.readouterr().out.split())
-    assert "paths: replicated:eventual vectorised, single-home event" in title
+    assert "paths: replicated:eventual vectorised, single-home vectorised" in title
     event = _bench(tmp_path, "event", *systems, "--no-fast-path")
     assert "paths: replicated:eventual event, single-home event" in " ".join(
         capsys.readouterr().out.split()
     )
-    assert [s["path"] for s in fast["systems"].values()] == ["vectorised", "event"]
+    assert [s["path"] for s in fast["systems"].values()] == ["vectorised", "vectorised"]
     assert [s["path"] for s in event["systems"].values()] == ["event", "event"]
     for data in (fast, event):
         for s in data["systems"].values():

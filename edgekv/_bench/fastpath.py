@@ -35,6 +35,8 @@ from .._core.replication import ShippedOp, encode_ops
 from .._core.systems import make_store
 from .._core.versions import EPOCH_MS, MAX_LOGICAL, make_version
 from ..flags import Evaluator, User, merge_user
+from .fasthome import SYSTEM as SINGLE_HOME
+from .fasthome import home_refusal, single_home
 from .fastrepl import replicate
 from .fastsession import session_reads
 from .scenario import (
@@ -226,8 +228,10 @@ def _argmax_per_group(
 
 def decline(cfg: Config, work: Workload, system: str, levels: list[str]) -> str | None:
     """Why a column set of ``system`` cannot take the fast path (a short reason), or None."""
+    if system == SINGLE_HOME:
+        return home_refusal(cfg, work, levels)
     if system != "replicated" or any(level not in (EVENTUAL, SESSION) for level in levels):
-        return "only replicated:eventual and replicated:session are vectorised"
+        return "only replicated:eventual, replicated:session and single-home are vectorised"
     if work.padding_bytes:
         return "padded documents"
     if not work.ops:
@@ -598,6 +602,11 @@ def vectorised(
     """The runner's hook: the columns of ``system`` (``(label, level)`` pairs) the fast path
     computes, by label (the others run on the event path; reads change no replica state, so
     a level's figures do not depend on the levels run beside it)."""
+    if system == SINGLE_HOME:
+        if decline(cfg, work, system, [level for _, level in columns]) is not None:
+            return {}
+        home = single_home(work, cfg, seed, keys, evaluator, columns[0][0])
+        return {} if home is None else {home.name: home}
     if system != "replicated":
         return {}
     return replicated_columns(work, cfg, seed, keys, evaluator, columns)

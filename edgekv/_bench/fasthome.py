@@ -1,0 +1,515 @@
+"""A vectorised fast path for the ``edge-flags`` scenario's ``single-home`` column: numpy
+computes what the discrete-event run of :class:`~edgekv.lowlevel.SingleHome` would, identical
+op by op.
+
+Without jitter the store draws nothing: an op from another region reaches its key's home
+after ``rtt / 2`` (the config's row of the client's region), every op waits for the ops that
+reached the same key before it (first come, first served, ``service_time`` each: a running
+maximum per key), a write takes its version from the home's hybrid clock (called in the
+order ops reach the home, at the physical time its service begins) and answers after
+``write_flush``, and the answer travels ``rtt / 2`` back. A read returns the document the
+writes that reached its home before it left; the truth it is scored against is, per field,
+the newest version acknowledged by then, as in the event path. Flag evaluation stays the
+evaluator's, called where the event path calls it.
+
+An op from another region whose answer is not back within ``request_timeout`` fails as
+unavailable at that instant (a write still commits at the home, unacknowledged), as the
+event path's guard fails it.
+
+It refuses (:func:`home_refusal` names why; :func:`single_home` returns None and the runner
+takes the event path) what it does not reproduce: jitter (delays drawn in event order),
+partitions, ``migrate_after`` (objects move), several single-home columns in one run (their
+reads queue behind each other), and orders the kernel's insertion order would decide: two
+ops of a key, or two writes at one home, reaching it at the same instant (initial puts
+excepted: the kernel serves them in user order), a read that starts when a write of its user
+is acknowledged or fails or answers when one is issued or fails, two writes of a user
+issued at once. (An acknowledgement at the instant a read answers is ordered as the kernel
+orders it: both were scheduled when the ops reached the home.) ``hosts``, ``jurisdiction``,
+``write_flush``, clock skew and padded documents are modelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+import numpy as np
+
+from .._core.config import Config
+from .._core.kernel import Kernel
+from .._core.singlehome import SingleHome
+from .._core.systems import make_store
+from .._core.versions import EPOCH_MS, MAX_LOGICAL, make_version
+from ..flags import Evaluator, User, merge_user
+from .scenario import (
+    _DRAIN_LIMIT,
+    LOGIN,
+    LOGIN_PLATFORM,
+    OUTCOMES,
+    PLATINUM,
+    PURCHASE,
+    WRITE,
+    SystemRun,
+    Workload,
+    _initial_doc,
+    _write_value,
+)
+
+__all__ = ["home_refusal", "single_home"]
+
+SYSTEM = "single-home"
+PUT = -1
+"""Kind of a user's initial put in the arrays below (the workload's kinds are 0..3)."""
+_FORWARDED = OUTCOMES.index("forwarded")
+_MS = make_version(1, 0, 0)
+_LOGICAL = make_version(0, 1, 0)
+"""A version is ``ms * _MS + logical * _LOGICAL + region`` (bit fields)."""
+_JOINED = ("put", "cd", "av")
+"""Write classes a document is joined from: the put (``user_id``), the writes of
+``customData`` (the put and purchases) and of ``appVersion`` (the put and background writes)."""
+_MARGIN = 1.0
+"""Seconds of slack around the float-encoded (user, time) window searches; the exact tests
+run on the pairs inside."""
+
+
+def home_refusal(cfg: Config, work: Workload, levels: Sequence[str]) -> str | None:
+    """Why the single-home columns ``levels`` of this run cannot take the fast path (a
+    short reason), or None when they may (a time tie can still refuse it)."""
+    options = cfg.systems.get(SYSTEM, {})
+    checks = (
+        (len(levels) != 1, "several single-home columns (their reads queue behind each other)"),
+        (not work.ops, "no operations"),
+        (cfg.jitter.mean > 0, "jitter (request delays drawn in event order)"),
+        (bool(cfg.partitions), "scheduled partitions (lost requests)"),
+        (options.get("migrate_after") is not None, "migrate_after (objects move)"),
+    )
+    return next((reason for bad, reason in checks if bad), None)
+
+
+def _clock(pt: np.ndarray, region: int) -> np.ndarray:
+    """The versions a region's :class:`HybridClock` issues for local events at physical
+    milliseconds ``pt``, in that order: a running maximum and a counter since it last rose.
+    Vectorised; more than 16,384 events within one millisecond run the clock's rule in Python."""
+    n = len(pt)
+    high = np.maximum.accumulate(np.r_[0, pt])
+    fresh = pt > high[:-1]
+    logical = np.arange(n) - np.maximum.accumulate(np.where(fresh, np.arange(n), -1))
+    if not n or logical.max() <= MAX_LOGICAL:
+        return high[1:] * _MS + logical * _LOGICAL + region
+    ms = c = 0
+    out = []
+    for p in pt.tolist():
+        if p > ms:
+            ms, c = p, 0
+        else:
+            c += 1
+            if c > MAX_LOGICAL:
+                ms, c = ms + 1, 0
+        out.append(make_version(ms, c, region))
+    return np.array(out, dtype=np.int64)
+
+
+def _tied(group: np.ndarray, time: np.ndarray, window: np.ndarray) -> bool:
+    """Whether two neighbours (sorted by group, then time) share both, one of them from the
+    window (initial puts at one instant are served in user order)."""
+    same = (group[1:] == group[:-1]) & (time[1:] == time[:-1])
+    return bool(np.any(same & (window[1:] | window[:-1])))
+
+
+def _fcfs(arrive: np.ndarray, first: np.ndarray, service: float) -> np.ndarray:
+    """When each op's service begins at one server per key: ``arrive`` in serving order,
+    ``first`` marks each key's first op. Each begin is ``max(arrival, previous begin +
+    service)`` evaluated as the event path does (float by float), propagated along busy
+    runs: O(ops x the longest run of ops that wait)."""
+    begin = arrive.copy()
+    todo = np.flatnonzero(~first)
+    while len(todo):
+        new = np.maximum(arrive[todo], begin[todo - 1] + service)
+        moved = todo[new != begin[todo]] + 1
+        begin[todo] = new
+        moved = moved[moved < len(arrive)]
+        todo = moved[~first[moved]]
+    return begin
+
+
+def _run_starts(group: np.ndarray) -> np.ndarray:
+    """Per position, the first position of its run of equal ``group`` values."""
+    n = len(group)
+    starts = np.r_[True, group[1:] != group[:-1]] if n else np.zeros(0, dtype=bool)
+    return np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+
+
+def _running_max(start: np.ndarray, value: np.ndarray, top: int) -> np.ndarray:
+    """Running maximum of ``value`` (ints in -1..top-1) within runs (``start``: each
+    position's run's first position, from :func:`_run_starts`)."""
+    if not len(value):
+        return value
+    base = start * (top + 1)
+    return np.maximum.accumulate(value + 1 + base) - base - 1
+
+
+def _variables(
+    evaluator: Evaluator, doc: dict[str, Any] | None, request: dict[str, Any], now_ms: float
+) -> dict[str, Any]:
+    """Every variable's value for a login served ``doc`` (as the event path evaluates it)."""
+    user = User.from_dict(merge_user(doc, request))
+    return {k: v.value for k, v in evaluator.evaluate(user, now_ms=now_ms).items()}
+
+
+def single_home(
+    work: Workload,
+    cfg: Config,
+    seed: int,
+    keys: list[str],
+    evaluator: Evaluator,
+    label: str,
+) -> SystemRun | None:
+    """The ``single-home`` column computed in numpy, identical to the event path's, or None
+    when :func:`home_refusal` or a time tie rules the fast path out. O(ops log ops), a
+    numpy step per op of the longest run of ops queued behind each other at one key, the
+    pairs of a read and a write of its user issued within the longest latency of each
+    other, and one flag evaluation per login (more for one served other data than the
+    truth)."""
+    if home_refusal(cfg, work, ["strong"]) is not None:
+        return None
+    store = cast(SingleHome, make_store(SYSTEM, cfg, seed, Kernel()))  # options, as built
+    store.close()
+    n_users, n_reg = len(keys), len(cfg.names)
+    service, flush = cfg.service_time, store.write_flush
+    # Every op, the users' initial puts first (issued at 0 in user order), then the window's.
+    user = np.r_[np.arange(n_users), work.user]
+    region = np.r_[work.home, work.region].astype(np.int64)
+    t = np.r_[np.zeros(n_users), work.t_edge]
+    kind = np.r_[np.full(n_users, PUT), work.kind]
+    m = len(t)
+    write = (kind == PUT) | (kind == PURCHASE) | (kind == WRITE)
+    homes = np.array([store.home_for(r, r) for r in range(n_reg)], dtype=np.int64)
+    at = homes[work.home][user]  # every op carries its user's home region as location hint
+    remote = region != at
+    half = np.array([[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]) / 2
+    leg = np.where(remote, half[region, at], 0.0)
+    arrive = t + leg
+
+    # The order ops reach each key's home: by time; initial puts at one instant in user
+    # order, a local one served within its submission, before any event. Two ops of a key,
+    # or two writes at a home (its clock's order), at one instant: the kernel decides.
+    index = np.arange(m)
+    by_key = np.lexsort((index, remote, arrive, user))
+    writes = np.flatnonzero(write)
+    w_home = writes[np.lexsort((writes, remote[writes], arrive[writes], at[writes]))]
+    if _tied(user[by_key], arrive[by_key], by_key >= n_users) or _tied(
+        at[w_home], arrive[w_home], w_home >= n_users
+    ):
+        return None
+    k_user = user[by_key]
+    first = np.r_[True, k_user[1:] != k_user[:-1]]
+    begin = np.empty(m)
+    begin[by_key] = _fcfs(arrive[by_key], first, service)
+    finish = begin + service
+    back = (finish + leg) - arrive
+    done = arrive + np.where(write, back + flush, back)
+    # An op from another region fails as unavailable when its answer is not back within
+    # the time-out (at the instant: its guard, scheduled first, runs first); it is served
+    # (a write commits) all the same. ``end``: when the runner hears of it.
+    expire = t + cfg.request_timeout
+    failed = remote & (done >= expire)
+    ok = ~failed
+    end = np.where(failed, expire, done)
+    if float(end.max()) > float(work.t_edge[-1]) + _DRAIN_LIMIT - 1.0:
+        return None  # the event path's drain limit decides
+
+    # Versions: each home's clock, called in the order writes reach it.
+    skew = np.array([r.clock_skew * 1e3 for r in cfg.regions])
+    pt = (EPOCH_MS + begin * 1e3 + skew[at]).astype(np.int64)
+    version = np.zeros(m, dtype=np.int64)
+    bounds = np.searchsorted(at[w_home], np.arange(n_reg + 1))
+    for h in range(n_reg):
+        chunk = w_home[bounds[h] : bounds[h + 1]]
+        version[chunk] = _clock(pt[chunk], h)
+
+    # What each op finds at the home: per class, the last write to reach the key before it.
+    rank = np.empty(m, dtype=np.int64)
+    rank[by_key] = index  # a write's place in its key's serving (and version) order
+    put = kind == PUT
+    classes = {"put": put, "cd": put | (kind == PURCHASE), "av": put | (kind == WRITE)}
+    k_first = _run_starts(k_user)
+    seen_k = {
+        c: _running_max(k_first, np.where(mask[by_key], index, -1), m)
+        for c, mask in classes.items()
+    }
+    reads = np.flatnonzero(~write)
+    r_rank = rank[reads]
+    seen = {c: found[r_rank] for c, found in seen_k.items()}
+    last_write = np.maximum(seen["cd"], seen["av"])
+    r_failed = failed[reads]
+    r_version = np.where(last_write >= 0, version[by_key[np.maximum(last_write, 0)]], 0)
+    r_version[r_failed] = 0
+
+    # The truth at a read's start and answer: the user's writes acknowledged by then. Writes
+    # by user, then issue time; each read's window of writes is tested one by one.
+    order = writes[np.argsort(user[writes], kind="stable")]
+    o_user, o_t = user[order], t[order]
+    if np.any((o_user[1:] == o_user[:-1]) & (o_t[1:] == o_t[:-1])):
+        return None  # two writes of a user at once: the kernel's order would decide
+    r_t, r_done, r_user = t[reads], end[reads], user[reads]
+    reach = float((end - t).max()) + _MARGIN
+    span = float(t.max()) + 2 * reach + 1.0
+    enc = o_user * span + o_t + reach
+    r_enc = r_user * span + r_t
+    by_user = np.argsort(r_enc)  # (sorted needles keep the searches in cache)
+    lo, hi, seg_start = (np.empty(len(reads), dtype=np.int64) for _ in range(3))
+    lo[by_user] = np.searchsorted(enc, r_enc[by_user], side="left")
+    hi[by_user] = np.searchsorted(enc, r_enc[by_user] + 2 * reach, side="right")
+    seg_start[by_user] = np.searchsorted(o_user, r_user[by_user], side="left")
+    has_prefix = lo > seg_start
+    prev = np.maximum(lo - 1, 0)
+    n_r = len(reads)
+    count = hi - lo
+    if int(count.sum()) > 16 * m + 1_000_000:
+        return None  # queues so long that the windows hold most of a user's ops: the event path
+    pair_read = np.repeat(np.arange(n_r), count)
+    pair_pos = np.repeat(lo - np.cumsum(np.r_[0, count[:-1]]), count) + np.arange(count.sum())
+    pair_w = order[pair_pos]
+    p_t, p_end, p_ok = t[pair_w], end[pair_w], ok[pair_w]
+    q_start, q_done = r_t[pair_read], r_done[pair_read]
+    if np.any((p_end == q_start) | (p_t == q_done) | (~p_ok & (p_end == q_done))):
+        return None  # the kernel's insertion order would decide
+    acked_start = p_ok & (p_end < q_start)
+    # An acknowledgement at the instant the read answers: both were scheduled when the op
+    # reached the home, so the kernel runs the one that reached it first (rank order).
+    tied = (p_end == q_done) & (rank[pair_w] < r_rank[pair_read])
+    acked_now = p_ok & ((p_end < q_done) | tied)
+    unacked_now = (p_t < q_done) & np.where(p_ok, ~acked_now, p_end > q_done)
+    o_first = _run_starts(o_user)
+
+    def newest(mask: np.ndarray, pair_ok: np.ndarray) -> np.ndarray:
+        """Per read, the serving rank of the newest write ``mask`` marks (-1: none) among
+        the writes surely acknowledged before the window and the window's passing ``pair_ok``."""
+        prefix = _running_max(o_first, np.where(mask[order], rank[order], -1), m)
+        best = np.where(has_prefix, prefix[prev], -1)
+        taken = pair_ok & mask[pair_w]
+        np.maximum.at(best, pair_read[taken], rank[pair_w[taken]])
+        return best
+
+    truth_start = {c: newest(mask & ok, acked_start) for c, mask in classes.items()}
+    truth_now = {c: newest(mask & ok, acked_now) for c, mask in classes.items()}
+    own_rank = newest((kind == PURCHASE) & ok, acked_start)
+    own = by_key[np.maximum(own_rank, 0)]
+    required = np.where((own_rank >= 0) & ~r_failed, version[own], 0)
+    since_own = np.where(own_rank >= 0, r_t - t[own], np.inf)
+
+    # Read-your-writes, by content: the served stars reach the own purchase's total.
+    # An op's value: the put's stars, a purchase's new total, a background write's build.
+    values = np.r_[work.stars0, work.value].astype(np.int64)
+    served_cd = by_key[np.maximum(seen["cd"], 0)]
+    ryw = (required > 0) & ~((seen["cd"] >= 0) & (values[served_cd] >= values[own]))
+
+    # The user's window writes issued but not acknowledged when the read answers, per kind
+    # the last (the runner tracks no initial put as in flight).
+    pending: dict[int, np.ndarray] = {}
+    for k in (PURCHASE, WRITE):
+        last = np.full(n_r, -1, dtype=np.int64)
+        flying = unacked_now & (kind[pair_w] == k)
+        np.maximum.at(last, pair_read[flying], pair_w[flying])
+        pending[k] = last
+
+    builds = np.where(kind == PUT, -1, values)  # appVersion (-1: the put's 5.0.0)
+    docs = _Docs(keys, kind, values, builds, by_key, work.padding_bytes)
+    platinum, wrong = docs.logins(
+        evaluator,
+        r_user,
+        (kind[reads] == LOGIN) & ~r_failed,
+        r_done,
+        seen,
+        truth_start,
+        truth_now,
+        pending,
+    )
+    n_ops = work.ops
+    win = slice(n_users, m)
+
+    def scatter(values: np.ndarray, dtype: Any, fill: Any = 0) -> np.ndarray:
+        out = np.full(n_ops, fill, dtype=dtype)
+        out[reads - n_users] = values
+        return out
+
+    latency = (work.d_in + (end[win] - t[win])) + work.d_out
+    op_version = np.where(ok[win], version[win], 0)
+    op_version[reads - n_users] = r_version
+    lost, checked = _lost_updates(user, rank, by_key, classes, ok, builds, values, n_users)
+    # A failed read waited only if it reached the home before its guard fired.
+    r_arrive = arrive[reads]
+    waited = np.where(r_failed & (r_arrive >= expire[reads]), 0.0, begin[reads] - r_arrive)
+    return SystemRun(
+        name=label,
+        latency=latency,
+        version=op_version,
+        stale=np.zeros(n_ops, dtype=bool),
+        stale_s=np.zeros(n_ops, dtype=float),
+        beyond_floor=np.zeros(n_ops, dtype=bool),
+        ryw=scatter(ryw, bool),
+        required=scatter(required, np.int64),
+        wrong=scatter(wrong, bool),
+        platinum=scatter(platinum, bool),
+        outcome=scatter(np.where(remote[reads] & ~r_failed, _FORWARDED, 0), np.int8),
+        waited=scatter(waited, float),
+        failed=failed[win].copy(),
+        since_own=scatter(since_own, float, np.inf),
+        bytes_replicated=0,
+        messages_replicated=0,
+        lost_updates=lost,
+        writes_checked=checked,
+        realised_lag=None,
+        path="vectorised",
+    )
+
+
+def _lost_updates(
+    user: np.ndarray,
+    rank: np.ndarray,
+    by_key: np.ndarray,
+    classes: dict[str, np.ndarray],
+    ok: np.ndarray,
+    builds: np.ndarray,
+    stars: np.ndarray,
+    n_users: int,
+) -> tuple[int, int]:
+    """``(lost, checked)`` as :func:`edgekv._bench.scenario._lost_updates` counts them at the
+    end: per field, the write issued last (ops are in issue order, every one acknowledged)
+    against the one the home served last, by value (``builds`` stands for appVersion and
+    the padding written with it); the put (ops ``0 .. n_users - 1``) is checked for
+    ``user_id`` too, which nothing else writes."""
+    put = np.arange(n_users)
+    put_ok = ok[:n_users]
+    lost = np.zeros(n_users, dtype=bool)
+    apart_total = lost_total = 0
+    for name, value in (("av", builds), ("cd", stars)):
+        ops = np.flatnonzero(classes[name])
+        acked = ops[ok[ops]]
+        issued = np.full(n_users, -1, dtype=np.int64)
+        np.maximum.at(issued, user[acked], acked)
+        served = np.full(n_users, -1, dtype=np.int64)
+        np.maximum.at(served, user[ops], rank[ops])
+        gone = value[by_key[served]] != value[issued]
+        apart = (issued >= 0) & (issued != put)
+        lost |= (issued == put) & gone
+        apart_total += int(apart.sum())
+        lost_total += int((apart & gone).sum())
+    return lost_total + int(lost.sum()), int(put_ok.sum()) + apart_total
+
+
+class _Docs:
+    """The documents a set of writes makes, as the event path's stores and truth hold them:
+    from the newest put, build write and stars write (serving ranks, -1: none)."""
+
+    def __init__(
+        self,
+        keys: list[str],
+        kind: np.ndarray,
+        values: np.ndarray,
+        builds: np.ndarray,
+        by_key: np.ndarray,
+        padding: int,
+    ) -> None:
+        self.keys = keys
+        self.kind = kind
+        self.values = values
+        self.builds = builds
+        self.by_key = by_key
+        self.padding = padding
+
+    def value(self, w: int) -> dict[str, Any]:
+        """What window write ``w`` (an op) sets, as the event path issues it."""
+        return _write_value(int(self.kind[w]), int(self.values[w]), self.padding)
+
+    def parts(self, ranks: dict[str, np.ndarray], which: np.ndarray) -> list[list[int]]:
+        """For the reads ``which``: the put's presence (0/1), the build (-2: none, -1: the
+        put's) and the stars (-1: none) of the documents the classes' ``ranks`` make."""
+        put, cd, av = (ranks[c][which] for c in _JOINED)
+        build = np.where(av >= 0, self.builds[self.by_key[np.maximum(av, 0)]], -2)
+        stars = np.where(cd >= 0, self.values[self.by_key[np.maximum(cd, 0)]], -1)
+        return [(put >= 0).astype(np.int64).tolist(), build.tolist(), stars.tolist()]
+
+    def doc(self, u: int, put: int, build: int, stars: int) -> dict[str, Any] | None:
+        """The document of these :meth:`parts` (None: no write)."""
+        out: dict[str, Any] = {}
+        if put:
+            out["user_id"] = self.keys[u]
+        if build != -2:
+            if self.padding:
+                written = (
+                    _initial_doc(self.keys[u], 0, self.padding)
+                    if build == -1
+                    else _write_value(WRITE, build, self.padding)
+                )
+                out["appVersion"], out["profile"] = written["appVersion"], written["profile"]
+            else:
+                out["appVersion"] = "5.0.0" if build == -1 else f"5.1.{build}"
+        if stars != -1:
+            out["customData"] = {"stars": stars}
+        return out or None
+
+    def logins(
+        self,
+        evaluator: Evaluator,
+        r_user: np.ndarray,
+        is_login: np.ndarray,
+        r_done: np.ndarray,
+        seen: dict[str, np.ndarray],
+        truth_start: dict[str, np.ndarray],
+        truth_now: dict[str, np.ndarray],
+        pending: dict[int, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per read, ``(platinum, wrong)``: each login's flags evaluated on the served
+        document at its answer, and scored as the event path's recorder scores them."""
+        logins = np.flatnonzero(is_login)
+        same = np.ones(len(logins), dtype=bool)
+        for c in _JOINED:
+            same &= seen[c][logins] == truth_start[c][logins]
+        columns = (
+            logins.tolist(),
+            r_user[logins].tolist(),
+            r_done[logins].tolist(),
+            same.tolist(),
+            *self.parts(seen, logins),
+        )
+        differ = logins[~same]
+        start_of = dict(
+            zip(differ.tolist(), zip(*self.parts(truth_start, differ), strict=True), strict=True)
+        )
+        now_of = dict(
+            zip(differ.tolist(), zip(*self.parts(truth_now, differ), strict=True), strict=True)
+        )
+        evaluate, from_dict = evaluator.evaluate, User.from_dict
+        served_platinum: list[bool] = []
+        wrong_logins: list[int] = []
+        for j, u, fin, same_writes, put, build, stars in zip(*columns, strict=True):
+            now_ms = EPOCH_MS + fin * 1e3
+            request = {"user_id": self.keys[u], "platform": LOGIN_PLATFORM}
+            doc = self.doc(u, put, build, stars)
+            evaluated = evaluate(from_dict(merge_user(doc, request)), now_ms=now_ms)
+            hit = evaluated.get(PLATINUM)
+            served_platinum.append(hit is not None and hit.value is True)
+            if same_writes:  # the same writes: the same document
+                continue
+            served = {k: v.value for k, v in evaluated.items()}
+            start = self.doc(u, *start_of[j])
+            if doc == start or served == _variables(evaluator, start, request, now_ms):
+                continue
+            now = self.doc(u, *now_of[j])
+            if doc == now or served == _variables(evaluator, now, request, now_ms):
+                continue
+            ahead_of = sorted(w for w in (int(pending[k][j]) for k in pending) if w >= 0)
+            if not ahead_of:  # nothing in flight: the truth ahead is the truth
+                wrong_logins.append(j)
+                continue
+            ahead = dict(now or {})
+            for w in ahead_of:
+                ahead.update(self.value(w))
+            if served != _variables(evaluator, ahead, request, now_ms):
+                wrong_logins.append(j)
+        platinum = np.zeros(len(r_done), dtype=bool)
+        platinum[logins] = served_platinum
+        wrong = np.zeros(len(r_done), dtype=bool)
+        wrong[wrong_logins] = True
+        return platinum, wrong
