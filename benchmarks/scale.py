@@ -19,8 +19,11 @@ same run also times ``sim_throughput.py``'s reference model on the edgekv kernel
 bare loop (the event path's ratio) and runs ``fastpath.py`` (the fast path's ratio to its
 numpy floor), so every target of issue 14 is printed side by side.
 
-Run: ``.venv/bin/python benchmarks/scale.py [--full] [--json PATH]``; ``--users``/``--regions``
-/``--writes`` pick the points, ``--region-users`` the users per region or writes point.
+Run: ``.venv/bin/python benchmarks/scale.py [--full] [--no-fast-path] [--json PATH]``;
+``--users``/``--regions``/``--writes`` pick the points, ``--region-users`` the users per
+region or writes point. Points run the columns as ``edgekv bench`` does (the fast path where
+it applies; events then count only the columns left on the event path); ``--no-fast-path``
+puts every column of every point on the event path, to see how the simulator itself scales.
 """
 
 from __future__ import annotations
