@@ -372,6 +372,9 @@ def replicated_columns(
 
     seen = {name: newest(name, pair_arrived) for name in _JOINED}
 
+    evaluations: dict[tuple[int, float, bool, int, int], Mapping[str, Any]] = {}
+    """Each login's variables by what it was served and when, shared by the columns."""
+
     def column(label: str, level: str) -> SystemRun | None:
         """The column of ``level`` from the shared arrays (None on a tie)."""
         served = seen
@@ -509,7 +512,11 @@ def replicated_columns(
             if cd >= 0:
                 parts["customData"] = {"stars": cd}
             doc = parts or None
-            evaluated = evaluate(from_dict(merge_user(doc, request)), now_ms=now_ms)
+            key = (j, fin, put, av, cd)  # (the columns often serve a login alike)
+            evaluated = evaluations.get(key)
+            if evaluated is None:
+                evaluated = evaluate(from_dict(merge_user(doc, request)), now_ms=now_ms)
+                evaluations[key] = evaluated
             hit = evaluated.get(PLATINUM)
             served_platinum.append(hit is not None and hit.value is True)
             if same_writes:  # the same writes: the same document
