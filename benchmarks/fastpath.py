@@ -7,7 +7,7 @@ interleaved, each run after a full garbage collection, best of ``--repeat``:
 
 * event: the discrete-event run (:func:`edgekv.lowlevel.run_system`, GC tuned as the
   runner does);
-* fast: :func:`edgekv.lowlevel.replicated_eventual` (identical figures, checked here);
+* fast: :func:`edgekv.lowlevel.replicated_columns` (identical figures, checked here);
 * numpy floor: the model's arithmetic alone in numpy, what no vectorised implementation can
   skip: one lag draw per write per region, each write's arrival per region, and per read
   whether a write of its user committed before it had not yet arrived (stale) and since
@@ -55,7 +55,7 @@ from edgekv.lowlevel import (
     build_workload,
     load_evaluator,
     make_store,
-    replicated_eventual,
+    replicated_columns,
     scenario_config,
     single_home,
 )
@@ -184,8 +184,10 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
         return runs[column]
 
     def fast() -> SystemRun | None:
-        vectorise = single_home if home else replicated_eventual
-        return vectorise(work, cfg, args.seed, keys, evaluator, column)
+        if home:
+            return single_home(work, cfg, args.seed, keys, evaluator, column)
+        runs = replicated_columns(work, cfg, args.seed, keys, evaluator, [(column, "eventual")])
+        return runs.get(column)
 
     def floor() -> Any:
         return home_floor(work, cfg, flush) if home else numpy_floor(work, cfg, args.seed)

@@ -19,8 +19,11 @@ same run also times ``sim_throughput.py``'s reference model on the edgekv kernel
 bare loop (the event path's ratio) and runs ``fastpath.py`` (the fast path's ratio to its
 numpy floor), so every target of issue 14 is printed side by side.
 
-Run: ``.venv/bin/python benchmarks/scale.py [--full] [--json PATH]``; ``--users``/``--regions``
-/``--writes`` pick the points, ``--region-users`` the users per region or writes point.
+Run: ``.venv/bin/python benchmarks/scale.py [--full] [--no-fast-path] [--json PATH]``;
+``--users``/``--regions``/``--writes`` pick the points, ``--region-users`` the users per
+region or writes point. Points run the columns as ``edgekv bench`` does (the fast path where
+it applies; events then count only the columns left on the event path); ``--no-fast-path``
+puts every column of every point on the event path, to see how the simulator itself scales.
 """
 
 from __future__ import annotations
@@ -104,10 +107,17 @@ class _CountingMesh(Mesh):
 
 
 def point(
-    users: int, regions: int, seed: int, trace: bool = False, writes: float | None = None
+    users: int,
+    regions: int,
+    seed: int,
+    trace: bool = False,
+    writes: float | None = None,
+    fast: bool = True,
 ) -> dict[str, Any]:
     """Run one point in this process and measure it (``trace``: live memory by file;
-    ``writes``: background writes per user per minute instead of the scenario's)."""
+    ``writes``: background writes per user per minute instead of the scenario's; ``fast``:
+    columns take the fast path where they can, as ``edgekv bench`` does). Events and the
+    totals of region nodes count the columns on the event path only."""
     _scenario.Kernel = _CountingKernel  # type: ignore[misc]
     _consistency.Mesh = _CountingMesh  # type: ignore[misc]
     cfg = topology(regions)
@@ -120,7 +130,7 @@ def point(
     if trace:
         tracemalloc.start()
     started = time.process_time()
-    result = _scenario.run_edge_flags(scenario, cfg, evaluator)
+    result = _scenario.run_edge_flags(scenario, cfg, evaluator, fast_path=fast)
     cpu = time.process_time() - started
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     nodes = [node for mesh in _CountingMesh.made for node in mesh.nodes]
@@ -140,6 +150,7 @@ def point(
         "messages_sent_total": sum(node.stats.messages_sent for node in nodes),
         "duplicate_ops_received": sum(node.stats.duplicates for node in nodes),
         "stale_reads": int(eventual.stale.sum()),
+        "paths": [run.path for run in result.systems.values()],
         "rss_start_kb": rss0,
         "peak_rss_kb": rss,
         "live_bytes_per_user_by_file": {name: size / users for name, size in live},
@@ -147,11 +158,12 @@ def point(
 
 
 def run_point(
-    users: int, regions: int, seed: int, trace: bool, writes: float | None = None
+    users: int, regions: int, seed: int, trace: bool, writes: float | None = None, fast: bool = True
 ) -> dict[str, Any]:
     """One point in a fresh interpreter (so its peak RSS is its own)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--point", str(users), str(regions)]
     cmd += ["--seed", str(seed), *(["--trace-memory"] if trace else [])]
+    cmd += [] if fast else ["--no-fast-path"]
     cmd += [] if writes is None else ["--writes-per-min", str(writes)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -170,7 +182,7 @@ def slope(xs: list[float], ys: list[float]) -> float | None:
     return float(np.polyfit(lx, ly, 1)[0])
 
 
-FIGURES = ("cpu_s", "events", "replicated_bytes", "messages_sent_total", "peak_rss_kb")
+FIGURES = ("cpu_s", "events", "replicated_bytes", "replicated_messages", "peak_rss_kb")
 
 
 def exponents(points: list[dict[str, Any]], axis: str) -> dict[str, float | None]:
@@ -239,13 +251,18 @@ def main() -> None:
     parser.add_argument("--writes-per-min", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--fast-users", type=int, default=20_000, help="users of the fast path")
     parser.add_argument("--repeat", type=int, default=3, help="bare-loop runs (best counts)")
+    parser.add_argument(
+        "--no-fast-path", action="store_true", help="every column of every point on the event path"
+    )
     add_json_option(parser)
     parser.add_argument(
         "--trace-memory", action="store_true", help="live memory by source file (slower)"
     )
     args = parser.parse_args()
     if args.point:
-        print(json.dumps(point(*args.point, args.seed, args.trace_memory, args.writes_per_min)))
+        fast = not args.no_fast_path
+        point_args = (args.seed, args.trace_memory, args.writes_per_min, fast)
+        print(json.dumps(point(*args.point, *point_args)))
         return
     with json_report(args.json) as report:
         _run(args, report)
@@ -256,10 +273,11 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
     default_users = "20000,200000" if args.full else "2000,5000,20000"
     users = [int(u) for u in (args.users or default_users).split(",")]
     regions = [int(r) for r in (args.regions or "3,9,30").split(",")]
-    by_users = [run_point(u, 9, args.seed, args.trace_memory) for u in users]
-    by_regions = [run_point(args.region_users, r, args.seed, args.trace_memory) for r in regions]
+    fast, trace, ru = not args.no_fast_path, args.trace_memory, args.region_users
+    by_users = [run_point(u, 9, args.seed, trace, None, fast) for u in users]
+    by_regions = [run_point(ru, r, args.seed, trace, None, fast) for r in regions]
     writes = [float(w) for w in (args.writes or "0.5,2,8").split(",")]
-    by_writes = [run_point(args.region_users, 9, args.seed, False, w) for w in writes]
+    by_writes = [run_point(ru, 9, args.seed, False, w, fast) for w in writes]
     bare = bare_reference(args.seed, args.repeat)
     event = event_path(args.seed, args.repeat)
     fast = fast_path(args.fast_users, args.seed)
@@ -284,15 +302,19 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
     )
     header = (
         f"{'users':>8} {'regions':>7} {'ops':>9} {'CPU s':>7} {'events':>10} {'events/CPU-s':>12}"
-        f" {'repl MB':>8} {'msgs sent':>10} {'dup ops':>9} {'peak RSS MB':>11}"
+        f" {'repl MB':>8} {'repl msgs':>10} {'dup ops':>9} {'peak RSS MB':>11}"
     )
-    print(f"edge-flags, default scenario, seed {args.seed}; each point in a fresh process")
+    paths = sorted({f"{path}" for p in by_users + by_regions + by_writes for path in p["paths"]})
+    print(
+        f"edge-flags, default scenario, seed {args.seed}; each point in a fresh process; "
+        f"column paths: {', '.join(paths)} (events count the event path only)"
+    )
     print(header)
     for p in by_users + by_regions + by_writes:
         print(
             f"{p['users']:>8,} {p['regions']:>7} {p['ops']:>9,} {p['cpu_s']:>7.2f} "
             f"{p['events']:>10,} {p['events'] / p['cpu_s']:>12,.0f} "
-            f"{p['replicated_bytes'] / 1e6:>8.2f} {p['messages_sent_total']:>10,} "
+            f"{p['replicated_bytes'] / 1e6:>8.2f} {p['replicated_messages']:>10,} "
             f"{p['duplicate_ops_received']:>9,} {p['peak_rss_kb'] / 1024:>11.0f}"
         )
     for axis, exps in (
@@ -303,7 +325,7 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
         print(
             f"exponents vs {axis}: CPU {fmt_exp(exps['cpu_s'])}, events {fmt_exp(exps['events'])}, "
             f"replicated bytes {fmt_exp(exps['replicated_bytes'])}, messages "
-            f"{fmt_exp(exps['messages_sent_total'])}, peak RSS {fmt_exp(exps['peak_rss_kb'])}"
+            f"{fmt_exp(exps['replicated_messages'])}, peak RSS {fmt_exp(exps['peak_rss_kb'])}"
         )
     if per_user is not None:
         print(
@@ -331,7 +353,8 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
     )
     if default is not None:
         print(
-            f"default bench ({DEFAULT_USERS:,} users, 9 regions, 3 systems): "
+            f"default bench ({DEFAULT_USERS:,} users, 9 regions, 3 systems, "
+            f"paths {'/'.join(default['paths'])}): "
             f"{default['cpu_s']:.2f} CPU-s = {default['cpu_s'] / bare:.1f}x the bare loop "
             "(target: at most 10x)"
         )

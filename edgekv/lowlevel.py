@@ -105,7 +105,7 @@ _EXPORTS: dict[str, str] = {
     "single_home": "_bench.fasthome",
     "ops_bytes": "_bench.fastpath",
     "refusal": "_bench.fastpath",
-    "replicated_eventual": "_bench.fastpath",
+    "replicated_columns": "_bench.fastpath",
     "vectorised": "_bench.fastpath",
     "cdf": "_bench.fit",
     "fit_all": "_bench.fit",
@@ -165,7 +165,7 @@ if TYPE_CHECKING:
     from ._bench.anomalies import clock_skew, item_merge, resurrection
     from ._bench.api import BenchResult, SweepResult
     from ._bench.fasthome import home_refusal, single_home
-    from ._bench.fastpath import ops_bytes, refusal, replicated_eventual, vectorised
+    from ._bench.fastpath import ops_bytes, refusal, replicated_columns, vectorised
     from ._bench.fit import cdf, fit_all, ks_distance
     from ._bench.html import HtmlTable, render_report
     from ._bench.report import flatten, summarize, summary_rows

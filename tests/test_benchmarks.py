@@ -145,19 +145,20 @@ def test_scale_reports_exponents_per_axis_and_every_target_ratio() -> None:
     report = report_of(
         "scale.py",
         *("--users", "60,120", "--regions", "2,3", "--region-users", "60", "--repeat", "1"),
-        *("--writes", "0.5,4", "--fast-users", "200", "--trace-memory"),
+        *("--writes", "0.5,4", "--fast-users", "200", "--trace-memory", "--no-fast-path"),
     )
     assert [p["users"] for p in report["by_users"]] == [60, 120]
     assert [p["regions"] for p in report["by_regions"]] == [2, 3]
     assert [p["writes_per_min"] for p in report["by_writes"]] == [0.5, 4.0]
     for p in report["by_users"] + report["by_regions"] + report["by_writes"]:
         assert p["cpu_s"] > 0 and p["events"] > 0 and p["peak_rss_kb"] > 0
+        assert set(p["paths"]) == {"event"}
     twice = report["by_users"][1]
     assert twice["ops"] > report["by_users"][0]["ops"] and twice["replicated_bytes"] > 0
     assert report["by_writes"][1]["writes"] > report["by_writes"][0]["writes"]
     assert report["users_exponents"]["events"] > 0
     assert report["writes_exponents"]["replicated_bytes"] > 0
-    assert report["regions_exponents"]["messages_sent_total"] > 1  # n-1 per write, n^2 digests
+    assert report["regions_exponents"]["replicated_messages"] > 1  # n-1 per write, n^2 digests
     bare, event = report["bare_heapq_cpu_s"], report["event_path_cpu_s"]
     assert bare > 0 and report["event_path_over_bare"] == pytest.approx(event / bare)
     assert report["default_bench_over_bare"] is None  # no 20,000-user point asked for
@@ -165,6 +166,14 @@ def test_scale_reports_exponents_per_axis_and_every_target_ratio() -> None:
     assert fast["identical"] is True and fast["users"] == 200
     assert fast["fast_over_floor"] == pytest.approx(fast["cpu_s"]["fast"] / fast["cpu_s"]["floor"])
     assert sum(twice["live_bytes_per_user_by_file"].values()) > 0
+
+
+def test_a_scale_point_runs_the_default_bench_as_edgekv_bench_does() -> None:
+    """By default a point takes the fast path where ``edgekv bench`` would: every default
+    column vectorised, so no event runs; the figures come from the columns."""
+    point = json.loads(run("scale.py", "--point", "300", "3"))
+    assert point["paths"] == ["vectorised"] * 3 and point["events"] == 0
+    assert point["replicated_bytes"] > 0 and point["replicated_messages"] > 0
 
 
 def test_recorder_benchmark_records_every_operation() -> None:

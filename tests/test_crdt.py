@@ -71,6 +71,16 @@ def test_join_is_idempotent(crdt: CRDT, ops: list[Op]) -> None:
         assert crdt.join(a, delta(crdt, op)) == a
 
 
+@pytest.mark.parametrize("crdt", CRDTS, ids=lambda c: c.name)
+@given(data=st.data())
+def test_covers_is_join_returning_its_first_argument(crdt: CRDT, data: st.DataObject) -> None:
+    ops = data.draw(op_lists(min_size=2))
+    k = data.draw(st.integers(1, len(ops) - 1))
+    a, b = state(crdt, ops[:k]), state(crdt, ops[k:])
+    for x, y in ((a, b), (b, a), (a, a), (a, crdt.join(a, b)), (crdt.join(a, b), b)):
+        assert crdt.covers(x, y) is (crdt.join(x, y) is x)
+
+
 @given(ops=op_lists(), order=st.randoms(use_true_random=False))
 def test_field_state_is_the_lww_winner_of_every_field(ops: list[Op], order: Any) -> None:
     shuffled = list(ops)

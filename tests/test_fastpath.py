@@ -33,7 +33,7 @@ from edgekv.lowlevel import (
     load_workload,
     ops_bytes,
     refusal,
-    replicated_eventual,
+    replicated_columns,
     run_edge_flags,
     run_system,
     scenario_config,
@@ -42,6 +42,8 @@ from edgekv.lowlevel import (
 
 EVALUATOR = load_evaluator()
 COLUMN = "replicated:eventual"
+SESSION = "replicated:session"
+EVENTUAL = [(COLUMN, "eventual")]
 FIELDS = (
     "latency",
     "version",
@@ -77,17 +79,17 @@ replication: {anti_entropy: null}
 """
 
 
-def _both(scenario: EdgeFlags, cfg: Config) -> tuple[SystemRun, SystemRun]:
+def _both(scenario: EdgeFlags, cfg: Config, column: str = COLUMN) -> tuple[SystemRun, SystemRun]:
     """Both paths' runs of the column; their whole result JSON is checked identical here."""
-    fast = run_edge_flags(scenario, cfg, EVALUATOR, systems=[COLUMN])
-    event = run_edge_flags(scenario, cfg, EVALUATOR, systems=[COLUMN], fast_path=False)
+    fast = run_edge_flags(scenario, cfg, EVALUATOR, systems=[column])
+    event = run_edge_flags(scenario, cfg, EVALUATOR, systems=[column], fast_path=False)
     texts = []
     for result in (fast, event):
         summary = summarize(result)
-        del summary["systems"][COLUMN]["path"]
+        del summary["systems"][column]["path"]
         texts.append(json.dumps(summary, sort_keys=True, allow_nan=False))
     assert texts[0] == texts[1]
-    return fast.systems[COLUMN], event.systems[COLUMN]
+    return fast.systems[column], event.systems[column]
 
 
 def _assert_identical(fast: SystemRun, event: SystemRun) -> None:
@@ -147,6 +149,31 @@ def test_fast_path_matches_with_anti_entropy(case: str, seed: int, period: float
     _assert_identical(fast, event)
 
 
+@pytest.mark.parametrize("period", [None, 1.0])
+@pytest.mark.parametrize("seed", [1, 7])
+@pytest.mark.parametrize("case", list(CASES))
+def test_session_level_matches_event_path(case: str, seed: int, period: float | None) -> None:
+    """Session reads that are served at once, wait for replication or ask other regions:
+    the same record, answer time and outcome on both paths."""
+    changes, params = CASES[case]
+    cfg = scenario_config().replace(anti_entropy=period, **changes)
+    scenario = EdgeFlags(**{"users": 400, "duration": 20.0, "seed": seed, **params})
+    fast, event = _both(scenario, cfg, SESSION)
+    _assert_identical(fast, event)
+
+
+@pytest.mark.parametrize("wait", [None, 0.0, 0.05, 0.5])
+def test_session_level_matches_with_more_moves_and_any_session_wait(wait: float | None) -> None:
+    cfg = scenario_config()
+    if wait is not None:
+        cfg = cfg.replace(systems={"replicated": {"session_wait": f"{wait * 1000:g}ms"}})
+    scenario = EdgeFlags(users=3000, duration=30.0, seed=5, mobility=0.6)
+    fast, event = _both(scenario, cfg, SESSION)
+    local, waited, forwarded = np.bincount(event.outcome, minlength=3)
+    assert forwarded > 5 and (waited == 0 if wait == 0.0 else waited > 10)
+    _assert_identical(fast, event)
+
+
 @pytest.mark.parametrize("seed", [3, 11])
 def test_fast_path_matches_event_path_medium(seed: int) -> None:
     cfg = scenario_config().replace(anti_entropy=None, lag="lognormal:600ms,0.8")
@@ -197,9 +224,9 @@ def test_configs_with_feedback_take_the_event_path(changes: dict[str, Any], reas
 
 
 @pytest.mark.parametrize("seed", [1, 4])
-def test_only_the_eventual_column_is_vectorised_and_the_others_are_unchanged(seed: int) -> None:
-    """Beside the session level on the same store, the eventual column alone takes the
-    fast path (single-home has its own); every column's figures equal the all-event run's."""
+def test_every_default_column_is_vectorised_and_unchanged(seed: int) -> None:
+    """Both replicated columns and single-home take the fast path, each on its own; every
+    column's figures equal the all-event run's (one store for both replicated levels)."""
     cfg = scenario_config().replace(anti_entropy=None)
     scenario = EdgeFlags(users=1500, duration=20.0, seed=seed, mobility=0.4)
     systems = ["replicated:eventual", "replicated:session", "single-home"]
@@ -208,7 +235,7 @@ def test_only_the_eventual_column_is_vectorised_and_the_others_are_unchanged(see
         for f in (True, False)
     ]
     paths = [[s.pop("path") for s in summary["systems"].values()] for summary in both]
-    assert paths == [["vectorised", "event", "vectorised"], ["event"] * 3]
+    assert paths == [["vectorised"] * 3, ["event"] * 3]
     assert json.dumps(both[0], sort_keys=True) == json.dumps(both[1], sort_keys=True)
 
 
@@ -252,7 +279,7 @@ def test_a_read_tied_with_a_write_of_its_user_is_left_to_the_kernel() -> None:
     scenario = EdgeFlags(users=200, duration=10.0)
     work = build_workload(scenario, cfg)
     keys = [f"user-{u:03d}" for u in range(scenario.users)]
-    assert replicated_eventual(work, cfg, 1, keys, EVALUATOR, COLUMN) is not None
+    assert COLUMN in replicated_columns(work, cfg, 1, keys, EVALUATOR, EVENTUAL)
     reads = np.flatnonzero((work.kind == LOGIN) | (work.kind == READ)).tolist()
     purchases = (work.kind == PURCHASE).nonzero()[0]
     w, i = next(
@@ -264,7 +291,7 @@ def test_a_read_tied_with_a_write_of_its_user_is_left_to_the_kernel() -> None:
     t_edge = work.t_edge.copy()
     t_edge[i] = t_edge[w] + cfg.service_time
     tied = dataclasses.replace(work, t_edge=t_edge)
-    assert replicated_eventual(tied, cfg, 1, keys, EVALUATOR, COLUMN) is None
+    assert replicated_columns(tied, cfg, 1, keys, EVALUATOR, EVENTUAL) == {}
 
 
 @settings(max_examples=12)
@@ -274,13 +301,15 @@ def test_a_read_tied_with_a_write_of_its_user_is_left_to_the_kernel() -> None:
     mobility=st.sampled_from([0.0, 0.3, 1.0]),
     lag=st.sampled_from(["exp:300ms", "lognormal:1s,1.0", "constant:80ms", "uniform:0ms,2s"]),
     warmup=st.sampled_from([0.0, 0.5, 5.0]),
+    column=st.sampled_from([COLUMN, SESSION]),
+    period=st.sampled_from([None, 1.0]),
 )
 def test_fast_path_matches_event_path_on_any_seed(
-    seed: int, users: int, mobility: float, lag: str, warmup: float
+    seed: int, users: int, mobility: float, lag: str, warmup: float, column: str, period: Any
 ) -> None:
-    cfg = scenario_config().replace(anti_entropy=None, lag=lag)
+    cfg = scenario_config().replace(anti_entropy=period, lag=lag)
     scenario = EdgeFlags(users=users, duration=8.0, seed=seed, mobility=mobility, warmup=warmup)
-    fast, event = _both(scenario, cfg)
+    fast, event = _both(scenario, cfg, column)
     if len(fast.latency):  # (without operations the column runs on the event path)
         _assert_identical(fast, event)
 
@@ -302,7 +331,7 @@ def test_a_lost_update_is_counted_alike(tmp_path: Path) -> None:
         d_out=np.full(3, 0.01),
         value=np.array([11, 22, 0]),
     )
-    fast = replicated_eventual(work, cfg, 1, keys, EVALUATOR, COLUMN)
+    fast = replicated_columns(work, cfg, 1, keys, EVALUATOR, EVENTUAL).get(COLUMN)
     columns = [(COLUMN, "eventual")]
     event = run_system(work, cfg, 1, keys, EVALUATOR, "replicated", columns, None)[COLUMN]
     assert fast is not None
@@ -318,8 +347,10 @@ def test_the_api_takes_the_fast_path_unless_told_not_to() -> None:
         for f in (True, False)
     ]
     paths = [[s["path"] for s in r.to_dict()["systems"].values()] for r in runs]
-    assert paths == [["vectorised", "event"], ["event", "event"]]
-    assert "paths: replicated:eventual vectorised, replicated:session event" in runs[0].title()
+    assert paths == [["vectorised", "vectorised"], ["event", "event"]]
+    assert "paths: replicated:eventual vectorised, replicated:session vectorised" in (
+        runs[0].title()
+    )
     for r in runs:
         for s in r.to_dict()["systems"].values():
             del s["path"]

@@ -14,18 +14,20 @@ acknowledged, for wrong logins), read-your-writes by content, the lost updates o
 write has arrived everywhere, and the realised lag per link in delivery order. A read that
 starts or ends exactly when a write of its user commits, arrives or is acknowledged, or two
 writes of a user at once (orders the kernel's insertion order would decide), make it refuse:
-:func:`replicated_eventual` returns None and the caller runs the event path. Flag evaluation
+:func:`replicated_columns` leaves the column out and the caller runs the event path. Flag evaluation
 stays the evaluator's, called where the event path calls it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any, Literal, cast
 
 import numpy as np
 
 from .._core.config import Config
+from .._core.consistency import EVENTUAL, SESSION, ReplicatedStore
 from .._core.crdt import crdt_for
 from .._core.kernel import Kernel
 from .._core.realised import WINDOW, lag_report
@@ -36,6 +38,7 @@ from ..flags import Evaluator, User, merge_user
 from .fasthome import SYSTEM as SINGLE_HOME
 from .fasthome import home_refusal, single_home
 from .fastrepl import replicate
+from .fastsession import session_reads
 from .scenario import (
     LOGIN,
     LOGIN_PLATFORM,
@@ -48,7 +51,7 @@ from .scenario import (
     _write_value,
 )
 
-__all__ = ["decline", "refusal", "replicated_eventual", "vectorised"]
+__all__ = ["decline", "refusal", "replicated_columns", "vectorised"]
 
 _JOINED = ("put", "cd", "av")
 """Write classes a record is joined from: the put (floor and every field), the writes of
@@ -227,8 +230,8 @@ def decline(cfg: Config, work: Workload, system: str, levels: list[str]) -> str 
     """Why a column set of ``system`` cannot take the fast path (a short reason), or None."""
     if system == SINGLE_HOME:
         return home_refusal(cfg, work, levels)
-    if system != "replicated" or any(level != "eventual" for level in levels):
-        return "only replicated:eventual and single-home are vectorised"
+    if system != "replicated" or any(level not in (EVENTUAL, SESSION) for level in levels):
+        return "only replicated:eventual, replicated:session and single-home are vectorised"
     if work.padding_bytes:
         return "padded documents"
     if not work.ops:
@@ -236,20 +239,28 @@ def decline(cfg: Config, work: Workload, system: str, levels: list[str]) -> str 
     return refusal(cfg)
 
 
-def replicated_eventual(
+def replicated_columns(
     work: Workload,
     cfg: Config,
     seed: int,
     keys: list[str],
     evaluator: Evaluator,
-    label: str,
-) -> SystemRun | None:
-    """The ``replicated:eventual`` column computed in numpy, identical to the event path's,
-    or None when the config or a time tie rules the fast path out. O(ops log ops) plus one
-    flag evaluation per login (more for a login served other data than the truth)."""
-    if decline(cfg, work, "replicated", ["eventual"]) is not None:
-        return None
-    make_store("replicated", cfg, seed, Kernel()).close()  # the options' errors, as built
+    columns: Sequence[tuple[str, str]],
+) -> dict[str, SystemRun]:
+    """The ``replicated`` columns (``(label, level)`` pairs, ``eventual`` or ``session``)
+    computed in numpy, identical to the event path's, by label; a column the config or a
+    time tie rules out is left out. Replication is computed once for all of them.
+    O(ops log ops) plus one flag evaluation per login (more for a login served other data
+    than the truth); a session read that waits or asks other regions costs O(its user's
+    writes x regions) in Python (:mod:`~edgekv._bench.fastsession`)."""
+    columns = [
+        (label, level) for label, level in columns if not decline(cfg, work, "replicated", [level])
+    ]
+    if not columns:
+        return {}
+    store = make_store("replicated", cfg, seed, Kernel())  # the options' errors, as built
+    session_wait = cast(ReplicatedStore, store).session_wait
+    store.close()
     n_reg = len(cfg.names)
     n_users = len(keys)
     service = cfg.service_time
@@ -263,7 +274,7 @@ def replicated_eventual(
     w_kind = np.r_[np.full(n_users, -1), kind[w_ops]]  # -1: the put
     n_w = len(w_t)
     if np.any(np.diff(w_t) < 0):
-        return None
+        return {}
     version = _versions(w_region, w_t, n_reg)
     seq = np.empty(n_w, dtype=np.int64)
     for s in range(n_reg):
@@ -273,6 +284,7 @@ def replicated_eventual(
     crdt = crdt_for(cfg.granularity)
     kinds_l, users_l, values_l = w_kind.tolist(), w_user.tolist(), values.tolist()
 
+    @cache
     def op_size(w: int) -> int:
         """Bytes of write ``w`` as replication ships it (only repairs ask: a few)."""
         u, v = users_l[w], int(version[w])
@@ -286,29 +298,31 @@ def replicated_eventual(
     counted = (float(t_edge[0]), float(t_edge[-1]))  # as the event path counts bytes
     replicated = replicate(cfg, seed, w_region, w_t, version, op_size, counted)
     if replicated is None:
-        return None
+        return {}
     arrival = replicated.arrival
     # The hybrid clock ignores remote versions only if each is older than the millisecond
     # of its delivery (then every later local commit there already exceeds it).
     at_ms = (EPOCH_MS + arrival * 1000.0).astype(np.int64)
     at_ms[np.arange(n_w), w_region] = np.iinfo(np.int64).max  # (its origin commits it)
     if np.any((version >> 22)[:, None] >= at_ms):
-        return None
+        return {}
     ack = w_t + service
     reads = np.flatnonzero(~is_write)
     r_t = t_edge[reads]
-    r_fin = r_t + service
     r_user = user[reads]
     r_reg = region[reads].astype(np.int64)
     max_delay = float((arrival - w_t[:, None]).max()) if n_w else 0.0
-    reach = max(max_delay, service) + _MARGIN
+    rtt = [[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]  # (the store's model)
+    # The longest a read can take: a session read's wait, then one round trip and service.
+    longest = 2 * max(map(max, rtt)) + (session_wait or 0.0) + 2 * service
+    reach = max(max_delay, longest) + _MARGIN
 
     # Writes per user in commit order, and each read's window of writes to test one by one.
     order = np.argsort(w_user, kind="stable")
     o_user = w_user[order]
     o_t = w_t[order]
     if np.any((o_user[1:] == o_user[:-1]) & (o_t[1:] == o_t[:-1])):
-        return None  # two writes of a user at once: the kernel's order would decide
+        return {}  # two writes of a user at once: the kernel's order would decide
     span = float(max(w_t.max(initial=0.0), r_t.max(initial=0.0))) + 2 * reach + 1.0
     enc = o_user * span + o_t + reach
     r_enc = r_user * span + r_t
@@ -335,18 +349,16 @@ def replicated_eventual(
     pair_pos = np.repeat(lo - np.cumsum(np.r_[0, count[:-1]]), count) + np.arange(count.sum())
     pair_w = order[pair_pos]
     pair_t = w_t[pair_w]
-    pair_start, pair_fin, pair_ack = r_t[pair_read], r_fin[pair_read], ack[pair_w]
+    pair_start, pair_ack = r_t[pair_read], ack[pair_w]
     pair_arrival = arrival[pair_w, r_reg[pair_read]]
     # A read at the very time a write of its user commits, reaches its region or is
     # acknowledged: the kernel's insertion order would decide, so leave it to the kernel.
-    tie = (pair_t == pair_start) | (pair_arrival == pair_start) | (pair_t == pair_fin)
-    if np.any(tie | (pair_ack == pair_start) | (pair_ack == pair_fin)):
-        return None
+    tie = (pair_t == pair_start) | (pair_arrival == pair_start) | (pair_ack == pair_start)
+    if np.any(tie):
+        return {}
     pair_committed = pair_t < pair_start
     pair_arrived = pair_arrival < pair_start
     acked_start = pair_ack < pair_start
-    acked_now = pair_ack < pair_fin
-    unacked_now = (pair_t < pair_fin) & ~acked_now
 
     def newest(mask_name: str, pair_ok: np.ndarray) -> np.ndarray:
         """Per read, the version rank of the newest write of a class (-1: none) among the
@@ -359,174 +371,223 @@ def replicated_eventual(
         return best
 
     seen = {name: newest(name, pair_arrived) for name in _JOINED}
-    truth_start = {name: newest(name, acked_start) for name in _JOINED}
-    truth_now = {name: newest(name, acked_now) for name in _JOINED}
-    own_rank = newest("own", acked_start)
 
-    def ver(rank: np.ndarray) -> np.ndarray:
-        return np.where(rank >= 0, version[by_version[np.maximum(rank, 0)]], -1)
+    def column(label: str, level: str) -> SystemRun | None:
+        """The column of ``level`` from the shared arrays (None on a tie)."""
+        served = seen
+        r_fin = r_t + service
+        outcome = np.zeros(n_r, dtype=np.int8)
+        waited = np.zeros(n_r)
+        if level == SESSION:
+            # Every patch newer than its user's put: a record is then its newest write per class.
+            if np.any(version[n_users:] <= version[w_user[n_users:]]):
+                return None
+            session = session_reads(
+                r_user=r_user,
+                r_t=r_t,
+                r_reg=r_reg,
+                seen=seen,
+                w_user=w_user,
+                w_kind=w_kind,
+                w_t=w_t,
+                w_region=w_region,
+                v_rank=v_rank,
+                by_version=by_version,
+                arrival=arrival,
+                rtt=rtt,
+                service=service,
+                session_wait=session_wait,
+            )
+            if session is None:
+                return None
+            served, r_fin, outcome, waited = (
+                session.served,
+                session.finish,
+                session.outcome,
+                session.waited,
+            )
+        pair_fin = r_fin[pair_read]
+        if np.any((pair_t == pair_fin) | (pair_ack == pair_fin)):
+            return None  # a read answering as a write of its user commits or is acknowledged
+        acked_now = pair_ack < pair_fin
+        unacked_now = (pair_t < pair_fin) & ~acked_now
+        truth_start = {name: newest(name, acked_start) for name in _JOINED}
+        truth_now = {name: newest(name, acked_now) for name in _JOINED}
+        own_rank = newest("own", acked_start)
 
-    floor_v = np.maximum(ver(seen["put"]), 0)
-    cd_v, av_v = ver(seen["cd"]), ver(seen["av"])
-    cd_present = (cd_v >= 0) & (cd_v >= floor_v)
-    av_present = (av_v >= 0) & (av_v >= floor_v)
-    r_version = np.maximum(np.maximum(cd_v, av_v), floor_v).clip(0)
-    fv_cd = np.where(cd_present, cd_v, -1)
-    fv_av = np.where(av_present, av_v, -1)
-    own_w = by_version[np.maximum(own_rank, 0)]
-    own_v = np.where(own_rank >= 0, version[own_w], 0)
+        def ver(rank: np.ndarray) -> np.ndarray:
+            return np.where(rank >= 0, version[by_version[np.maximum(rank, 0)]], -1)
 
-    # Stale: a write committed before the read that the record does not reflect.
-    pv = version[pair_w]
-    pk = w_kind[pair_w]
-    pr = pair_read
-    covered = np.where(pk == PURCHASE, fv_cd[pr], np.where(pk == WRITE, fv_av[pr], -1))
-    missed = pair_committed & ~pair_arrived & (pv > floor_v[pr]) & (pv > covered)
-    stale = np.zeros(n_r, dtype=bool)
-    stale[pr[missed]] = True
-    first = np.full(n_r, np.inf)
-    np.minimum.at(first, pr[missed], pair_t[missed])
-    stale_s = np.where(stale, r_t - first, 0.0)
-    light = np.array(cfg.floors())
-    beyond_pair = missed & (pair_t + light[w_region[pair_w], r_reg[pr]] < r_t[pr])
-    beyond = np.zeros(n_r, dtype=bool)
-    beyond[pr[beyond_pair]] = True
+        floor_v = np.maximum(ver(served["put"]), 0)
+        cd_v, av_v = ver(served["cd"]), ver(served["av"])
+        cd_present = (cd_v >= 0) & (cd_v >= floor_v)
+        av_present = (av_v >= 0) & (av_v >= floor_v)
+        r_version = np.maximum(np.maximum(cd_v, av_v), floor_v).clip(0)
+        fv_cd = np.where(cd_present, cd_v, -1)
+        fv_av = np.where(av_present, av_v, -1)
+        own_w = by_version[np.maximum(own_rank, 0)]
+        own_v = np.where(own_rank >= 0, version[own_w], 0)
 
-    # Read-your-writes, by content: the document's stars reach the own purchase's total.
-    cd_w = by_version[np.maximum(seen["cd"], 0)]
-    ryw = (own_v > 0) & ~(cd_present & (values[cd_w] >= values[own_w]))
-    since_own = np.where(own_rank >= 0, r_t - w_t[own_w], np.inf)
+        # Stale: a write committed before the read that the record does not reflect.
+        pv = version[pair_w]
+        pk = w_kind[pair_w]
+        pr = pair_read
+        covered = np.where(pk == PURCHASE, fv_cd[pr], np.where(pk == WRITE, fv_av[pr], -1))
+        missed = pair_committed & (pv > floor_v[pr]) & (pv > covered)
+        stale = np.zeros(n_r, dtype=bool)
+        stale[pr[missed]] = True
+        first = np.full(n_r, np.inf)
+        np.minimum.at(first, pr[missed], pair_t[missed])
+        stale_s = np.where(stale, r_t - first, 0.0)
+        light = np.array(cfg.floors())
+        beyond_pair = missed & (pair_t + light[w_region[pair_w], r_reg[pr]] < r_t[pr])
+        beyond = np.zeros(n_r, dtype=bool)
+        beyond[pr[beyond_pair]] = True
 
-    # The user's writes issued but not acknowledged when the read answers, newest last.
-    unacked = np.zeros(n_r, dtype=bool)
-    unacked[pr[unacked_now]] = True
-    pending: dict[int, np.ndarray] = {}
-    for k in (PURCHASE, WRITE):
-        last = np.full(n_r, -1, dtype=np.int64)
-        ok = unacked_now & (pk == k)
-        np.maximum.at(last, pr[ok], pair_w[ok])
-        pending[k] = last
+        # Read-your-writes, by content: the document's stars reach the own purchase's total.
+        cd_w = by_version[np.maximum(served["cd"], 0)]
+        ryw = (own_v > 0) & ~(cd_present & (values[cd_w] >= values[own_w]))
+        since_own = np.where(own_rank >= 0, r_t - w_t[own_w], np.inf)
 
-    writes_value = values.tolist()
-    by_version_l, version_l, kind_l = by_version.tolist(), version.tolist(), w_kind.tolist()
+        # The user's writes issued but not acknowledged when the read answers, newest last.
+        unacked = np.zeros(n_r, dtype=bool)
+        unacked[pr[unacked_now]] = True
+        pending: dict[int, np.ndarray] = {}
+        for k in (PURCHASE, WRITE):
+            last = np.full(n_r, -1, dtype=np.int64)
+            ok = unacked_now & (pk == k)
+            np.maximum.at(last, pr[ok], pair_w[ok])
+            pending[k] = last
 
-    def doc_of(u: int, put: int, cd: int, av: int) -> dict[str, Any] | None:
-        """The document a record joined from these writes (version ranks, -1: none) holds:
-        fields older than the put are dropped (None: no write)."""
-        floor = version_l[by_version_l[put]] if put >= 0 else 0
-        out: dict[str, Any] = {}
-        if put >= 0:
-            out["user_id"] = keys[u]
-        if av >= 0:
-            w = by_version_l[av]
-            if version_l[w] >= floor:
-                out["appVersion"] = "5.0.0" if kind_l[w] == -1 else f"5.1.{writes_value[w]}"
-        if cd >= 0:
-            w = by_version_l[cd]
-            if version_l[w] >= floor:
-                out["customData"] = {"stars": writes_value[w]}
-        return out if out else None
+        writes_value = values.tolist()
+        by_version_l, version_l, kind_l = by_version.tolist(), version.tolist(), w_kind.tolist()
 
-    logins = np.flatnonzero(kind[reads] == LOGIN)
-    # Each login's document, by parts: the put's presence, appVersion (-2: none, -1: the
-    # put's) and the stars (-1: none); and whether the truth at its start is the same join.
-    av_w = by_version[np.maximum(seen["av"], 0)]
-    av_key = np.where(av_present, np.where(w_kind[av_w] == -1, -1, values[av_w]), -2)
-    stars = np.where(cd_present, values[cd_w], -1)
-    same = np.ones(len(logins), dtype=bool)
-    for c in _JOINED:
-        same &= seen[c][logins] == truth_start[c][logins]
-    columns = [
-        logins.tolist(),
-        r_user[logins].tolist(),
-        r_fin[logins].tolist(),
-        (seen["put"][logins] >= 0).tolist(),
-        av_key[logins].tolist(),
-        stars[logins].tolist(),
-        same.tolist(),
-    ]
-    evaluate, from_dict = evaluator.evaluate, User.from_dict
-    served_platinum: list[bool] = []
-    wrong_logins: list[int] = []
-    for j, u, fin, put, av, cd, same_writes in zip(*columns, strict=True):
-        now_ms = EPOCH_MS + fin * 1e3
-        request = {"user_id": keys[u], "platform": LOGIN_PLATFORM}
-        parts: dict[str, Any] = {"user_id": keys[u]} if put else {}
-        if av != -2:
-            parts["appVersion"] = "5.0.0" if av == -1 else f"5.1.{av}"
-        if cd >= 0:
-            parts["customData"] = {"stars": cd}
-        doc = parts or None
-        evaluated = evaluate(from_dict(merge_user(doc, request)), now_ms=now_ms)
-        hit = evaluated.get(PLATINUM)
-        served_platinum.append(hit is not None and hit.value is True)
-        if same_writes:  # the same writes: the same document
-            continue
-        served = {k: v.value for k, v in evaluated.items()}
-        start = doc_of(u, *(int(truth_start[c][j]) for c in _JOINED))
-        if doc == start or served == _variables(evaluator, start, request, now_ms):
-            continue
-        now = doc_of(u, *(int(truth_now[c][j]) for c in _JOINED))
-        if doc == now or served == _variables(evaluator, now, request, now_ms):
-            continue
-        ahead = dict(now or {})
-        for w in sorted(x for x in (int(pending[PURCHASE][j]), int(pending[WRITE][j])) if x >= 0):
-            if kind_l[w] == PURCHASE:
-                ahead["customData"] = {"stars": writes_value[w]}
-            else:
-                ahead["appVersion"] = f"5.1.{writes_value[w]}"
-        if ahead == now or served != _variables(evaluator, ahead, request, now_ms):
-            wrong_logins.append(j)
-    platinum = np.zeros(n_r, dtype=bool)
-    platinum[logins] = served_platinum
-    wrong = np.zeros(n_r, dtype=bool)
-    wrong[wrong_logins] = True
+        def doc_of(u: int, put: int, cd: int, av: int) -> dict[str, Any] | None:
+            """The document a record joined from these writes (version ranks, -1: none) holds:
+            fields older than the put are dropped (None: no write)."""
+            floor = version_l[by_version_l[put]] if put >= 0 else 0
+            out: dict[str, Any] = {}
+            if put >= 0:
+                out["user_id"] = keys[u]
+            if av >= 0:
+                w = by_version_l[av]
+                if version_l[w] >= floor:
+                    out["appVersion"] = "5.0.0" if kind_l[w] == -1 else f"5.1.{writes_value[w]}"
+            if cd >= 0:
+                w = by_version_l[cd]
+                if version_l[w] >= floor:
+                    out["customData"] = {"stars": writes_value[w]}
+            return out if out else None
 
-    n_ops = work.ops
-    latency = (work.d_in + ((t_edge + service) - t_edge)) + work.d_out
-    op_version = np.zeros(n_ops, dtype=np.int64)
-    op_version[w_ops] = version[n_users:]
-    op_version[reads] = r_version
+        logins = np.flatnonzero(kind[reads] == LOGIN)
+        # Each login's document, by parts: the put's presence, appVersion (-2: none, -1: the
+        # put's) and the stars (-1: none); and whether the truth at its start is the same join.
+        av_w = by_version[np.maximum(served["av"], 0)]
+        av_key = np.where(av_present, np.where(w_kind[av_w] == -1, -1, values[av_w]), -2)
+        stars = np.where(cd_present, values[cd_w], -1)
+        same = np.ones(len(logins), dtype=bool)
+        for c in _JOINED:
+            same &= served[c][logins] == truth_start[c][logins]
+        columns = [
+            logins.tolist(),
+            r_user[logins].tolist(),
+            r_fin[logins].tolist(),
+            (served["put"][logins] >= 0).tolist(),
+            av_key[logins].tolist(),
+            stars[logins].tolist(),
+            same.tolist(),
+        ]
+        evaluate, from_dict = evaluator.evaluate, User.from_dict
+        served_platinum: list[bool] = []
+        wrong_logins: list[int] = []
+        for j, u, fin, put, av, cd, same_writes in zip(*columns, strict=True):
+            now_ms = EPOCH_MS + fin * 1e3
+            request = {"user_id": keys[u], "platform": LOGIN_PLATFORM}
+            parts: dict[str, Any] = {"user_id": keys[u]} if put else {}
+            if av != -2:
+                parts["appVersion"] = "5.0.0" if av == -1 else f"5.1.{av}"
+            if cd >= 0:
+                parts["customData"] = {"stars": cd}
+            doc = parts or None
+            evaluated = evaluate(from_dict(merge_user(doc, request)), now_ms=now_ms)
+            hit = evaluated.get(PLATINUM)
+            served_platinum.append(hit is not None and hit.value is True)
+            if same_writes:  # the same writes: the same document
+                continue
+            served = {k: v.value for k, v in evaluated.items()}
+            start = doc_of(u, *(int(truth_start[c][j]) for c in _JOINED))
+            if doc == start or served == _variables(evaluator, start, request, now_ms):
+                continue
+            now = doc_of(u, *(int(truth_now[c][j]) for c in _JOINED))
+            if doc == now or served == _variables(evaluator, now, request, now_ms):
+                continue
+            ahead = dict(now or {})
+            for w in sorted(
+                x for x in (int(pending[PURCHASE][j]), int(pending[WRITE][j])) if x >= 0
+            ):
+                if kind_l[w] == PURCHASE:
+                    ahead["customData"] = {"stars": writes_value[w]}
+                else:
+                    ahead["appVersion"] = f"5.1.{writes_value[w]}"
+            if ahead == now or served != _variables(evaluator, ahead, request, now_ms):
+                wrong_logins.append(j)
+        platinum = np.zeros(n_r, dtype=bool)
+        platinum[logins] = served_platinum
+        wrong = np.zeros(n_r, dtype=bool)
+        wrong[wrong_logins] = True
 
-    def scatter(values: np.ndarray, dtype: Any, fill: Any = 0) -> np.ndarray:
-        out = np.full(n_ops, fill, dtype=dtype)
-        out[reads] = values
-        return out
+        n_ops = work.ops
+        elapsed = (t_edge + service) - t_edge
+        elapsed[reads] = r_fin - r_t
+        latency = (work.d_in + elapsed) + work.d_out
+        op_version = np.zeros(n_ops, dtype=np.int64)
+        op_version[w_ops] = version[n_users:]
+        op_version[reads] = r_version
 
-    window = slice(n_users, n_w)
-    sent = ops_bytes(
-        w_region[window],
-        seq[window],
-        np.array([len(key.encode()) for key in keys], dtype=np.int64)[w_user[window]],
-        w_kind[window] == PURCHASE,
-        values[window],
-        version[window],
-    )
-    keys_av = np.where(w_kind == -1, -1, values)[order]
-    lost = _lost_updates(o_user, o_rank, version[order], classes, keys_av, values[order], n_users)
-    peers = n_reg - 1
-    return SystemRun(
-        name=label,
-        latency=latency,
-        version=op_version,
-        stale=scatter(stale, bool),
-        stale_s=scatter(stale_s, float),
-        beyond_floor=scatter(beyond, bool),
-        ryw=scatter(ryw, bool),
-        required=scatter(own_v, np.int64),
-        wrong=scatter(wrong, bool),
-        platinum=scatter(platinum, bool),
-        outcome=np.zeros(n_ops, dtype=np.int8),
-        waited=np.zeros(n_ops, dtype=float),
-        failed=np.zeros(n_ops, dtype=bool),
-        since_own=scatter(since_own, float, np.inf),
-        bytes_replicated=sent * peers + replicated.extra_bytes,
-        messages_replicated=(n_w - n_users) * peers + replicated.extra_messages,
-        lost_updates=lost[0],
-        writes_checked=lost[1],
-        realised_lag=_realised(cfg, replicated.lags),
-        path="vectorised",
-    )
+        def scatter(values: np.ndarray, dtype: Any, fill: Any = 0) -> np.ndarray:
+            out = np.full(n_ops, fill, dtype=dtype)
+            out[reads] = values
+            return out
+
+        window = slice(n_users, n_w)
+        sent = ops_bytes(
+            w_region[window],
+            seq[window],
+            np.array([len(key.encode()) for key in keys], dtype=np.int64)[w_user[window]],
+            w_kind[window] == PURCHASE,
+            values[window],
+            version[window],
+        )
+        keys_av = np.where(w_kind == -1, -1, values)[order]
+        lost = _lost_updates(
+            o_user, o_rank, version[order], classes, keys_av, values[order], n_users
+        )
+        peers = n_reg - 1
+        return SystemRun(
+            name=label,
+            latency=latency,
+            version=op_version,
+            stale=scatter(stale, bool),
+            stale_s=scatter(stale_s, float),
+            beyond_floor=scatter(beyond, bool),
+            ryw=scatter(ryw, bool),
+            required=scatter(own_v, np.int64),
+            wrong=scatter(wrong, bool),
+            platinum=scatter(platinum, bool),
+            outcome=scatter(outcome, np.int8),
+            waited=scatter(waited, float),
+            failed=np.zeros(n_ops, dtype=bool),
+            since_own=scatter(since_own, float, np.inf),
+            bytes_replicated=sent * peers + replicated.extra_bytes,
+            messages_replicated=(n_w - n_users) * peers + replicated.extra_messages,
+            lost_updates=lost[0],
+            writes_checked=lost[1],
+            realised_lag=_realised(cfg, replicated.lags),
+            path="vectorised",
+        )
+
+    runs = ((label, column(label, level)) for label, level in columns)
+    return {label: run for label, run in runs if run is not None}
 
 
 def vectorised(
@@ -546,11 +607,6 @@ def vectorised(
             return {}
         home = single_home(work, cfg, seed, keys, evaluator, columns[0][0])
         return {} if home is None else {home.name: home}
-    out = {}
-    for label, level in columns:
-        if decline(cfg, work, system, [level]) is not None:
-            continue
-        run = replicated_eventual(work, cfg, seed, keys, evaluator, label)
-        if run is not None:
-            out[label] = run
-    return out
+    if system != "replicated":
+        return {}
+    return replicated_columns(work, cfg, seed, keys, evaluator, columns)

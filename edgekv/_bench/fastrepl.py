@@ -34,6 +34,7 @@ __all__ = ["Replication", "replicate"]
 _PAGE = 4096
 """Draws per page of a :class:`~edgekv.lowlevel.DelayStream` (its default block)."""
 _TICK, _DIGEST, _REPAIR = 0, 1, 2
+_Ranges = tuple[np.ndarray, np.ndarray]
 
 
 class _Tie(Exception):
@@ -69,7 +70,8 @@ class _Link:
         "sent_at",
         "repair",
         "sent",
-        "top",
+        "shift",
+        "done",
     )
 
     def __init__(self, cfg: Config, rng: np.random.Generator, src: int, dst: int) -> None:
@@ -87,8 +89,10 @@ class _Link:
         one instant are delivered at one instant in the order they were sent)."""
         self.sent = 0
         """Digests and repairs sent on the link so far."""
-        self.top = 0.0
-        """An upper bound of :attr:`arrival` (its maximum when last recomputed)."""
+        self.shift = 0
+        """Repairs sent on the link so far: the writes after them draw that much later."""
+        self.done = 0
+        """Writes whose :attr:`arrival` is computed (the others' draws may still move)."""
 
     def delays(self, index: np.ndarray) -> np.ndarray:
         """The link's delays (draws floored at half the RTT) at stream positions ``index``,
@@ -102,23 +106,31 @@ class _Link:
         return np.where(draw > self.floor, draw, self.floor)
 
     def place(self, commit: np.ndarray, index: np.ndarray) -> None:
-        """Set the writes' commit times and draw positions; compute their arrivals."""
+        """Set the writes' commit times and draw positions before any repair (their own
+        place plus the digests sent before each)."""
         self.commit, self.index = commit, index
-        self.arrival = commit + self.delays(index)
+        self.arrival = np.empty(len(commit))
         self.sent_at = commit.copy()
         self.repair = np.zeros(len(commit), dtype=np.int64)
-        self.top = float(self.arrival.max()) if len(commit) else 0.0
+
+    def upto(self, count: int) -> np.ndarray:
+        """:attr:`arrival` with the first ``count`` writes computed: writes committed since
+        the link's last repair draw :attr:`shift` positions on. O(writes computed)."""
+        done = self.done
+        if count > done:
+            index = self.index[done:count] + self.shift
+            self.arrival[done:count] = self.commit[done:count] + self.delays(index)
+            self.done = count
+        return self.arrival
 
     def send(self, before: int, repair: bool) -> float:
-        """A digest or repair sent after the link's first ``before`` writes: its delay. After
-        a repair the later writes draw one position on (:meth:`place` counted the digests)."""
+        """A digest or repair sent after the link's first ``before`` writes: its delay. A
+        repair moves the later writes' draws one position on."""
         delay = float(self.delays(np.array([before + self.sent]))[0])
         self.sent += 1
-        if repair and before < len(self.index):
-            self.index[before:] += 1
-            tail = self.commit[before:] + self.delays(self.index[before:])
-            self.arrival[before:] = tail
-            self.top = max(self.top, float(tail.max()))
+        if repair:
+            self.upto(before)
+            self.shift += 1
         return delay
 
 
@@ -163,7 +175,9 @@ class _Replay:
         self.known = [[[0] * n for _ in range(n)] for _ in range(n)]
         """``known[r][d]``: the newest version vector ``r`` heard from ``d``."""
         self.heard = [[-1] * n for _ in range(n)]
-        self.held: list[list[dict[int, list[int]]]] = [[{} for _ in range(n)] for _ in range(n)]
+        self.held: list[list[dict[int, _Ranges]]] = [[{} for _ in range(n)] for _ in range(n)]
+        """``held[r][d]``: per origin, the out-of-order ops in ``d``'s newest digest heard
+        by ``r`` (by clock), as inclusive ranges ``(lows, highs)``."""
         self.bytes = 0
         self.messages = 0
         self.events: list[tuple[float, int, int, tuple[Any, ...]]] = []
@@ -171,8 +185,6 @@ class _Replay:
         self.repaired = 0
         self.commit_lists = [c.tolist() for c in commits]
         self.cursor = [0] * n
-        self.horizon = max(link.top for row in links for link in row)
-        """No first application is later than this."""
 
     def counted(self, t: float) -> bool:
         """Whether a message sent at ``t`` falls in the counting window (first op, last op]."""
@@ -191,7 +203,18 @@ class _Replay:
         for d in range(len(self.commits)):  # armed as the mesh starts, before any write
             self.push(self.period, _TICK, (d, -np.inf))
         events = self.events
-        while events and events[0][0] <= max(end, self.horizon):
+        horizon = np.inf
+        while events:
+            if events[0][0] > end and horizon == np.inf:
+                # Every write is committed: no repair moves a draw any more, so every
+                # arrival is known, and none is later than the latest.
+                horizon = max(
+                    float(link.upto(len(link.commit)).max(initial=end))
+                    for row in self.links
+                    for link in row
+                )
+            if events[0][0] > max(end, horizon):
+                return
             at, _, kind, args = heapq.heappop(events)
             if kind == _TICK:
                 self.digest(args[0], at, args[1])
@@ -215,7 +238,7 @@ class _Replay:
             link = self.links[o][d]
             p = self.prefix[d][o]
             m = _before(self.commits[o], now)
-            seg = link.arrival[p:m]
+            seg = link.upto(m)[p:m]
             if len(seg):
                 # A delivery at the tick's instant ran first if it was scheduled first: a
                 # repair that did, or a write committed before the tick was armed.
@@ -238,7 +261,7 @@ class _Replay:
         if self.counted(now):
             self.bytes += size * (n - 1)
             self.messages += n - 1
-        held = {item[0]: item[1:] for item in extra}
+        held = {item[0]: (np.array(item[1::2]), np.array(item[2::2])) for item in extra}
         for r in range(n):
             if r != d:
                 delay = self.links[d][r].send(own, repair=False)
@@ -256,7 +279,7 @@ class _Replay:
         return k
 
     def on_digest(
-        self, now: float, r: int, d: int, vv: list[int], clock: int, held: dict[int, list[int]]
+        self, now: float, r: int, d: int, vv: list[int], clock: int, held: dict[int, _Ranges]
     ) -> None:
         """Region ``r`` takes ``d``'s digest and resends what ``d`` lacks."""
         known = self.known[r][d]
@@ -274,15 +297,15 @@ class _Replay:
             top = self.committed(o, horizon)
             if top < lo:
                 continue
-            logged = commits[lo - 1 : top] if o == r else self.links[o][r].arrival[lo - 1 : top]
+            logged = commits if o == r else self.links[o][r].upto(top)
+            logged = logged[lo - 1 : top]
             seqs = np.flatnonzero(logged < horizon) + lo
             ranges = holds.get(o)
-            if ranges:
-                keep = np.ones(len(seqs), dtype=bool)
-                for k in range(0, len(ranges), 2):
-                    keep &= (seqs < ranges[k]) | (seqs > ranges[k + 1])
-                seqs = seqs[keep]
-            ops.extend((o, int(seq)) for seq in seqs)
+            if ranges is not None and len(seqs):
+                lows, highs = ranges
+                k = np.searchsorted(lows, seqs, side="right") - 1  # the range below or at
+                seqs = seqs[(k < 0) | (seqs > highs[np.maximum(k, 0)])]
+            ops.extend(zip([o] * len(seqs), seqs.tolist(), strict=True))
         if not ops:
             return
         if self.counted(now):
@@ -293,7 +316,6 @@ class _Replay:
             self.messages += 1
         link = self.links[r][d]
         delay = link.send(_before(self.commits[r], now), repair=True)
-        self.horizon = max(self.horizon, link.top)
         self.push(now + delay, _REPAIR, (d, now, ops))
 
     def on_repair(self, now: float, d: int, sent: float, ops: list[tuple[int, int]]) -> None:
@@ -304,7 +326,7 @@ class _Replay:
                 continue
             link = self.links[o][d]
             j = seq - 1
-            if link.arrival[j] > now:  # (its own delivery at this instant was sent first)
+            if link.upto(seq)[j] > now:  # (its own delivery at this instant was sent first)
                 self.repaired += 1
                 link.arrival[j], link.sent_at[j], link.repair[j] = now, sent, self.repaired
 
@@ -369,7 +391,7 @@ def replicate(
         for d in range(n):
             if d != s:
                 link = links[s][d]
-                arrival[by_origin[s], d] = link.arrival
+                arrival[by_origin[s], d] = link.upto(len(link.commit))
                 # Applied in the kernel's order: by time, then by when the message was sent,
                 # then (one repair, or repairs sent at one instant) in sending order.
                 order = np.lexsort((link.repair, link.sent_at, link.arrival))

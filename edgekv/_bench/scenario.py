@@ -75,7 +75,7 @@ from .._core.errors import ConfigError
 from .._core.kernel import Kernel
 from .._core.mesh import Mesh
 from .._core.oracle import Oracle
-from .._core.store import Op, OpKind, OpResult, Session, Store
+from .._core.store import Level, Op, OpKind, OpResult, Session, Store
 from .._core.systems import make_store, parse_system
 from .._core.versions import EPOCH_MS, split_version
 from .._drivers.files import default_config, load_config, read_text
@@ -626,6 +626,10 @@ class _Recorder:
 
 
 _OUTCOME_CODE = {name: code for code, name in enumerate(OUTCOMES)}
+GET, PATCH, EVENTUAL = OpKind.GET, OpKind.PATCH, Level.EVENTUAL
+_new = tuple.__new__
+"""Builds an :class:`Op` from all its fields, skipping its Python-level ``__new__`` (one per
+operation and column)."""
 
 
 class _Context:
@@ -657,17 +661,32 @@ class _Context:
         self.pending = 0
         self.since_own = _floats(self.n_ops, math.inf)
         """Per read: seconds since the user's own last acknowledged purchase."""
+        self._seen_at: tuple[int, float] = (-1, 0.0)
+        self._seen: list[tuple[Mapping[str, Any] | None, dict[str, Any]]] = []
+        """The documents :meth:`variables` evaluated for op and instant ``_seen_at``, with
+        their variables."""
         self.truth: Callable[[int], dict[str, Any] | None] = _no_truth
         self.truth_ahead: Callable[[int], dict[str, Any] | None] = _no_truth
         """The truth with the user's writes still unacknowledged applied in issue order: a
         store may have committed them already (a single home answers after its flush)."""
 
     def variables(self, i: int, doc: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Every variable's value for a login of op ``i`` served ``doc`` (O(features))."""
+        """Every variable's value for a login of op ``i`` served ``doc`` (O(features); neither
+        is modified afterwards). A login answered at one instant in several columns (eventual
+        and session reads) asks about the same documents: each is evaluated once, remembered
+        by op and instant and compared by content (O(documents remembered))."""
+        now_ms = EPOCH_MS + self.kernel.now * 1e3
+        if self._seen_at != (i, now_ms):
+            self._seen_at = (i, now_ms)
+            self._seen = []
+        for seen, values in self._seen:
+            if seen == doc:
+                return values
         request = {"user_id": self.keys[self.user[i]], "platform": LOGIN_PLATFORM}
         user = User.from_dict(merge_user(doc, request))
-        now_ms = EPOCH_MS + self.kernel.now * 1e3
-        return {k: v.value for k, v in self.evaluator.evaluate(user, now_ms=now_ms).items()}
+        values = self.evaluator.values(user, now_ms)
+        self._seen.append((doc, values))
+        return values
 
     def beyond_floor(self, i: int, start: float) -> bool:
         """Whether the read of op ``i`` that started at ``start``, just scored stale by the
@@ -723,14 +742,17 @@ def _drive(
     t_edge = _packed(np.float64, work.t_edge)
     n = len(t_edge)
 
-    def arrive(i: int) -> None:
+    def arrive(i: int, chain: Callable[[int, Any], None]) -> None:
+        # ``chain`` is this function, handed along rather than named: a closure naming
+        # itself is a reference cycle, which would keep the whole run alive until a
+        # garbage collection traverses it.
         if i + 1 < n:
-            kernel.call_at(t_edge[i + 1], arrive, i + 1)
+            kernel.call_at(t_edge[i + 1], chain, i + 1, chain)
         ctx.pending += 1
         issue(i)
 
     if n:
-        kernel.call_at(t_edge[0], arrive, 0)
+        kernel.call_at(t_edge[0], arrive, 0, arrive)
     end = t_edge[-1] if n else 0.0
     t = 0.0
     while t < end:
@@ -864,6 +886,10 @@ def run_system(
             first = False
             recorder.write_done(i, result)
 
+    readers = [(recorder.read_done, level, level == SESSION) for recorder, level in recorders]
+    """Per column, its recorder's callback, its level and whether it carries the token."""
+    submit = store.submit
+
     def issue(i: int) -> None:
         kind, u, region = kinds[i], users[i], regions[i]
         key = keys[u]
@@ -871,20 +897,17 @@ def run_system(
         if kind in (PURCHASE, WRITE):
             value = _write_value(kind, values[i], work.padding_bytes)
             token = tokens[u] if tokens is not None and kind == PURCHASE else None
-            op = Op(OpKind.PATCH, region, key, value, session=token, location_hint=hint)
+            op = _new(Op, (PATCH, region, key, value, EVENTUAL, token, None, hint))
             unacked.setdefault(u, []).append(value)
-            store.submit(op, partial(write_done, i, u, value))
+            submit(op, partial(write_done, i, u, value))
             return
         truth_start = truth_doc[u]
         ctx.since_own[i] = kernel.now - own_at[u]
-        first = True
-        for recorder, level in recorders:
-            if not first:
-                ctx.pending += 1
-            first = False
-            token = tokens[u] if tokens is not None and level == SESSION else None
-            op = Op(OpKind.GET, region, key, level=level, session=token, location_hint=hint)
-            store.submit(op, partial(recorder.read_done, i, truth_start, own[u], own_total[u]))
+        ctx.pending += len(readers) - 1
+        for read_done, level, session in readers:
+            token = tokens[u] if session and tokens is not None else None
+            op = _new(Op, (GET, region, key, None, level, token, None, hint))
+            submit(op, partial(read_done, i, truth_start, own[u], own_total[u]))
 
     shipped = _Shipped(store)
     window = (float(work.t_edge[0]), float(work.t_edge[-1])) if work.ops else (0.0, 0.0)
@@ -896,6 +919,7 @@ def run_system(
     lost = _lost_updates(store, keys, last)
     realised = None if tracker is None else tracker.report()
     store.close()
+    kernel.clear()  # the closed store's leftover timers would tie the heap to it in a cycle
     if isinstance(store, _Recorded):
         store.recorder.close()
     return {

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from .config import Config
@@ -65,6 +66,8 @@ EVENTUAL = Level.EVENTUAL
 SESSION = Level.SESSION
 BOUNDED = Level.BOUNDED
 STRONG = Level.STRONG
+_GET, _LOCAL, _WAITED, _FORWARDED = OpKind.GET, Route.LOCAL, Route.WAITED, Route.FORWARDED
+"""Enum members bound once: looking one up on its class costs ten times a global."""
 LEVELS = (EVENTUAL, SESSION, BOUNDED, STRONG)
 """Consistency levels the replicated store serves."""
 
@@ -80,11 +83,16 @@ class _Read(Pending):
     __slots__ = ("latest", "rec", "pending", "route", "waiting")
 
     def __init__(self, op: Op, on_done: OnDone, start: float, latest: int) -> None:
-        super().__init__(op, on_done, start)
+        # Pending's fields set here rather than through super(): one frame less per read.
+        self.op = op
+        self.on_done = on_done
+        self.start = start
+        self.waited = 0.0
+        self.done = False
         self.latest = latest
         self.rec: Record | None = None
         self.pending = 0
-        self.route = Route.LOCAL
+        self.route = _LOCAL
         self.waiting = False
 
 
@@ -142,6 +150,8 @@ class ReplicatedStore:
         )
         self.service = cfg.service_time
         self.in_flight = 0
+        self._time = scheduler.time
+        self._call_at = scheduler.call_at
         self._nodes = mesh.nodes
         self._crdt = mesh.nodes[0].crdt
         self._writers: dict[str, int] = {}
@@ -150,8 +160,12 @@ class ReplicatedStore:
         self.counts: dict[str, int] = {}
         """Reads per ``"level/route"``, ``"level/stale"`` and ``"level/unavailable"``; writes
         per kind."""
+        self._names: dict[tuple[str, str, str], tuple[str, str]] = {}
+        """:attr:`counts`' names (route or kind, stale) by kind, level and route."""
         mesh.track_heard()
-        mesh.on_write(self._note_write)
+        # A function of the writers map, not a method: the mesh then holds no reference back
+        # to this store, so a finished run is freed by reference counting.
+        mesh.on_write(partial(_note_write, self._writers))
 
     def now(self) -> float:
         """Seconds since the store started."""
@@ -185,16 +199,12 @@ class ReplicatedStore:
     def submit(self, op: Op, on_done: OnDone) -> None:
         """Start ``op`` now (see :class:`~edgekv.Store`)."""
         check_op(op, len(self._nodes), LEVELS)
-        if op.kind == OpKind.GET:
+        if op.kind == _GET:
             self.read(op, on_done)
         else:
             self.write(op, on_done)
 
     # -- writes --------------------------------------------------------------------------
-
-    def _note_write(self, region: int, key: str, version: int) -> None:
-        writers = self._writers
-        writers[key] = writers.get(key, 0) | (1 << region)
 
     def write(self, op: Op, on_done: OnDone) -> int:
         """Commit a write at ``op.region`` now (returns its version); ``on_done`` follows
@@ -205,7 +215,7 @@ class ReplicatedStore:
         if op.session is not None:
             self.note_write(op.session, op.region, op.kind, op.key, op.value, version)
         self.in_flight += 1
-        mesh.call_later(self.service, self._write_done, pending, version)
+        self._call_at(self._time() + self.service, self._write_done, pending, version)
         return version
 
     def note_write(
@@ -231,7 +241,7 @@ class ReplicatedStore:
     def _write_done(self, pending: Pending, version: int) -> None:
         self.in_flight -= 1
         record = pending.complete(
-            self.mesh.now(), None, version, pending.op.region, EVENTUAL, Route.LOCAL
+            self.mesh.now(), None, version, pending.op.region, EVENTUAL, _LOCAL
         )
         if record is not None:
             self._count(record)
@@ -279,7 +289,8 @@ class ReplicatedStore:
         region = read.op.region
         node = self._nodes[region]
         node.stats.reads += 1
-        self.mesh.call_later(self.service, self._finish, read, node.record(read.op.key), region)
+        when = self._time() + self.service
+        self._call_at(when, self._finish, read, node.record(read.op.key), region)
 
     def _wait(self, read: _Read) -> None:
         op = read.op
@@ -315,11 +326,20 @@ class ReplicatedStore:
         for read in ready:
             waiters.remove(read)
             read.waiting = False
-            read.route = Route.WAITED
+            read.route = _WAITED
             read.waited = now - read.start
             self._local(read)
         if not waiters:
-            del self._waiting[(region, key)]
+            self._emptied((region, key))
+
+    def _emptied(self, where: tuple[int, str]) -> None:
+        """Drop a waiting list just emptied; once no read waits, stop observing applies, so
+        deliveries take the mesh's unobserved path (no per-key comparison) and the mesh
+        keeps no reference to this store."""
+        del self._waiting[where]
+        if not self._waiting:
+            self._listening = False
+            self.mesh.off_apply(self._applied)
 
     def _wait_over(self, read: _Read) -> None:
         if not read.waiting:
@@ -329,7 +349,7 @@ class ReplicatedStore:
         waiters = self._waiting[(op.region, op.key)]
         waiters.remove(read)
         if not waiters:
-            del self._waiting[(op.region, op.key)]
+            self._emptied((op.region, op.key))
         read.waited = self.mesh.now() - read.start
         self._gather(read)
 
@@ -341,7 +361,7 @@ class ReplicatedStore:
         if not writers:
             self._local(read)
             return
-        read.route = Route.FORWARDED
+        read.route = _FORWARDED
         read.rec = self._nodes[op.region].record(op.key)
         one_way = self.latency.one_way
         send = self.requests.send
@@ -392,7 +412,7 @@ class ReplicatedStore:
         behind, seconds = self.mesh.oracle.score(key, rec, read.latest, read.start)
         session = op.session
         if session is not None:
-            if rec is None and read.route is Route.FORWARDED:
+            if rec is None and read.route is _FORWARDED:
                 session.forget(key)  # gone at every region that wrote it
             else:
                 session.observe(self._crdt, key, rec)
@@ -402,13 +422,22 @@ class ReplicatedStore:
             self._count(record)
 
     def _count(self, record: OpRecord) -> None:
+        kind, consistency, route = record.kind, record.consistency, record.route
+        names = self._names.get((kind, consistency, route))
+        if names is None:  # once per kind, level and route: no string built per operation
+            name = f"{consistency}/{route}" if kind == _GET else str(kind)
+            names = self._names[(kind, consistency, route)] = (name, f"{consistency}/stale")
         counts = self.counts
-        kind = record.kind
-        name = f"{record.consistency}/{record.route}" if kind == OpKind.GET else str(kind)
+        name = names[0]
         counts[name] = counts.get(name, 0) + 1
         if record.stale_versions:
-            name = f"{record.consistency}/stale"
+            name = names[1]
             counts[name] = counts.get(name, 0) + 1
+
+
+def _note_write(writers: dict[str, int], region: int, key: str, version: int) -> None:
+    """Add ``region`` to the bit set of regions that wrote ``key``."""
+    writers[key] = writers.get(key, 0) | (1 << region)
 
 
 def _positive(value: Any, name: str) -> float:

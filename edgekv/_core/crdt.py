@@ -127,6 +127,11 @@ class CRDT(Protocol):
         """Least upper bound of two states; returns ``a`` itself when ``b`` adds nothing."""
         ...
 
+    def covers(self, a: Record, b: Record) -> bool:
+        """Whether ``a`` already holds everything ``b`` does: ``join(a, b) is a``, decided
+        without building (or remembering) the join."""
+        ...
+
     def to_wire(self, record: Record) -> list[Any]:
         """A msgpack-able form of a record."""
         ...
@@ -155,6 +160,9 @@ class ItemLWW:
         if a is None or b.version > a.version:
             return b
         return a
+
+    def covers(self, a: Record, b: Record) -> bool:
+        return b.version <= a.version
 
     def to_wire(self, record: Record) -> list[Any]:
         return [record.doc, record.version]
@@ -203,7 +211,7 @@ class FieldLWW:
             return rec
         doc, version = rec.doc, rec.version
         floor = rec.floor if len(rec) == 3 else 0
-        return FieldRecord(doc, version, floor, dict.fromkeys(doc or (), version))
+        return _new(FieldRecord, (doc, version, floor, dict.fromkeys(doc or (), version)))
 
     @staticmethod
     def _compress(
@@ -211,8 +219,10 @@ class FieldLWW:
     ) -> Record:
         for v in fv.values():
             if v != version:
-                return FieldRecord(doc, version, floor, fv)
-        return PlainRecord(doc, version) if floor == 0 else FlooredRecord(doc, version, floor)
+                return _new(FieldRecord, (doc, version, floor, fv))
+        if floor == 0:
+            return _new(PlainRecord, (doc, version))
+        return _new(FlooredRecord, (doc, version, floor))
 
     def join(self, a: Record | None, b: Record) -> Record:
         if a is None:
@@ -234,6 +244,34 @@ class FieldLWW:
             self._memo.put(key, a, b, out)
         return out
 
+    def covers(self, a: Record, b: Record) -> bool:
+        """:meth:`join`'s cases, each answering whether it returns ``a`` itself. O(f)."""
+        a_doc, b_doc = a.doc, b.doc
+        if len(b) == 2 and a_doc is not None and b_doc is not None:
+            if b.version > a.version and a_doc.keys() <= b_doc.keys():
+                return False  # join returns b, or b with a's floor
+            if b.version < a.version and len(a) < 4 and b_doc.keys() <= a_doc.keys():
+                return True
+        a_doc, a_ver, a_floor, a_fv = self.expand(a)
+        b_ver = b.version
+        b_floor = b[2] if len(b) > 2 else 0
+        if (a_doc if a_ver >= b_ver else b_doc) is None:  # the join is a tombstone
+            return a_doc is None and a_ver >= b_ver and a_floor >= b_floor
+        if a_doc is None or b_ver > a_ver or b_floor > a_floor:
+            return False  # a new version or floor
+        # _join's "changed", with a's floor and version
+        if len(b) == 4:
+            b_fv = b[3]
+            for name, ver in a_fv.items():
+                if b_fv.get(name, -1) > ver or ver < a_floor:
+                    return False
+            return all(name in a_fv or ver < a_floor for name, ver in b_fv.items())
+        fields = b_doc or {}  # each holds b's version: no field versions to build
+        for name, ver in a_fv.items():
+            if (b_ver > ver and name in fields) or ver < a_floor:
+                return False
+        return b_ver < a_floor or all(name in a_fv for name in fields)
+
     def _with_floor(self, b: Record, floor: int) -> Record:
         """``b`` with ``floor``, one shared record per ``(b, floor)`` while remembered."""
         key = (id(b), floor)
@@ -252,7 +290,7 @@ class FieldLWW:
         if (a_doc if a_ver >= b_ver else b_doc) is None:
             if a_doc is None and a_ver >= b_ver and a_floor >= b_floor:
                 return a
-            return FlooredRecord(None, version, floor)
+            return _new(FlooredRecord, (None, version, floor))
         doc: dict[str, Any] = {}
         fv: dict[str, int] = {}
         changed = False

@@ -58,6 +58,12 @@ class Kernel:
         if until != _INF:
             self.now = max(self.now, until)
 
+    def clear(self) -> None:
+        """Drop every event still scheduled (a finished run's no-op leftovers, such as a
+        closed mesh's timers), so what they reference is freed by reference counting
+        rather than left in a cycle through the heap for the garbage collector. O(n)."""
+        self._heap.clear()
+
     @property
     def pending(self) -> int:
         """Events scheduled and not yet run."""

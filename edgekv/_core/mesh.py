@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .config import Config
-from .crdt import crdt_for
+from .crdt import Record, crdt_for, record_of
 from .network import Network
 from .node import CompactRegionNode, RegionNode
 from .oracle import Oracle
@@ -37,7 +37,10 @@ class Mesh:
         self._t0 = scheduler.time()
         n = len(cfg.regions)
         crdt = crdt_for(cfg.granularity)
-        self._from_wire = crdt.from_wire
+        self._from_wire = record_of
+        """How a payload's records are rebuilt at dispatch: unchecked, since this mesh's own
+        nodes encoded them from records their CRDT built (payloads from outside go through
+        :meth:`RegionNode.receive`, which checks them with :meth:`CRDT.from_wire`)."""
         node_cls = CompactRegionNode if cfg.compact else RegionNode
         self.nodes = [
             node_cls(
@@ -146,6 +149,12 @@ class Mesh:
         not its newest version (what a waiting session read needs to hear)."""
         self._listeners.append((listener, every_change))
 
+    def off_apply(self, listener: Callable[[int, str, int], None]) -> None:
+        """Stop calling ``listener`` (given to :meth:`on_apply`); with none left, deliveries
+        skip the per-key comparison. O(listeners). The list is replaced, not changed in place,
+        so a delivery calling the listeners in turn is not disturbed."""
+        self._listeners = [entry for entry in self._listeners if entry[0] != listener]
+
     def _dispatch(self, src: int, sends: list[Send], now: float) -> None:
         route = self.network.route
         call_at = self._call_at
@@ -227,10 +236,14 @@ class Mesh:
         self, node: RegionNode, now: float, payload: bytes, message: OpsBatch | Digest
     ) -> list[Send]:
         """``node.receive`` plus a call to each :meth:`on_apply` listener per changed key."""
-        ops = message.ops if type(message) is OpsBatch else []
-        store = node.store
-        before = {op.key: store.get(op.key) for op in ops}
+        if type(message) is not OpsBatch:  # a digest changes no record
+            return node.receive(now, payload, message)
+        get = node.store.get
+        before: dict[str, Record | None] = {}
+        for op in message.ops:  # a loop, not a comprehension: no frame for one op
+            before[op.key] = get(op.key)
         replies = node.receive(now, payload, message)
+        store = node.store
         for key, old in before.items():
             rec = store.get(key)
             if rec is old or rec is None:

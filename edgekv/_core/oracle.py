@@ -92,12 +92,13 @@ class Oracle:
         if rec is None:
             floor = 0
         elif self.field_granularity:
-            expanded = FieldLWW.expand(rec)
-            floor, fv = expanded.floor, expanded.field_versions
+            floor = rec[2] if len(rec) > 2 else 0  # a patch's short form has floor 0
         else:
             floor = rec.version
         if floor >= latest:
             return 0, 0.0
+        if rec is not None and self.field_granularity:
+            fv = FieldLWW.expand(rec).field_versions
         times, written = self._times[key], self._fields[key]
         missed = self.missed
         for i in range(bisect_right(versions, floor), bisect_right(versions, latest)):
@@ -105,12 +106,12 @@ class Oracle:
             if committed > start:
                 continue
             version, fields = versions[i], written[i]
-            if (
-                fv is not None
-                and fields is not None
-                and all(fv.get(f, -1) >= version for f in fields)
-            ):
-                continue
+            if fv is not None and fields is not None:
+                for f in fields:
+                    if fv.get(f, -1) < version:
+                        break
+                else:  # the record holds every field the patch wrote at its version or newer
+                    continue
             missed.append((version, committed))
         if not missed:
             return 0, 0.0

@@ -10,6 +10,7 @@ digest period shorter than the lag's median quietly replaces most of the configu
 from __future__ import annotations
 
 import math
+import weakref
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -131,11 +132,16 @@ class LagTracker:
     them all), and a write's commit time is dropped once every region applied it. O(1) per op
     delivered."""
 
-    __slots__ = ("_mesh", "_commits", "samples", "counts")
+    __slots__ = ("_cfg", "_nodes", "_now", "_commits", "samples", "counts")
 
     def __init__(self, mesh: Mesh, window: int = WINDOW) -> None:
         n = len(mesh.nodes)
-        self._mesh = mesh
+        self._cfg = mesh.cfg
+        self._nodes = mesh.nodes
+        self._now = weakref.WeakMethod(mesh.now)
+        """The mesh's clock, held weakly: the mesh holds the tracker, so mesh and tracker
+        form no reference cycle and a finished run is freed by reference counting (only the
+        mesh itself calls :meth:`_written`, so the mesh is alive then)."""
         self._commits: list[dict[int, _Commit]] = [{} for _ in range(n)]
         """Per origin, ``seq ->`` its commit, until every region applied it."""
         self.samples: list[list[deque[float]]] = [
@@ -148,22 +154,25 @@ class LagTracker:
         mesh.on_receive(self._receiving)
 
     def _written(self, region: int, key: str, version: int) -> None:
-        nodes = self._mesh.nodes
+        nodes = self._nodes
         seq = nodes[region].repl.applied[region]
         if len(nodes) > 1:
-            self._commits[region][seq] = _Commit(self._mesh.now(), len(nodes) - 1)
+            now = self._now()
+            assert now is not None  # the mesh calls this
+            self._commits[region][seq] = _Commit(now(), len(nodes) - 1)
 
     def _receiving(self, dst: int, batch: OpsBatch, now: float) -> None:
-        repl = self._mesh.nodes[dst].repl
+        holds = self._nodes[dst].repl.holds
+        by_origin = self._commits
         for origin, seq, _key, _delta in batch.ops:
-            commits = self._commits[origin]
+            commits = by_origin[origin]
             entry = commits.get(seq)
-            if entry is None or repl.holds(origin, seq):
+            if entry is None or holds(origin, seq):
                 continue
             self.samples[origin][dst].append(now - entry.at)
             self.counts[origin][dst] += 1
             entry.waiting -= 1
-            if entry.waiting == 0:
+            if not entry.waiting:
                 del commits[seq]
 
     @property
@@ -173,11 +182,11 @@ class LagTracker:
 
     def summary(self) -> list[LinkLag]:
         """Every link's configured and realised lag, in config order. O(samples log)."""
-        return link_lags(self._mesh.cfg, self.samples, self.counts)
+        return link_lags(self._cfg, self.samples, self.counts)
 
     def report(self) -> dict[str, Any]:
         """:func:`lag_report` of what the tracker saw."""
-        return lag_report(self._mesh.cfg, self.samples, self.counts)
+        return lag_report(self._cfg, self.samples, self.counts)
 
 
 def lag_report(

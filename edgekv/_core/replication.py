@@ -11,8 +11,9 @@ and partitions without resending what arrived out of order.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgpack
@@ -105,6 +106,11 @@ def decode(payload: bytes, from_wire: Callable[[Any], Record] = record_of) -> Op
     except Exception as exc:
         raise ValueError(f"malformed replication message: {exc}") from None
     raise ValueError(f"unknown replication message kind {kind!r}")
+
+
+def _consume(calls: Iterator[Any]) -> None:
+    """Run an iterator of calls for their effect, keeping none of the results."""
+    deque(calls, maxlen=0)
 
 
 class ReplicationLog:
@@ -278,9 +284,8 @@ class ReplicationLog:
         self.known[self.me] = self.applied
         bounds: list[int] = []
         for origin, covered in enumerate(map(min, zip(*self.known, strict=True))):
-            pop = self.log[origin].pop
-            for seq in range(self._pruned[origin] + 1, covered + 1):
-                pop(seq, None)
+            dropped = range(self._pruned[origin] + 1, covered + 1)
+            _consume(map(self.log[origin].pop, dropped, repeat(None)))  # a loop in C
             self._pruned[origin] = max(self._pruned[origin], covered)
             reports = self._reports[origin]
             usable = [i for i, (count, _) in enumerate(reports) if count <= covered]

@@ -129,7 +129,7 @@ class OpRecord(NamedTuple):
     @property
     def ok(self) -> bool:
         """True when the operation succeeded."""
-        return self.outcome is Outcome.OK
+        return self.outcome is _OK
 
     @property
     def forwarded(self) -> bool:
@@ -265,7 +265,7 @@ class Session:
             return True
         if record is None:
             return need.doc is None and need.version < stable
-        return crdt.join(record, need) is record
+        return crdt.covers(record, need)
 
     def forget(self, key: str) -> None:
         """Drop ``key`` from the token: every region that wrote it has collected it."""
@@ -279,6 +279,13 @@ class Session:
     def token(self) -> dict[str, list[Any]]:
         """The token as plain data (lists of msgpack/JSON-able values)."""
         return {key: list(rec) for key, rec in self._need.items()}
+
+
+_new = tuple.__new__
+"""Builds a NamedTuple from a tuple of all its fields at half the cost of calling its class
+(which goes through a Python-level ``__new__``): used for the records of every operation."""
+_OK = Outcome.OK
+"""Enum members bound once: looking one up on its class costs ten times a global."""
 
 
 class Pending:
@@ -311,21 +318,27 @@ class Pending:
             return None
         self.done = True
         op = self.op
-        record = OpRecord(
-            op.kind,
-            op.key,
-            op.region,
-            served,
-            self.start,
-            now - self.start,
-            consistency,
-            route,
-            self.waited,
-            version,
-            stale_versions,
-            stale_seconds,
+        start = self.start
+        record: OpRecord = _new(
+            OpRecord,
+            (
+                op.kind,
+                op.key,
+                op.region,
+                served,
+                start,
+                now - start,
+                consistency,
+                route,
+                self.waited,
+                version,
+                stale_versions,
+                stale_seconds,
+                _OK,
+                "",
+            ),
         )
-        self.on_done(OpResult(doc, version, record))
+        self.on_done(_new(OpResult, (doc, version, record)))
         return record
 
     def fail(
@@ -364,7 +377,7 @@ def check_op(op: Op, n_regions: int, levels: tuple[Level, ...]) -> None:
         raise ValueError(f"unknown operation {op.kind!r}; allowed: {', '.join(_KINDS)}")
     if not 0 <= op.region < n_regions:
         raise ValueError(f"region index must be in 0..{n_regions - 1}, got {op.region!r}")
-    if op.kind == OpKind.GET and op.level not in levels:
+    if op.kind == _GET and op.level not in levels:
         allowed = ", ".join(levels)
         raise ValueError(f"unknown consistency {op.level!r}; allowed: {allowed}")
     if op.session is not None and not isinstance(op.session, Session):
@@ -385,6 +398,7 @@ def check_op(op: Op, n_regions: int, levels: tuple[Level, ...]) -> None:
 
 
 _KINDS = tuple(OpKind)
+_GET = OpKind.GET
 
 LOCATION_HINTS: dict[str, tuple[float, float]] = {
     "wnam": (37.8, -122.2),

@@ -230,6 +230,20 @@ class Evaluator:
                 )
         return out
 
+    def values(self, user: User, now_ms: float) -> dict[str, Any]:
+        """Every variable's value the user gets, by key, in :meth:`evaluate`'s order: its
+        values without the records around them (a benchmark's logins need only these).
+        O(features x targets x filters)."""
+        bucket = self._bucket
+        variables = self.config.variables_by_id
+        out: dict[str, Any] = {}
+        for compiled in self._features:
+            hit = bucket(compiled, user, now_ms)
+            if hit is not None:
+                for var_id, value in hit[1].variables:
+                    out[variables[var_id].key] = value
+        return out
+
     def features(
         self, user: User | Mapping[str, Any], *, now_ms: float | None = None
     ) -> dict[str, EvaluatedFeature]:
