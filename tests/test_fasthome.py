@@ -211,6 +211,27 @@ def test_logins_before_the_initial_puts_are_acknowledged() -> None:
     assert fast.wrong.any()
 
 
+def test_failed_writes_still_travelling_when_the_run_stops_never_commit() -> None:
+    """Away writes that time out stop being waited for; the runner stops the kernel once
+    every op has ended, before the last of them reach their homes, and counts lost updates
+    on what the homes hold then (found by a random search)."""
+    cfg = scenario_config().replace(service_time=0.01, request_timeout=0.05)
+    cfg = cfg.replace(systems={COLUMN: {"write_flush": "5ms"}})
+    scenario = EdgeFlags(
+        users=296,
+        duration=20.0,
+        seed=308761,
+        mobility=1.0,
+        warmup=0.0,
+        writes_per_min=5.0,
+        reads_per_min=0.0,
+        sessions_per_min=0.0,
+    )
+    fast, event = _both(scenario, cfg)
+    _assert_identical(fast, event)
+    assert fast.failed.sum() > 100 and fast.lost_updates > 100
+
+
 @pytest.mark.parametrize("name", ["profile-store", "cart"])
 def test_packaged_workloads(name: str) -> None:
     """The packaged workloads' own steps, hot keys and (profile-store) 2 KiB padding."""

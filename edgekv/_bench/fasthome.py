@@ -336,7 +336,10 @@ def single_home(
     latency = (work.d_in + (end[win] - t[win])) + work.d_out
     op_version = np.where(ok[win], version[win], 0)
     op_version[reads - n_users] = r_version
-    lost, checked = _lost_updates(user, rank, by_key, classes, ok, builds, values, n_users)
+    # A failed write still on its way when the runner stops the kernel never commits.
+    stop = _stop_time(float(t[-1]), float(end[n_users:].max()), float(end[:n_users].max()))
+    kept = arrive <= stop
+    lost, checked = _lost_updates(user, rank, by_key, classes, ok, kept, builds, values, n_users)
     # A failed read waited only if it reached the home before its guard fired.
     r_arrive = arrive[reads]
     waited = np.where(r_failed & (r_arrive >= expire[reads]), 0.0, begin[reads] - r_arrive)
@@ -364,21 +367,34 @@ def single_home(
     )
 
 
+def _stop_time(last_arrival: float, window_end: float, put_end: float) -> float:
+    """When the event path's runner stops the kernel: at the last arrival, then in 0.1 s
+    steps until every window op has ended, then in 0.5 s steps until no initial put is in
+    flight (summed as the runner sums them)."""
+    t = last_arrival
+    while window_end > t:
+        t += 0.1
+    while put_end > t:
+        t += 0.5
+    return t
+
+
 def _lost_updates(
     user: np.ndarray,
     rank: np.ndarray,
     by_key: np.ndarray,
     classes: dict[str, np.ndarray],
     ok: np.ndarray,
+    kept: np.ndarray,
     builds: np.ndarray,
     stars: np.ndarray,
     n_users: int,
 ) -> tuple[int, int]:
     """``(lost, checked)`` as :func:`edgekv._bench.scenario._lost_updates` counts them at the
-    end: per field, the write issued last (ops are in issue order, every one acknowledged)
-    against the one the home served last, by value (``builds`` stands for appVersion and
-    the padding written with it); the put (ops ``0 .. n_users - 1``) is checked for
-    ``user_id`` too, which nothing else writes."""
+    end: per field, the acknowledged (``ok``) write issued last (ops are in issue order)
+    against the one the home served last among those it received (``kept``), by value
+    (``builds`` stands for appVersion and the padding written with it); an acknowledged put
+    (ops ``0 .. n_users - 1``) is checked for ``user_id`` too, which nothing else writes."""
     put = np.arange(n_users)
     put_ok = ok[:n_users]
     lost = np.zeros(n_users, dtype=bool)
@@ -388,9 +404,10 @@ def _lost_updates(
         acked = ops[ok[ops]]
         issued = np.full(n_users, -1, dtype=np.int64)
         np.maximum.at(issued, user[acked], acked)
+        held = ops[kept[ops]]
         served = np.full(n_users, -1, dtype=np.int64)
-        np.maximum.at(served, user[ops], rank[ops])
-        gone = value[by_key[served]] != value[issued]
+        np.maximum.at(served, user[held], rank[held])
+        gone = (served < 0) | (value[by_key[served]] != value[issued])
         apart = (issued >= 0) & (issued != put)
         lost |= (issued == put) & gone
         apart_total += int(apart.sum())
