@@ -15,17 +15,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import EVALUATOR, assert_identical, both
 
 import edgekv
 from edgekv import Config, load_config
-from edgekv.flags import Evaluator
 from edgekv.lowlevel import (
     LOGIN,
     PURCHASE,
     READ,
     WRITE,
     EdgeFlags,
-    SystemRun,
     Workload,
     build_workload,
     home_refusal,
@@ -40,23 +39,7 @@ from edgekv.lowlevel import (
     vectorised,
 )
 
-EVALUATOR = load_evaluator()
 COLUMN = "single-home"
-FIELDS = (
-    "latency",
-    "version",
-    "stale",
-    "stale_s",
-    "beyond_floor",
-    "ryw",
-    "required",
-    "wrong",
-    "platinum",
-    "outcome",
-    "waited",
-    "failed",
-    "since_own",
-)
 
 THREE_REGIONS = """
 regions:
@@ -70,32 +53,6 @@ rtt_ms:
   B: {A: 81, C: 231}
   C: {A: 169, B: 230}
 """
-
-
-def _both(
-    scenario: EdgeFlags, cfg: Config, evaluator: Evaluator = EVALUATOR
-) -> tuple[SystemRun, SystemRun]:
-    """Both paths' runs of the column; their whole result JSON is checked identical here."""
-    fast = run_edge_flags(scenario, cfg, evaluator, systems=[COLUMN])
-    event = run_edge_flags(scenario, cfg, evaluator, systems=[COLUMN], fast_path=False)
-    texts = []
-    for result in (fast, event):
-        summary = summarize(result)
-        del summary["systems"][COLUMN]["path"]
-        texts.append(json.dumps(summary, sort_keys=True, allow_nan=False))
-    assert texts[0] == texts[1]
-    return fast.systems[COLUMN], event.systems[COLUMN]
-
-
-def _assert_identical(fast: SystemRun, event: SystemRun) -> None:
-    assert (fast.path, event.path) == ("vectorised", "event")
-    for name in FIELDS:
-        a, b = getattr(fast, name), getattr(event, name)
-        assert a.dtype == b.dtype, name
-        assert np.array_equal(a, b), f"{name}: {np.flatnonzero(a != b)[:10]}"
-    for name in ("bytes_replicated", "messages_replicated", "lost_updates", "writes_checked"):
-        assert getattr(fast, name) == getattr(event, name), name
-    assert fast.realised_lag == event.realised_lag
 
 
 def _config(tmp_path: Path, text: str) -> Config:
@@ -166,8 +123,8 @@ def _case(case: str) -> tuple[Config, dict[str, Any]]:
 def test_fast_path_matches_event_path_small(case: str, seed: int) -> None:
     cfg, params = _case(case)
     scenario = EdgeFlags(**{"users": 300, "duration": 20.0, "seed": seed, **params})
-    fast, event = _both(scenario, cfg)
-    _assert_identical(fast, event)
+    fast, event = both(scenario, cfg, COLUMN)
+    assert_identical(fast, event)
 
 
 def test_the_cases_exercise_what_they_claim() -> None:
@@ -206,8 +163,8 @@ def test_logins_before_the_initial_puts_are_acknowledged() -> None:
         writes_per_min=5.0,
         think="exp:100ms",
     )
-    fast, event = _both(scenario, cfg)
-    _assert_identical(fast, event)
+    fast, event = both(scenario, cfg, COLUMN)
+    assert_identical(fast, event)
     assert fast.wrong.any()
 
 
@@ -227,8 +184,8 @@ def test_failed_writes_still_travelling_when_the_run_stops_never_commit() -> Non
         reads_per_min=0.0,
         sessions_per_min=0.0,
     )
-    fast, event = _both(scenario, cfg)
-    _assert_identical(fast, event)
+    fast, event = both(scenario, cfg, COLUMN)
+    assert_identical(fast, event)
     assert fast.failed.sum() > 100 and fast.lost_updates > 100
 
 
@@ -236,8 +193,8 @@ def test_failed_writes_still_travelling_when_the_run_stops_never_commit() -> Non
 def test_packaged_workloads(name: str) -> None:
     """The packaged workloads' own steps, hot keys and (profile-store) 2 KiB padding."""
     scenario = dataclasses.replace(load_workload(name, seed=4), users=400, duration=20.0)
-    fast, event = _both(scenario, scenario_config().replace(service_time=0.01))
-    _assert_identical(fast, event)
+    fast, event = both(scenario, scenario_config().replace(service_time=0.01), COLUMN)
+    assert_identical(fast, event)
 
 
 def test_logins_on_racing_app_versions_are_scored_alike(tmp_path: Path) -> None:
@@ -265,8 +222,8 @@ def test_logins_on_racing_app_versions_are_scored_alike(tmp_path: Path) -> None:
             reads_per_min=0.0,
             sessions_per_min=6.0,
         )
-        fast, event = _both(scenario, cfg, evaluator)
-        _assert_identical(fast, event)
+        fast, event = both(scenario, cfg, COLUMN, evaluator)
+        assert_identical(fast, event)
         wrong += int(fast.wrong.sum())
     assert wrong > 0
 
@@ -275,23 +232,23 @@ def test_logins_on_racing_app_versions_are_scored_alike(tmp_path: Path) -> None:
 def test_fast_path_matches_event_path_medium(seed: int) -> None:
     cfg = scenario_config().replace(service_time=0.01)
     scenario = EdgeFlags(users=6000, duration=30.0, seed=seed, mobility=0.4, writes_per_min=2.0)
-    fast, event = _both(scenario, cfg)
-    _assert_identical(fast, event)
+    fast, event = both(scenario, cfg, COLUMN)
+    assert_identical(fast, event)
 
 
 @pytest.mark.parametrize("seed", [2, 5])
 def test_three_regions_with_skew(tmp_path: Path, seed: int) -> None:
     cfg = _config(tmp_path, THREE_REGIONS)
     scenario = EdgeFlags(users=500, duration=30.0, seed=seed, **BUSY)
-    fast, event = _both(scenario, cfg)
-    _assert_identical(fast, event)
+    fast, event = both(scenario, cfg, COLUMN)
+    assert_identical(fast, event)
 
 
 def test_clock_skew_at_the_homes() -> None:
     cfg = _skewed(scenario_config(), East_US=-0.004, Japan_East=0.25)
     scenario = EdgeFlags(users=400, duration=20.0, seed=4, **BUSY)
-    fast, event = _both(scenario, cfg)
-    _assert_identical(fast, event)
+    fast, event = both(scenario, cfg, COLUMN)
+    assert_identical(fast, event)
 
 
 def test_many_writes_within_a_millisecond_overflow_the_logical_counter() -> None:
@@ -300,8 +257,8 @@ def test_many_writes_within_a_millisecond_overflow_the_logical_counter() -> None
     cfg = scenario_config()
     cfg = cfg.replace(regions=tuple(dataclasses.replace(r, weight=1.0) for r in cfg.regions[:1]))
     scenario = EdgeFlags(users=17_000, duration=2.0, seed=1, sessions_per_min=3.0)
-    fast, event = _both(scenario, cfg)
-    _assert_identical(fast, event)
+    fast, event = both(scenario, cfg, COLUMN)
+    assert_identical(fast, event)
     ms = {split_version(v)[0] for v in fast.version.tolist()}
     assert {m for m in ms if m < min(ms) + 1000} == {min(ms), min(ms) + 1}  # the puts' two ms
 
@@ -345,7 +302,7 @@ def test_fast_path_matches_event_path_on_random_seeds(
         assert fast is None
         return
     assert fast is not None
-    _assert_identical(fast, event.systems[COLUMN])
+    assert_identical(fast, event.systems[COLUMN])
 
 
 def test_refusals_name_why(tmp_path: Path) -> None:
@@ -409,7 +366,7 @@ def test_an_answer_at_the_instant_of_an_acknowledgement_is_ordered_as_the_kernel
     event = run_system(work, cfg, 1, ["user-0"], EVALUATOR, COLUMN, [(COLUMN, "strong")], None)
     assert fast is not None
     assert 5.0 + fast.latency[0] == 5.0 + 2.0**-8 + fast.latency[1]  # answers at one instant
-    _assert_identical(fast, event[COLUMN])
+    assert_identical(fast, event[COLUMN])
 
 
 def _tiny(kinds: list[int], times: list[float], regions: list[int]) -> Workload:
@@ -459,7 +416,7 @@ def test_time_ties_are_left_to_the_kernel(
     fast = single_home(apart, cfg, 1, keys, EVALUATOR, COLUMN)
     event = run_system(apart, cfg, 1, keys, EVALUATOR, COLUMN, [(COLUMN, "strong")], None)
     assert fast is not None
-    _assert_identical(fast, event[COLUMN])
+    assert_identical(fast, event[COLUMN])
 
 
 def test_benchmark_times_both_paths_and_checks_identity() -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import EVALUATOR, assert_identical, both
 
 from edgekv import Config, ConfigError, bench, load_config
 from edgekv.lowlevel import (
@@ -25,11 +26,9 @@ from edgekv.lowlevel import (
     Empirical,
     Exponential,
     Mixture,
-    SystemRun,
     Workload,
     build_workload,
     encode_ops,
-    load_evaluator,
     load_workload,
     ops_bytes,
     refusal,
@@ -40,25 +39,9 @@ from edgekv.lowlevel import (
     summarize,
 )
 
-EVALUATOR = load_evaluator()
 COLUMN = "replicated:eventual"
 SESSION = "replicated:session"
 EVENTUAL = [(COLUMN, "eventual")]
-FIELDS = (
-    "latency",
-    "version",
-    "stale",
-    "stale_s",
-    "beyond_floor",
-    "ryw",
-    "required",
-    "wrong",
-    "platinum",
-    "outcome",
-    "waited",
-    "failed",
-    "since_own",
-)
 
 THREE_REGIONS = """
 regions:
@@ -77,30 +60,6 @@ ONE_REGION = """
 regions: [{name: Solo, lat: 0.0, lon: 0.0, weight: 1.0}]
 replication: {anti_entropy: null}
 """
-
-
-def _both(scenario: EdgeFlags, cfg: Config, column: str = COLUMN) -> tuple[SystemRun, SystemRun]:
-    """Both paths' runs of the column; their whole result JSON is checked identical here."""
-    fast = run_edge_flags(scenario, cfg, EVALUATOR, systems=[column])
-    event = run_edge_flags(scenario, cfg, EVALUATOR, systems=[column], fast_path=False)
-    texts = []
-    for result in (fast, event):
-        summary = summarize(result)
-        del summary["systems"][column]["path"]
-        texts.append(json.dumps(summary, sort_keys=True, allow_nan=False))
-    assert texts[0] == texts[1]
-    return fast.systems[column], event.systems[column]
-
-
-def _assert_identical(fast: SystemRun, event: SystemRun) -> None:
-    assert (fast.path, event.path) == ("vectorised", "event")
-    for name in FIELDS:
-        a, b = getattr(fast, name), getattr(event, name)
-        assert a.dtype == b.dtype, name
-        assert np.array_equal(a, b), f"{name}: {np.flatnonzero(a != b)[:10]}"
-    for name in ("bytes_replicated", "messages_replicated", "lost_updates", "writes_checked"):
-        assert getattr(fast, name) == getattr(event, name), name
-    assert fast.realised_lag == event.realised_lag
 
 
 def _config(tmp_path: Path, text: str) -> Config:
@@ -132,8 +91,8 @@ def test_fast_path_matches_event_path_small(case: str, seed: int) -> None:
     changes, params = CASES[case]
     cfg = scenario_config().replace(anti_entropy=None, **changes)
     scenario = EdgeFlags(**{"users": 400, "duration": 20.0, "seed": seed, **params})
-    fast, event = _both(scenario, cfg)
-    _assert_identical(fast, event)
+    fast, event = both(scenario, cfg, COLUMN)
+    assert_identical(fast, event)
 
 
 @pytest.mark.parametrize("period", [1.0, 0.3])
@@ -145,8 +104,8 @@ def test_fast_path_matches_with_anti_entropy(case: str, seed: int, period: float
     changes, params = CASES[case]
     cfg = scenario_config().replace(anti_entropy=period, **changes)
     scenario = EdgeFlags(**{"users": 400, "duration": 20.0, "seed": seed, **params})
-    fast, event = _both(scenario, cfg)
-    _assert_identical(fast, event)
+    fast, event = both(scenario, cfg, COLUMN)
+    assert_identical(fast, event)
 
 
 @pytest.mark.parametrize("period", [None, 1.0])
@@ -158,8 +117,8 @@ def test_session_level_matches_event_path(case: str, seed: int, period: float | 
     changes, params = CASES[case]
     cfg = scenario_config().replace(anti_entropy=period, **changes)
     scenario = EdgeFlags(**{"users": 400, "duration": 20.0, "seed": seed, **params})
-    fast, event = _both(scenario, cfg, SESSION)
-    _assert_identical(fast, event)
+    fast, event = both(scenario, cfg, SESSION)
+    assert_identical(fast, event)
 
 
 @pytest.mark.parametrize("wait", [None, 0.0, 0.05, 0.5])
@@ -168,32 +127,32 @@ def test_session_level_matches_with_more_moves_and_any_session_wait(wait: float 
     if wait is not None:
         cfg = cfg.replace(systems={"replicated": {"session_wait": f"{wait * 1000:g}ms"}})
     scenario = EdgeFlags(users=3000, duration=30.0, seed=5, mobility=0.6)
-    fast, event = _both(scenario, cfg, SESSION)
+    fast, event = both(scenario, cfg, SESSION)
     local, waited, forwarded = np.bincount(event.outcome, minlength=3)
     assert forwarded > 5 and (waited == 0 if wait == 0.0 else waited > 10)
-    _assert_identical(fast, event)
+    assert_identical(fast, event)
 
 
 @pytest.mark.parametrize("seed", [3, 11])
 def test_fast_path_matches_event_path_medium(seed: int) -> None:
     cfg = scenario_config().replace(anti_entropy=None, lag="lognormal:600ms,0.8")
     scenario = EdgeFlags(users=6000, duration=30.0, seed=seed, mobility=0.4)
-    fast, event = _both(scenario, cfg)
+    fast, event = both(scenario, cfg, COLUMN)
     assert event.stale.sum() > 20 and event.ryw.sum() > 5 and event.wrong.sum() > 0
-    _assert_identical(fast, event)
+    assert_identical(fast, event)
 
 
 @pytest.mark.parametrize("seed", [2, 5])
 def test_fast_path_matches_with_link_overrides_and_compact_store(tmp_path: Path, seed: int) -> None:
     cfg = _config(tmp_path, THREE_REGIONS)
-    fast, event = _both(EdgeFlags(users=1500, duration=30.0, seed=seed), cfg)
+    fast, event = both(EdgeFlags(users=1500, duration=30.0, seed=seed), cfg, COLUMN)
     assert event.stale.any()
-    _assert_identical(fast, event)
+    assert_identical(fast, event)
 
 
 def test_fast_path_matches_on_one_region(tmp_path: Path) -> None:
-    fast, event = _both(EdgeFlags(users=300, duration=10.0), _config(tmp_path, ONE_REGION))
-    _assert_identical(fast, event)
+    fast, event = both(EdgeFlags(users=300, duration=10.0), _config(tmp_path, ONE_REGION), COLUMN)
+    assert_identical(fast, event)
     assert fast.messages_replicated == 0
 
 
@@ -201,8 +160,8 @@ def test_hlc_overflow_within_one_millisecond_matches(tmp_path: Path) -> None:
     """More than 16,384 initial puts at one region in the same millisecond: the clock's
     logical counter overflows into the next millisecond on both paths."""
     cfg = _config(tmp_path, ONE_REGION)
-    fast, event = _both(EdgeFlags(users=17_000, duration=1.0, reads_per_min=1.0), cfg)
-    _assert_identical(fast, event)
+    fast, event = both(EdgeFlags(users=17_000, duration=1.0, reads_per_min=1.0), cfg, COLUMN)
+    assert_identical(fast, event)
     assert int(fast.version.max()) > 0
 
 
@@ -309,9 +268,9 @@ def test_fast_path_matches_event_path_on_any_seed(
 ) -> None:
     cfg = scenario_config().replace(anti_entropy=period, lag=lag)
     scenario = EdgeFlags(users=users, duration=8.0, seed=seed, mobility=mobility, warmup=warmup)
-    fast, event = _both(scenario, cfg, column)
+    fast, event = both(scenario, cfg, column)
     if len(fast.latency):  # (without operations the column runs on the event path)
-        _assert_identical(fast, event)
+        assert_identical(fast, event)
 
 
 def test_a_lost_update_is_counted_alike(tmp_path: Path) -> None:
@@ -336,7 +295,7 @@ def test_a_lost_update_is_counted_alike(tmp_path: Path) -> None:
     event = run_system(work, cfg, 1, keys, EVALUATOR, "replicated", columns, None)[COLUMN]
     assert fast is not None
     assert (fast.lost_updates, fast.writes_checked) == (1, 2)
-    _assert_identical(fast, dataclasses.replace(event, path="event"))
+    assert_identical(fast, dataclasses.replace(event, path="event"))
 
 
 def test_the_api_takes_the_fast_path_unless_told_not_to() -> None:

@@ -39,7 +39,7 @@ from .._core.config import Config
 from .._core.kernel import Kernel
 from .._core.singlehome import SingleHome
 from .._core.systems import make_store
-from .._core.versions import EPOCH_MS, MAX_LOGICAL, make_version
+from .._core.versions import EPOCH_MS, clock_versions, make_version
 from ..flags import Evaluator, User, merge_user
 from .scenario import (
     _DRAIN_LIMIT,
@@ -84,29 +84,6 @@ def home_refusal(cfg: Config, work: Workload, levels: Sequence[str]) -> str | No
         (options.get("migrate_after") is not None, "migrate_after (objects move)"),
     )
     return next((reason for bad, reason in checks if bad), None)
-
-
-def _clock(pt: np.ndarray, region: int) -> np.ndarray:
-    """The versions a region's :class:`HybridClock` issues for local events at physical
-    milliseconds ``pt``, in that order: a running maximum and a counter since it last rose.
-    Vectorised; more than 16,384 events within one millisecond run the clock's rule in Python."""
-    n = len(pt)
-    high = np.maximum.accumulate(np.r_[0, pt])
-    fresh = pt > high[:-1]
-    logical = np.arange(n) - np.maximum.accumulate(np.where(fresh, np.arange(n), -1))
-    if not n or logical.max() <= MAX_LOGICAL:
-        return high[1:] * _MS + logical * _LOGICAL + region
-    ms = c = 0
-    out = []
-    for p in pt.tolist():
-        if p > ms:
-            ms, c = p, 0
-        else:
-            c += 1
-            if c > MAX_LOGICAL:
-                ms, c = ms + 1, 0
-        out.append(make_version(ms, c, region))
-    return np.array(out, dtype=np.int64)
 
 
 def _tied(group: np.ndarray, time: np.ndarray, window: np.ndarray) -> bool:
@@ -225,7 +202,7 @@ def single_home(
     bounds = np.searchsorted(at[w_home], np.arange(n_reg + 1))
     for h in range(n_reg):
         chunk = w_home[bounds[h] : bounds[h + 1]]
-        version[chunk] = _clock(pt[chunk], h)
+        version[chunk] = clock_versions(pt[chunk], h)
 
     # What each op finds at the home: per class, the last write to reach the key before it.
     rank = np.empty(m, dtype=np.int64)

@@ -33,7 +33,7 @@ from .._core.kernel import Kernel
 from .._core.realised import WINDOW, lag_report
 from .._core.replication import ShippedOp, encode_ops
 from .._core.systems import make_store
-from .._core.versions import EPOCH_MS, MAX_LOGICAL, make_version
+from .._core.versions import EPOCH_MS, clock_versions
 from ..flags import Evaluator, User, merge_user
 from .fasthome import SYSTEM as SINGLE_HOME
 from .fasthome import home_refusal, single_home
@@ -85,26 +85,7 @@ def _versions(region: np.ndarray, t: np.ndarray, n_regions: int) -> np.ndarray:
     out = np.empty(len(t), dtype=np.int64)
     for r in range(n_regions):
         idx = np.flatnonzero(region == r)
-        if not len(idx):
-            continue
-        p = pt[idx]
-        first = np.r_[True, p[1:] != p[:-1]]
-        starts = np.flatnonzero(first)
-        logical = np.arange(len(p)) - np.repeat(starts, np.diff(np.r_[starts, len(p)]))
-        if logical.max() <= MAX_LOGICAL:
-            out[idx] = (p << 22) | (logical << 8) | r
-            continue
-        last_ms, last_c = 0, 0
-        values = []
-        for ms in p.tolist():
-            if ms > last_ms:
-                last_ms, last_c = ms, 0
-            else:
-                last_c += 1
-                if last_c > MAX_LOGICAL:
-                    last_ms, last_c = last_ms + 1, 0
-            values.append(make_version(last_ms, last_c, r))
-        out[idx] = values
+        out[idx] = clock_versions(pt[idx], r)
     return out
 
 

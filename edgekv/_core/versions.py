@@ -7,7 +7,10 @@ one machine op, and a version costs 36 bytes in memory and 9 on the wire.
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = [
+    "clock_versions",
     "EPOCH_MS",
     "MAX_LOGICAL",
     "HybridClock",
@@ -89,3 +92,18 @@ class WallClock(HybridClock):
 
     def observe(self, version: int) -> None:
         """Wall clocks ignore what they observe."""
+
+
+def clock_versions(pt: np.ndarray, region: int) -> np.ndarray:
+    """The versions a region's :class:`HybridClock` issues for local events at physical
+    milliseconds ``pt`` (ints), in that order, when it observes nothing newer: a running
+    maximum and a counter since it last rose. Vectorised; more than 16,384 events within one
+    millisecond run the clock itself. O(len(pt))."""
+    n = len(pt)
+    high = np.maximum.accumulate(np.r_[0, pt])
+    fresh = pt > high[:-1]
+    logical = np.arange(n) - np.maximum.accumulate(np.where(fresh, np.arange(n), -1))
+    if not n or logical.max() <= MAX_LOGICAL:
+        return (high[1:] << _MS_SHIFT) | (logical << _LOGICAL_SHIFT) | region
+    clock = HybridClock(region)
+    return np.array([clock.now(p) for p in pt.tolist()], dtype=np.int64)
