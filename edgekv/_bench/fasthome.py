@@ -125,14 +125,6 @@ def _running_max(start: np.ndarray, value: np.ndarray, top: int) -> np.ndarray:
     return np.maximum.accumulate(value + 1 + base) - base - 1
 
 
-def _variables(
-    evaluator: Evaluator, doc: dict[str, Any] | None, request: dict[str, Any], now_ms: float
-) -> dict[str, Any]:
-    """Every variable's value for a login served ``doc`` (as the event path evaluates it)."""
-    user = User.from_dict(merge_user(doc, request))
-    return {k: v.value for k, v in evaluator.evaluate(user, now_ms=now_ms).items()}
-
-
 def single_home(
     work: Workload,
     cfg: Config,
@@ -488,10 +480,10 @@ class _Docs:
                 continue
             served = {k: v.value for k, v in evaluated.items()}
             start = self.doc(u, *start_of[j])
-            if doc == start or served == _variables(evaluator, start, request, now_ms):
+            if doc == start or served == evaluator.served(start, request, now_ms):
                 continue
             now = self.doc(u, *now_of[j])
-            if doc == now or served == _variables(evaluator, now, request, now_ms):
+            if doc == now or served == evaluator.served(now, request, now_ms):
                 continue
             ahead_of = sorted(w for w in (int(pending[k][j]) for k in pending) if w >= 0)
             if not ahead_of:  # nothing in flight: the truth ahead is the truth
@@ -500,7 +492,7 @@ class _Docs:
             ahead = dict(now or {})
             for w in ahead_of:
                 ahead.update(self.value(w))
-            if served != _variables(evaluator, ahead, request, now_ms):
+            if served != evaluator.served(ahead, request, now_ms):
                 wrong_logins.append(j)
         platinum = np.zeros(len(r_done), dtype=bool)
         platinum[logins] = served_platinum

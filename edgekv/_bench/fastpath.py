@@ -129,14 +129,6 @@ def ops_bytes(
     return int((fixed + _uint_len(seq) + _str_len(key_len) + patch + _uint_len(version)).sum())
 
 
-def _variables(
-    evaluator: Evaluator, doc: Mapping[str, Any] | None, request: dict[str, Any], now_ms: float
-) -> dict[str, Any]:
-    """Every variable's value for a login served ``doc`` (as the event path evaluates it)."""
-    user = User.from_dict(merge_user(doc, request))
-    return {k: v.value for k, v in evaluator.evaluate(user, now_ms=now_ms).items()}
-
-
 _Samples = Sequence[Sequence[Sequence[float]]]
 Side = Literal["left", "right"]
 
@@ -504,10 +496,10 @@ def replicated_columns(
                 continue
             served = {k: v.value for k, v in evaluated.items()}
             start = doc_of(u, *(int(truth_start[c][j]) for c in _JOINED))
-            if doc == start or served == _variables(evaluator, start, request, now_ms):
+            if doc == start or served == evaluator.served(start, request, now_ms):
                 continue
             now = doc_of(u, *(int(truth_now[c][j]) for c in _JOINED))
-            if doc == now or served == _variables(evaluator, now, request, now_ms):
+            if doc == now or served == evaluator.served(now, request, now_ms):
                 continue
             ahead = dict(now or {})
             for w in sorted(
@@ -517,7 +509,7 @@ def replicated_columns(
                     ahead["customData"] = {"stars": writes_value[w]}
                 else:
                     ahead["appVersion"] = f"5.1.{writes_value[w]}"
-            if ahead == now or served != _variables(evaluator, ahead, request, now_ms):
+            if ahead == now or served != evaluator.served(ahead, request, now_ms):
                 wrong_logins.append(j)
         platinum = np.zeros(n_r, dtype=bool)
         platinum[logins] = served_platinum

@@ -20,7 +20,7 @@ from typing import Any
 from .bucketing import bounded_hash, bucketing_value, decide_variation, passes_rollout
 from .config import Feature, FlagConfig, Target, Variation, parse_config
 from .targeting import Matcher, compile_group
-from .user import User
+from .user import User, merge_user
 
 __all__ = [
     "DEFAULT",
@@ -229,6 +229,13 @@ class Evaluator:
                     var_id,
                 )
         return out
+
+    def served(
+        self, stored: Mapping[str, Any] | None, request: Mapping[str, Any], now_ms: float
+    ) -> dict[str, Any]:
+        """:meth:`values` for a request whose user data is merged over ``stored`` (what an
+        edge serving that document answers). O(features x targets x filters)."""
+        return self.values(User.from_dict(merge_user(stored, request)), now_ms)
 
     def values(self, user: User, now_ms: float) -> dict[str, Any]:
         """Every variable's value the user gets, by key, in :meth:`evaluate`'s order: its
