@@ -1,5 +1,7 @@
-"""A vectorised fast path for the ``edge-flags`` scenario's ``replicated:eventual`` column:
-numpy computes what the discrete-event run would, identical op by op, when nothing feeds back.
+"""A vectorised fast path for the ``edge-flags`` scenario's ``replicated`` columns (eventual
+here, session reads in :mod:`~edgekv._bench.fastsession`; single-home in
+:mod:`~edgekv._bench.fasthome`): numpy computes what the discrete-event run would, identical
+op by op.
 
 It applies only when the event path is a pure function of the lag draws: field granularity,
 no loss, duplication, jitter, partition, clock skew, batching or tombstone grace, and
