@@ -338,3 +338,37 @@ def test_padded_documents_take_the_event_path() -> None:
     scenario = dataclasses.replace(load_workload("profile-store"), users=200, duration=5.0)
     result = run_edge_flags(scenario, cfg, EVALUATOR, systems=[COLUMN])
     assert result.systems[COLUMN].path == "event"
+
+
+@pytest.mark.parametrize(
+    ("changes", "params"),
+    [
+        ({"request_timeout": 0.3}, {}),
+        (
+            {
+                "anti_entropy": None,
+                "lag": "lognormal:3s,0.5",
+                "systems": {"replicated": {"session_wait": "5s"}},
+            },
+            {"mobility": 0.6},
+        ),
+    ],
+)
+def test_a_forwarded_session_read_the_timeout_fails_is_left_to_the_kernel(
+    changes: dict[str, Any], params: dict[str, Any]
+) -> None:
+    """Found by a random search: a session read asking other regions for longer than the
+    request timeout fails on the event path; the fast path declines such a run."""
+    cfg = scenario_config().replace(**changes)
+    scenario = EdgeFlags(**{"users": 1000, "duration": 10.0, "seed": 1, **params})
+    fast, event = both(scenario, cfg, SESSION)
+    assert fast.path == "event" and event.failed.any()
+
+
+@pytest.mark.parametrize("column", [COLUMN, SESSION])
+def test_deliveries_beyond_the_drain_limit_are_left_to_the_kernel(column: str) -> None:
+    """Found by a random search: the runner stops replicating 600 s after the run, so a lag
+    that long changes the realised lag it reports; the fast path declines."""
+    cfg = scenario_config().replace(anti_entropy=None, lag="constant:620s")
+    fast, _ = both(EdgeFlags(users=50, duration=5.0, seed=1), cfg, column)
+    assert fast.path == "event"

@@ -42,8 +42,10 @@ from .fasthome import home_refusal, single_home
 from .fastrepl import replicate
 from .fastsession import session_reads
 from .scenario import (
+    _DRAIN_LIMIT,
     LOGIN,
     LOGIN_PLATFORM,
+    OUTCOMES,
     PLATINUM,
     PURCHASE,
     WRITE,
@@ -281,6 +283,8 @@ def replicated_columns(
     at_ms[np.arange(n_w), w_region] = np.iinfo(np.int64).max  # (its origin commits it)
     if np.any((version >> 22)[:, None] >= at_ms):
         return {}
+    if n_w and float(arrival.max()) > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
+        return {}  # the runner may stop replicating first (it drains for _DRAIN_LIMIT)
     ack = w_t + service
     reads = np.flatnonzero(~is_write)
     r_t = t_edge[reads]
@@ -384,6 +388,11 @@ def replicated_columns(
                 session.outcome,
                 session.waited,
             )
+        forwarded = outcome == OUTCOMES.index("forwarded")
+        if np.any(forwarded & (r_fin >= r_t + cfg.request_timeout)):
+            return None  # a forwarded read the request timeout would fail
+        if n_r and float(r_fin.max()) > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
+            return None  # the runner gives up on reads pending that long
         pair_fin = r_fin[pair_read]
         if np.any((pair_t == pair_fin) | (pair_ack == pair_fin)):
             return None  # a read answering as a write of its user commits or is acknowledged
