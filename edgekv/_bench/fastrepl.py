@@ -27,7 +27,7 @@ import numpy as np
 from .._core.config import Config
 from .._core.node import YOUNG_EXTRA
 from .._core.replication import encode_digest, encode_ops
-from .._core.versions import EPOCH_MS, make_version, split_version
+from .._core.versions import EPOCH_MS, HybridClock
 
 __all__ = ["Replication", "replicate"]
 
@@ -175,6 +175,7 @@ class _Replay:
         self.known = [[[0] * n for _ in range(n)] for _ in range(n)]
         """``known[r][d]``: the newest version vector ``r`` heard from ``d``."""
         self.heard = [[-1] * n for _ in range(n)]
+        """``heard[r][d]``: the clock of ``d``'s newest digest ``r`` took its held ops from."""
         self.held: list[list[dict[int, _Ranges]]] = [[{} for _ in range(n)] for _ in range(n)]
         """``held[r][d]``: per origin, the out-of-order ops in ``d``'s newest digest heard
         by ``r`` (by clock), as inclusive ranges ``(lows, highs)``."""
@@ -253,10 +254,9 @@ class _Replay:
                 if len(old):
                     extra.append([o, *_ranges(old + p + 1)])
             applied[o] = p
-        version = self.last_version(d, own)
-        ms, logical, _ = split_version(version) if version else (0, 0, 0)
-        pt = int(EPOCH_MS + now * 1000.0)
-        clock = make_version(max(pt, ms), 0 if pt > ms else logical, d)
+        hlc = HybridClock(d)  # the region's clock after its last local version
+        hlc.observe(self.last_version(d, own))
+        clock = hlc.peek(EPOCH_MS + now * 1000.0)
         size = len(encode_digest(d, applied, clock, extra))
         if self.counted(now):
             self.bytes += size * (n - 1)
