@@ -133,6 +133,23 @@ def test_session_level_matches_with_more_moves_and_any_session_wait(wait: float 
     assert_identical(fast, event)
 
 
+@pytest.mark.parametrize("column", [COLUMN, SESSION])
+def test_reads_computed_in_small_blocks_match(monkeypatch: pytest.MonkeyPatch, column: str) -> None:
+    """The fast path computes reads a block at a time (bounded memory): blocks of 37 reads,
+    so a user's reads and a login's evaluation straddle block boundaries, change nothing."""
+    import edgekv._bench.fastpath as fastpath
+
+    monkeypatch.setattr(fastpath, "_CHUNK", 37)
+    cfg = scenario_config().replace(lag="lognormal:600ms,0.8")
+    scenario = EdgeFlags(users=1500, duration=30.0, seed=4, mobility=0.5)
+    fast, event = both(scenario, cfg, column)
+    if column == SESSION:
+        assert np.count_nonzero(event.outcome) > 10  # reads that waited or asked
+    else:
+        assert event.stale.sum() > 5 and event.wrong.sum() > 0
+    assert_identical(fast, event)
+
+
 @pytest.mark.parametrize("seed", [3, 11])
 def test_fast_path_matches_event_path_medium(seed: int) -> None:
     cfg = scenario_config().replace(anti_entropy=None, lag="lognormal:600ms,0.8")

@@ -23,6 +23,7 @@ stays the evaluator's, called where the event path calls it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, cast
 
@@ -40,7 +41,7 @@ from ..flags import Evaluator, User, merge_user
 from .fasthome import SYSTEM as SINGLE_HOME
 from .fasthome import home_refusal, single_home
 from .fastrepl import replicate
-from .fastsession import session_reads
+from .fastsession import SessionReads, session_reads
 from .scenario import (
     _DRAIN_LIMIT,
     LOGIN,
@@ -131,6 +132,65 @@ def ops_bytes(
     # fixarray(3), kind 0, sender; fixarray(1); fixarray(4) op; fixarray(2) record.
     fixed = 1 + 1 + _uint_len(origin) + 1 + 1 + _uint_len(origin) + 1
     return int((fixed + _uint_len(seq) + _str_len(key_len) + patch + _uint_len(version)).sum())
+
+
+_CHUNK = 1 << 16
+"""Reads computed at once: the per-read and per-pair arrays stay this short whatever the
+run's size, so the fast path's memory beyond its results grows with writes, not reads."""
+
+
+@dataclass(slots=True)
+class _Pairs:
+    """A block of reads (``reads[s]``, ops ``idx``) and the writes of each read's user in
+    its time window, one row per (read, write) pair: ``read`` (the read's index in the
+    block), ``pos`` (the write's place in user order) and ``w``, its commit time ``t`` and
+    acknowledgement ``ack``; whether it committed, arrived at the read's region or was
+    acknowledged before the read started."""
+
+    s: slice
+    idx: np.ndarray
+    r_t: np.ndarray
+    r_user: np.ndarray
+    r_reg: np.ndarray
+    has_prefix: np.ndarray
+    """The read's user has writes before the window (always done before the read)."""
+    prev: np.ndarray
+    """The last of them in user order (when ``has_prefix``)."""
+    read: np.ndarray
+    pos: np.ndarray
+    w: np.ndarray
+    t: np.ndarray
+    ack: np.ndarray
+    committed: np.ndarray
+    arrived: np.ndarray
+    acked_start: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Reads in the block."""
+        return len(self.idx)
+
+
+class _Column:
+    """One column's per-op result arrays, filled block by block (all-zero ones untouched)."""
+
+    def __init__(self, label: str, n_ops: int, session: SessionReads | None) -> None:
+        self.label = label
+        self.session = session
+        """The session replay's per-read answers (None: eventual, answered at once)."""
+        self.latency = np.empty(n_ops)
+        self.version = np.empty(n_ops, dtype=np.int64)
+        self.stale = np.zeros(n_ops, dtype=bool)
+        self.stale_s = np.zeros(n_ops)
+        self.beyond_floor = np.zeros(n_ops, dtype=bool)
+        self.ryw = np.zeros(n_ops, dtype=bool)
+        self.required = np.zeros(n_ops, dtype=np.int64)
+        self.wrong = np.zeros(n_ops, dtype=bool)
+        self.platinum = np.zeros(n_ops, dtype=bool)
+        self.outcome = np.zeros(n_ops, dtype=np.int8)
+        self.waited = np.zeros(n_ops)
+        self.failed = np.zeros(n_ops, dtype=bool)
+        self.since_own = np.full(n_ops, np.inf)
 
 
 _Samples = Sequence[Sequence[Sequence[float]]]
@@ -287,9 +347,8 @@ def replicated_columns(
         return {}  # the runner may stop replicating first (it drains for _DRAIN_LIMIT)
     ack = w_t + service
     reads = np.flatnonzero(~is_write)
-    r_t = t_edge[reads]
-    r_user = user[reads]
-    r_reg = region[reads].astype(np.int64)
+    n_r, n_ops = len(reads), work.ops
+    r_t_max = float(np.max(t_edge, where=~is_write, initial=0.0))
     max_delay = float((arrival - w_t[:, None]).max()) if n_w else 0.0
     rtt = [[cfg.rtt[(a, b)] for b in cfg.names] for a in cfg.names]  # (the store's model)
     # The longest a read can take: a session read's wait, then one round trip and service.
@@ -302,12 +361,8 @@ def replicated_columns(
     o_t = w_t[order]
     if np.any((o_user[1:] == o_user[:-1]) & (o_t[1:] == o_t[:-1])):
         return {}  # two writes of a user at once: the kernel's order would decide
-    span = float(max(w_t.max(initial=0.0), r_t.max(initial=0.0))) + 2 * reach + 1.0
+    span = max(float(w_t.max(initial=0.0)), r_t_max) + 2 * reach + 1.0
     enc = o_user * span + o_t + reach
-    r_enc = r_user * span + r_t
-    by_user = np.argsort(r_enc)  # (sorted needles: the searches below run 3x faster)
-    lo = _search(enc, r_enc, by_user, "left")
-    hi = _search(enc, r_enc + 2 * reach, by_user, "right")
     v_rank = np.empty(n_w, dtype=np.int64)
     by_version = np.argsort(version)
     v_rank[by_version] = np.arange(n_w)
@@ -319,55 +374,64 @@ def replicated_columns(
         "av": (o_kind == -1) | (o_kind == WRITE),
         "own": o_kind == PURCHASE,
     }
-    seg_start = _search(o_user, r_user, by_user, "left")
-    has_prefix = lo > seg_start
-    prev = np.maximum(lo - 1, 0)
-    n_r = len(reads)
-    count = hi - lo
-    pair_read = np.repeat(np.arange(n_r), count)
-    pair_pos = np.repeat(lo - np.cumsum(np.r_[0, count[:-1]]), count) + np.arange(count.sum())
-    pair_w = order[pair_pos]
-    pair_t = w_t[pair_w]
-    pair_start, pair_ack = r_t[pair_read], ack[pair_w]
-    pair_arrival = arrival[pair_w, r_reg[pair_read]]
-    # A read at the very time a write of its user commits, reaches its region or is
-    # acknowledged: the kernel's insertion order would decide, so leave it to the kernel.
-    tie = (pair_t == pair_start) | (pair_arrival == pair_start) | (pair_ack == pair_start)
-    if np.any(tie):
-        return {}
-    pair_committed = pair_t < pair_start
-    pair_arrived = pair_arrival < pair_start
-    acked_start = pair_ack < pair_start
+    prefix = {
+        name: _segmented_prefix_max(o_user, np.where(cls, o_rank, -1))
+        for name, cls in classes.items()
+    }
 
-    def newest(mask_name: str, pair_ok: np.ndarray) -> np.ndarray:
-        """Per read, the version rank of the newest write of a class (-1: none) among the
-        writes surely done before the window and the window's writes passing ``pair_ok``."""
-        cls = classes[mask_name]
-        prefix = _segmented_prefix_max(o_user, np.where(cls, o_rank, -1))
-        best = np.where(has_prefix, prefix[prev], -1) if len(prefix) else np.full(n_r, -1)
-        ok = pair_ok & cls[pair_pos]
-        np.maximum.at(best, pair_read[ok], o_rank[pair_pos[ok]])
+    def pairs(s: slice) -> _Pairs | None:
+        """The reads ``reads[s]`` and their window's writes (None on a tie)."""
+        idx = reads[s]
+        r_t, r_user = t_edge[idx], user[idx]
+        r_reg = region[idx].astype(np.int64)
+        r_enc = r_user * span + r_t
+        by_user = np.argsort(r_enc)  # (sorted needles: the searches below run 3x faster)
+        lo = _search(enc, r_enc, by_user, "left")
+        hi = _search(enc, r_enc + 2 * reach, by_user, "right")
+        seg_start = _search(o_user, r_user, by_user, "left")
+        count = hi - lo
+        read = np.repeat(np.arange(len(idx)), count)
+        pos = np.repeat(lo - np.cumsum(np.r_[0, count[:-1]]), count) + np.arange(count.sum())
+        w = order[pos]
+        t, start, acked = w_t[w], r_t[read], ack[w]
+        at = arrival[w, r_reg[read]]
+        # A read at the very time a write of its user commits, reaches its region or is
+        # acknowledged: the kernel's insertion order would decide, so leave it to the kernel.
+        if np.any((t == start) | (at == start) | (acked == start)):
+            return None
+        return _Pairs(
+            s, idx, r_t, r_user, r_reg, lo > seg_start, np.maximum(lo - 1, 0), read, pos, w, t,
+            acked, t < start, at < start, acked < start,
+        )  # fmt: skip
+
+    def newest(p: _Pairs, name: str, pair_ok: np.ndarray) -> np.ndarray:
+        """Per read of ``p``, the version rank of the newest write of a class (-1: none)
+        among the writes surely done before the window and the window's writes passing
+        ``pair_ok``."""
+        cls, before = classes[name], prefix[name]
+        best = np.where(p.has_prefix, before[p.prev], -1) if len(before) else np.full(p.n, -1)
+        ok = pair_ok & cls[p.pos]
+        np.maximum.at(best, p.read[ok], o_rank[p.pos[ok]])
         return best
 
-    seen = {name: newest(name, pair_arrived) for name in _JOINED}
-
-    evaluations: dict[tuple[int, float, bool, int, int], Mapping[str, Any]] = {}
-    """Each login's variables by what it was served and when, shared by the columns."""
-
-    def column(label: str, level: str) -> SystemRun | None:
-        """The column of ``level`` from the shared arrays (None on a tie)."""
-        served = seen
-        r_fin = r_t + service
-        outcome = np.zeros(n_r, dtype=np.int8)
-        waited = np.zeros(n_r)
+    slices = [slice(a, min(a + _CHUNK, n_r)) for a in range(0, n_r, _CHUNK)]
+    states: dict[str, _Column] = {}
+    for label, level in columns:
         if level == SESSION:
             # Every patch newer than its user's put: a record is then its newest write per class.
             if np.any(version[n_users:] <= version[w_user[n_users:]]):
-                return None
+                continue
+            seen = {name: np.empty(n_r, dtype=np.int64) for name in _JOINED}
+            for block in slices:
+                p = pairs(block)
+                if p is None:
+                    return {}
+                for name in _JOINED:
+                    seen[name][block] = newest(p, name, p.arrived)
             session = session_reads(
-                r_user=r_user,
-                r_t=r_t,
-                r_reg=r_reg,
+                r_user=user[reads],
+                r_t=t_edge[reads],
+                r_reg=region[reads].astype(np.int64),
                 seen=seen,
                 w_user=w_user,
                 w_kind=w_kind,
@@ -380,30 +444,70 @@ def replicated_columns(
                 service=service,
                 session_wait=session_wait,
             )
+            del seen
             if session is None:
-                return None
-            served, r_fin, outcome, waited = (
-                session.served,
-                session.finish,
-                session.outcome,
-                session.waited,
-            )
-        forwarded = outcome == OUTCOMES.index("forwarded")
-        if np.any(forwarded & (r_fin >= r_t + cfg.request_timeout)):
-            return None  # a forwarded read the request timeout would fail
-        if n_r and float(r_fin.max()) > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
-            return None  # the runner gives up on reads pending that long
-        pair_fin = r_fin[pair_read]
-        if np.any((pair_t == pair_fin) | (pair_ack == pair_fin)):
-            return None  # a read answering as a write of its user commits or is acknowledged
-        acked_now = pair_ack < pair_fin
-        unacked_now = (pair_t < pair_fin) & ~acked_now
-        truth_start = {name: newest(name, acked_start) for name in _JOINED}
-        truth_now = {name: newest(name, acked_now) for name in _JOINED}
-        own_rank = newest("own", acked_start)
+                continue
+            r_fin = session.finish
+            forwarded = session.outcome == OUTCOMES.index("forwarded")
+            if np.any(forwarded & (r_fin >= t_edge[reads] + cfg.request_timeout)):
+                continue  # a forwarded read the request timeout would fail
+            if n_r and float(r_fin.max()) > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
+                continue  # the runner gives up on reads pending that long
+            states[label] = _Column(label, n_ops, session)
+        else:
+            if n_r and r_t_max + service > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
+                continue
+            states[label] = _Column(label, n_ops, None)
+    if not states:
+        return {}
 
-        def ver(rank: np.ndarray) -> np.ndarray:
-            return np.where(rank >= 0, version[by_version[np.maximum(rank, 0)]], -1)
+    writes_value = values.tolist()
+    by_version_l, version_l, kind_l = by_version.tolist(), version.tolist(), w_kind.tolist()
+
+    def doc_of(u: int, put: int, cd: int, av: int) -> dict[str, Any] | None:
+        """The document a record joined from these writes (version ranks, -1: none) holds:
+        fields older than the put are dropped (None: no write)."""
+        floor = version_l[by_version_l[put]] if put >= 0 else 0
+        out: dict[str, Any] = {}
+        if put >= 0:
+            out["user_id"] = keys[u]
+        if av >= 0:
+            w = by_version_l[av]
+            if version_l[w] >= floor:
+                out["appVersion"] = "5.0.0" if kind_l[w] == -1 else f"5.1.{writes_value[w]}"
+        if cd >= 0:
+            w = by_version_l[cd]
+            if version_l[w] >= floor:
+                out["customData"] = {"stars": writes_value[w]}
+        return out if out else None
+
+    def ver(rank: np.ndarray) -> np.ndarray:
+        return np.where(rank >= 0, version[by_version[np.maximum(rank, 0)]], -1)
+
+    light = np.array(cfg.floors())
+    evaluate, from_dict = evaluator.evaluate, User.from_dict
+
+    def fill(
+        col: _Column,
+        p: _Pairs,
+        truth_start: dict[str, np.ndarray],
+        own_rank: np.ndarray,
+        evaluations: dict[tuple[int, float, bool, int, int], Mapping[str, Any]],
+    ) -> bool:
+        """Write the column's figures for the reads of ``p``; False on a tie."""
+        s, idx, r_t, pr = p.s, p.idx, p.r_t, p.read
+        if col.session is None:
+            served = {name: newest(p, name, p.arrived) for name in _JOINED}
+            r_fin = r_t + service
+        else:
+            served = {name: col.session.served[name][s] for name in _JOINED}
+            r_fin = col.session.finish[s]
+        pair_fin = r_fin[pr]
+        if np.any((p.t == pair_fin) | (p.ack == pair_fin)):
+            return False  # a read answering as a write of its user commits or is acknowledged
+        acked_now = p.ack < pair_fin
+        unacked_now = (p.t < pair_fin) & ~acked_now
+        truth_now = {name: newest(p, name, acked_now) for name in _JOINED}
 
         floor_v = np.maximum(ver(served["put"]), 0)
         cd_v, av_v = ver(served["cd"]), ver(served["av"])
@@ -416,57 +520,31 @@ def replicated_columns(
         own_v = np.where(own_rank >= 0, version[own_w], 0)
 
         # Stale: a write committed before the read that the record does not reflect.
-        pv = version[pair_w]
-        pk = w_kind[pair_w]
-        pr = pair_read
+        pv = version[p.w]
+        pk = w_kind[p.w]
         covered = np.where(pk == PURCHASE, fv_cd[pr], np.where(pk == WRITE, fv_av[pr], -1))
-        missed = pair_committed & (pv > floor_v[pr]) & (pv > covered)
-        stale = np.zeros(n_r, dtype=bool)
+        missed = p.committed & (pv > floor_v[pr]) & (pv > covered)
+        stale = np.zeros(p.n, dtype=bool)
         stale[pr[missed]] = True
-        first = np.full(n_r, np.inf)
-        np.minimum.at(first, pr[missed], pair_t[missed])
-        stale_s = np.where(stale, r_t - first, 0.0)
-        light = np.array(cfg.floors())
-        beyond_pair = missed & (pair_t + light[w_region[pair_w], r_reg[pr]] < r_t[pr])
-        beyond = np.zeros(n_r, dtype=bool)
+        first = np.full(p.n, np.inf)
+        np.minimum.at(first, pr[missed], p.t[missed])
+        beyond_pair = missed & (p.t + light[w_region[p.w], p.r_reg[pr]] < r_t[pr])
+        beyond = np.zeros(p.n, dtype=bool)
         beyond[pr[beyond_pair]] = True
 
         # Read-your-writes, by content: the document's stars reach the own purchase's total.
         cd_w = by_version[np.maximum(served["cd"], 0)]
         ryw = (own_v > 0) & ~(cd_present & (values[cd_w] >= values[own_w]))
-        since_own = np.where(own_rank >= 0, r_t - w_t[own_w], np.inf)
 
         # The user's writes issued but not acknowledged when the read answers, newest last.
-        unacked = np.zeros(n_r, dtype=bool)
-        unacked[pr[unacked_now]] = True
         pending: dict[int, np.ndarray] = {}
         for k in (PURCHASE, WRITE):
-            last = np.full(n_r, -1, dtype=np.int64)
+            last = np.full(p.n, -1, dtype=np.int64)
             ok = unacked_now & (pk == k)
-            np.maximum.at(last, pr[ok], pair_w[ok])
+            np.maximum.at(last, pr[ok], p.w[ok])
             pending[k] = last
 
-        writes_value = values.tolist()
-        by_version_l, version_l, kind_l = by_version.tolist(), version.tolist(), w_kind.tolist()
-
-        def doc_of(u: int, put: int, cd: int, av: int) -> dict[str, Any] | None:
-            """The document a record joined from these writes (version ranks, -1: none) holds:
-            fields older than the put are dropped (None: no write)."""
-            floor = version_l[by_version_l[put]] if put >= 0 else 0
-            out: dict[str, Any] = {}
-            if put >= 0:
-                out["user_id"] = keys[u]
-            if av >= 0:
-                w = by_version_l[av]
-                if version_l[w] >= floor:
-                    out["appVersion"] = "5.0.0" if kind_l[w] == -1 else f"5.1.{writes_value[w]}"
-            if cd >= 0:
-                w = by_version_l[cd]
-                if version_l[w] >= floor:
-                    out["customData"] = {"stars": writes_value[w]}
-            return out if out else None
-
-        logins = np.flatnonzero(kind[reads] == LOGIN)
+        logins = np.flatnonzero(kind[idx] == LOGIN)
         # Each login's document, by parts: the put's presence, appVersion (-2: none, -1: the
         # put's) and the stars (-1: none); and whether the truth at its start is the same join.
         av_w = by_version[np.maximum(served["av"], 0)]
@@ -475,19 +553,18 @@ def replicated_columns(
         same = np.ones(len(logins), dtype=bool)
         for c in _JOINED:
             same &= served[c][logins] == truth_start[c][logins]
-        columns = [
+        parts_of = [
             logins.tolist(),
-            r_user[logins].tolist(),
+            p.r_user[logins].tolist(),
             r_fin[logins].tolist(),
             (served["put"][logins] >= 0).tolist(),
             av_key[logins].tolist(),
             stars[logins].tolist(),
             same.tolist(),
         ]
-        evaluate, from_dict = evaluator.evaluate, User.from_dict
         served_platinum: list[bool] = []
         wrong_logins: list[int] = []
-        for j, u, fin, put, av, cd, same_writes in zip(*columns, strict=True):
+        for j, u, fin, put, av, cd, same_writes in zip(*parts_of, strict=True):
             now_ms = EPOCH_MS + fin * 1e3
             request = {"user_id": keys[u], "platform": LOGIN_PLATFORM}
             parts: dict[str, Any] = {"user_id": keys[u]} if put else {}
@@ -505,12 +582,12 @@ def replicated_columns(
             served_platinum.append(hit is not None and hit.value is True)
             if same_writes:  # the same writes: the same document
                 continue
-            served = {k: v.value for k, v in evaluated.items()}
+            got = {k: v.value for k, v in evaluated.items()}
             start = doc_of(u, *(int(truth_start[c][j]) for c in _JOINED))
-            if doc == start or served == evaluator.served(start, request, now_ms):
+            if doc == start or got == evaluator.served(start, request, now_ms):
                 continue
             now = doc_of(u, *(int(truth_now[c][j]) for c in _JOINED))
-            if doc == now or served == evaluator.served(now, request, now_ms):
+            if doc == now or got == evaluator.served(now, request, now_ms):
                 continue
             ahead = dict(now or {})
             for w in sorted(
@@ -520,55 +597,70 @@ def replicated_columns(
                     ahead["customData"] = {"stars": writes_value[w]}
                 else:
                     ahead["appVersion"] = f"5.1.{writes_value[w]}"
-            if ahead == now or served != evaluator.served(ahead, request, now_ms):
+            if ahead == now or got != evaluator.served(ahead, request, now_ms):
                 wrong_logins.append(j)
-        platinum = np.zeros(n_r, dtype=bool)
-        platinum[logins] = served_platinum
-        wrong = np.zeros(n_r, dtype=bool)
-        wrong[wrong_logins] = True
 
-        n_ops = work.ops
-        elapsed = (t_edge + service) - t_edge
-        elapsed[reads] = r_fin - r_t
-        latency = (work.d_in + elapsed) + work.d_out
-        op_version = np.zeros(n_ops, dtype=np.int64)
-        op_version[w_ops] = version[n_users:]
-        op_version[reads] = r_version
+        at = idx[logins]
+        col.latency[idx] = (work.d_in[idx] + (r_fin - r_t)) + work.d_out[idx]
+        col.version[idx] = r_version
+        col.stale[idx] = stale
+        col.stale_s[idx] = np.where(stale, r_t - first, 0.0)
+        col.beyond_floor[idx] = beyond
+        col.ryw[idx] = ryw
+        col.required[idx] = own_v
+        col.wrong[idx[wrong_logins]] = True
+        col.platinum[at] = served_platinum
+        col.since_own[idx] = np.where(own_rank >= 0, r_t - w_t[own_w], np.inf)
+        return True
 
-        def scatter(values: np.ndarray, dtype: Any, fill: Any = 0) -> np.ndarray:
-            out = np.full(n_ops, fill, dtype=dtype)
-            out[reads] = values
-            return out
+    for block in slices:
+        p = pairs(block)
+        if p is None:
+            return {}
+        truth_start = {name: newest(p, name, p.acked_start) for name in _JOINED}
+        own_rank = newest(p, "own", p.acked_start)
+        evaluations: dict[tuple[int, float, bool, int, int], Mapping[str, Any]] = {}
+        for label in list(states):
+            if not fill(states[label], p, truth_start, own_rank, evaluations):
+                del states[label]
 
-        window = slice(n_users, n_w)
-        sent = ops_bytes(
-            w_region[window],
-            seq[window],
-            np.array([len(key.encode()) for key in keys], dtype=np.int64)[w_user[window]],
-            w_kind[window] == PURCHASE,
-            values[window],
-            version[window],
-        )
-        keys_av = np.where(w_kind == -1, -1, values)[order]
-        lost = _lost_updates(
-            o_user, o_rank, version[order], classes, keys_av, values[order], n_users
-        )
-        peers = n_reg - 1
-        return SystemRun(
+    # What does not depend on the level: writes' latency and version, the bytes sent, the
+    # lost updates and the realised lag.
+    w_latency = (work.d_in[w_ops] + ((t_edge[w_ops] + service) - t_edge[w_ops])) + work.d_out[w_ops]
+    window = slice(n_users, n_w)
+    sent = ops_bytes(
+        w_region[window],
+        seq[window],
+        np.array([len(key.encode()) for key in keys], dtype=np.int64)[w_user[window]],
+        w_kind[window] == PURCHASE,
+        values[window],
+        version[window],
+    )
+    keys_av = np.where(w_kind == -1, -1, values)[order]
+    lost = _lost_updates(o_user, o_rank, version[order], classes, keys_av, values[order], n_users)
+    peers = n_reg - 1
+    out: dict[str, SystemRun] = {}
+    for label, col in states.items():
+        col.latency[w_ops] = w_latency
+        col.version[w_ops] = version[n_users:]
+        if col.session is not None:
+            col.outcome[reads] = col.session.outcome
+            col.waited[reads] = col.session.waited
+        out[label] = SystemRun(
             name=label,
-            latency=latency,
-            version=op_version,
-            stale=scatter(stale, bool),
-            stale_s=scatter(stale_s, float),
-            beyond_floor=scatter(beyond, bool),
-            ryw=scatter(ryw, bool),
-            required=scatter(own_v, np.int64),
-            wrong=scatter(wrong, bool),
-            platinum=scatter(platinum, bool),
-            outcome=scatter(outcome, np.int8),
-            waited=scatter(waited, float),
-            failed=np.zeros(n_ops, dtype=bool),
-            since_own=scatter(since_own, float, np.inf),
+            latency=col.latency,
+            version=col.version,
+            stale=col.stale,
+            stale_s=col.stale_s,
+            beyond_floor=col.beyond_floor,
+            ryw=col.ryw,
+            required=col.required,
+            wrong=col.wrong,
+            platinum=col.platinum,
+            outcome=col.outcome,
+            waited=col.waited,
+            failed=col.failed,
+            since_own=col.since_own,
             bytes_replicated=sent * peers + replicated.extra_bytes,
             messages_replicated=(n_w - n_users) * peers + replicated.extra_messages,
             lost_updates=lost[0],
@@ -576,9 +668,7 @@ def replicated_columns(
             realised_lag=_realised(cfg, replicated.lags),
             path="vectorised",
         )
-
-    runs = ((label, column(label, level)) for label, level in columns)
-    return {label: run for label, run in runs if run is not None}
+    return out
 
 
 def vectorised(
