@@ -33,7 +33,7 @@ from .._core.config import Config
 from .._core.consistency import EVENTUAL, SESSION, ReplicatedStore
 from .._core.crdt import crdt_for
 from .._core.kernel import Kernel
-from .._core.realised import WINDOW, lag_report
+from .._core.realised import lag_report
 from .._core.replication import ShippedOp, encode_ops
 from .._core.systems import make_store
 from .._core.versions import EPOCH_MS, clock_versions
@@ -197,14 +197,6 @@ _Samples = Sequence[Sequence[Sequence[float]]]
 Side = Literal["left", "right"]
 
 
-def _realised(cfg: Config, links: list[list[np.ndarray]]) -> dict[str, Any]:
-    """What a :class:`LagTracker` that saw, per link, the commit-to-apply lags
-    ``links[src][dst]`` in delivery order reports (it keeps the newest ``WINDOW``)."""
-    kept = [[link[-WINDOW:] for link in row] for row in links]
-    counts = [[len(link) for link in row] for row in links]
-    return lag_report(cfg, cast(_Samples, kept), counts)
-
-
 def _search(hay: np.ndarray, needles: np.ndarray, by: np.ndarray, side: Side) -> np.ndarray:
     """``np.searchsorted(hay, needles, side)``, searched in the order ``by`` (one that sorts
     the needles, which keeps the search in cache)."""
@@ -319,16 +311,15 @@ def replicated_columns(
         seq[idx] = np.arange(1, len(idx) + 1)
     values = np.r_[work.stars0, work.value[w_ops]].astype(np.int64)
     crdt = crdt_for(cfg.granularity)
-    kinds_l, users_l, values_l = w_kind.tolist(), w_user.tolist(), values.tolist()
 
     @cache
     def op_size(w: int) -> int:
         """Bytes of write ``w`` as replication ships it (only repairs ask: a few)."""
-        u, v = users_l[w], int(version[w])
-        if kinds_l[w] == -1:
-            delta = crdt.put(None, _initial_doc(keys[u], values_l[w]), v)
+        u, v, value = int(w_user[w]), int(version[w]), int(values[w])
+        if w_kind[w] == -1:
+            delta = crdt.put(None, _initial_doc(keys[u], value), v)
         else:
-            delta = crdt.patch(None, _write_value(kinds_l[w], values_l[w]), v)
+            delta = crdt.patch(None, _write_value(int(w_kind[w]), value), v)
         op = ShippedOp(int(w_region[w]), int(seq[w]), keys[u], crdt.to_wire(delta))
         return len(encode_ops(0, [op])) - len(encode_ops(0, []))
 
@@ -339,10 +330,11 @@ def replicated_columns(
     arrival = replicated.arrival
     # The hybrid clock ignores remote versions only if each is older than the millisecond
     # of its delivery (then every later local commit there already exceeds it).
-    at_ms = (EPOCH_MS + arrival * 1000.0).astype(np.int64)
-    at_ms[np.arange(n_w), w_region] = np.iinfo(np.int64).max  # (its origin commits it)
-    if np.any((version >> 22)[:, None] >= at_ms):
-        return {}
+    clock_ms = version >> 22
+    for r in range(n_reg):
+        at_ms = (EPOCH_MS + arrival[:, r] * 1000.0).astype(np.int64)
+        if np.any((clock_ms >= at_ms) & (w_region != r)):  # (its origin commits it)
+            return {}
     if n_w and float(arrival.max()) > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
         return {}  # the runner may stop replicating first (it drains for _DRAIN_LIMIT)
     ack = w_t + service
@@ -461,24 +453,22 @@ def replicated_columns(
     if not states:
         return {}
 
-    writes_value = values.tolist()
-    by_version_l, version_l, kind_l = by_version.tolist(), version.tolist(), w_kind.tolist()
-
     def doc_of(u: int, put: int, cd: int, av: int) -> dict[str, Any] | None:
         """The document a record joined from these writes (version ranks, -1: none) holds:
-        fields older than the put are dropped (None: no write)."""
-        floor = version_l[by_version_l[put]] if put >= 0 else 0
+        fields older than the put are dropped (None: no write). Only logins served other
+        writes than the truth ask, so numpy's scalars do."""
+        floor = int(version[by_version[put]]) if put >= 0 else 0
         out: dict[str, Any] = {}
         if put >= 0:
             out["user_id"] = keys[u]
         if av >= 0:
-            w = by_version_l[av]
-            if version_l[w] >= floor:
-                out["appVersion"] = "5.0.0" if kind_l[w] == -1 else f"5.1.{writes_value[w]}"
+            w = by_version[av]
+            if version[w] >= floor:
+                out["appVersion"] = "5.0.0" if w_kind[w] == -1 else f"5.1.{int(values[w])}"
         if cd >= 0:
-            w = by_version_l[cd]
-            if version_l[w] >= floor:
-                out["customData"] = {"stars": writes_value[w]}
+            w = by_version[cd]
+            if version[w] >= floor:
+                out["customData"] = {"stars": int(values[w])}
         return out if out else None
 
     def ver(rank: np.ndarray) -> np.ndarray:
@@ -593,10 +583,10 @@ def replicated_columns(
             for w in sorted(
                 x for x in (int(pending[PURCHASE][j]), int(pending[WRITE][j])) if x >= 0
             ):
-                if kind_l[w] == PURCHASE:
-                    ahead["customData"] = {"stars": writes_value[w]}
+                if w_kind[w] == PURCHASE:
+                    ahead["customData"] = {"stars": int(values[w])}
                 else:
-                    ahead["appVersion"] = f"5.1.{writes_value[w]}"
+                    ahead["appVersion"] = f"5.1.{int(values[w])}"
             if ahead == now or got != evaluator.served(ahead, request, now_ms):
                 wrong_logins.append(j)
 
@@ -665,7 +655,7 @@ def replicated_columns(
             messages_replicated=(n_w - n_users) * peers + replicated.extra_messages,
             lost_updates=lost[0],
             writes_checked=lost[1],
-            realised_lag=_realised(cfg, replicated.lags),
+            realised_lag=lag_report(cfg, cast(_Samples, replicated.lags), replicated.applied),
             path="vectorised",
         )
     return out

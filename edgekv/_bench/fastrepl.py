@@ -26,6 +26,7 @@ import numpy as np
 
 from .._core.config import Config
 from .._core.node import YOUNG_EXTRA
+from .._core.realised import WINDOW
 from .._core.replication import encode_digest, encode_ops
 from .._core.versions import EPOCH_MS, HybridClock
 
@@ -49,8 +50,11 @@ class Replication:
 
     arrival: np.ndarray
     lags: list[list[np.ndarray]]
-    """``lags[src][dst]``: commit-to-apply seconds of ``src``'s writes at ``dst`` in the
-    order they were applied there (what a :class:`LagTracker` records)."""
+    """``lags[src][dst]``: commit-to-apply seconds of the newest ``WINDOW`` of ``src``'s
+    writes applied at ``dst``, in the order they were applied there (what a
+    :class:`LagTracker` keeps)."""
+    applied: list[list[int]]
+    """``applied[src][dst]``: how many of ``src``'s writes were applied at ``dst``."""
     extra_bytes: int
     extra_messages: int
 
@@ -386,6 +390,7 @@ def replicate(
         return None
     arrival = np.empty((len(commit), n))
     lags: list[list[np.ndarray]] = [[np.empty(0)] * n for _ in range(n)]
+    applied = [[0] * n for _ in range(n)]
     for s in range(n):
         arrival[by_origin[s], s] = commits[s]
         for d in range(n):
@@ -398,5 +403,7 @@ def replicate(
                 same = (np.diff(link.arrival[order]) == 0) & (np.diff(link.sent_at[order]) == 0)
                 if np.any(same & ((link.repair[order][1:] == 0) != (link.repair[order][:-1] == 0))):
                     return None  # a delivery and a repair sent and applied at one instant
-                lags[s][d] = (link.arrival - link.commit)[order]
-    return Replication(arrival, lags, extra_bytes, extra_messages)
+                kept = order[-WINDOW:]
+                lags[s][d] = link.arrival[kept] - link.commit[kept]
+                applied[s][d] = len(order)
+    return Replication(arrival, lags, applied, extra_bytes, extra_messages)
