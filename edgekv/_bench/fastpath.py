@@ -414,17 +414,20 @@ def replicated_columns(
             if np.any(version[n_users:] <= version[w_user[n_users:]]):
                 continue
             seen = {name: np.empty(n_r, dtype=np.int64) for name in _JOINED}
+            fresh = np.ones(n_r, dtype=bool)
             for block in slices:
                 p = pairs(block)
                 if p is None:
                     return {}
                 for name in _JOINED:
-                    seen[name][block] = newest(p, name, p.arrived)
+                    seen[name][block] = held = newest(p, name, p.arrived)
+                    fresh[block] &= held >= newest(p, name, p.committed)
             session = session_reads(
                 r_user=user[reads],
                 r_t=t_edge[reads],
                 r_reg=region[reads].astype(np.int64),
                 seen=seen,
+                fresh=fresh,
                 w_user=w_user,
                 w_kind=w_kind,
                 w_t=w_t,
@@ -436,7 +439,7 @@ def replicated_columns(
                 service=service,
                 session_wait=session_wait,
             )
-            del seen
+            del seen, fresh
             if session is None:
                 continue
             r_fin = session.finish

@@ -107,14 +107,19 @@ class _Replay:
     ) -> None:
         self.out = out
         self.put, self.cd, self.av = (out.served[name] for name in ("put", "cd", "av"))
-        is_put = w_kind == -1
-        is_cd = is_put | (w_kind == PURCHASE)
-        classes = (is_put.tolist(), is_cd.tolist(), (is_put | ~is_cd).tolist())
-        self.classes = list(zip(*classes, strict=True))
-        self.rank, self.kind = v_rank.tolist(), w_kind.tolist()
-        self.t, self.region = w_t.tolist(), w_region.tolist()
-        self.by_version = by_version.tolist()
-        self.t_read, self.reg_read = r_t.tolist(), r_reg.tolist()
+        self.w_kind, self.w_t, self.w_region, self.v_rank = w_kind, w_t, w_region, v_rank
+        self.by_version = by_version
+        self.r_t, self.r_reg = r_t, r_reg
+        self.is_put = w_kind == -1
+        self.is_cd = self.is_put | (w_kind == PURCHASE)
+        # The user being replayed: its writes' rank, kind, commit time and region, its reads'
+        # start and region, by global index (filled per user: O(its writes and reads)).
+        self.rank: dict[int, int] = {}
+        self.kind: dict[int, int] = {}
+        self.t: dict[int, float] = {}
+        self.region: dict[int, int] = {}
+        self.t_read: dict[int, float] = {}
+        self.reg_read: dict[int, int] = {}
         self.rtt = rtt
         self.service = service
         self.session_wait = session_wait
@@ -126,13 +131,19 @@ class _Replay:
         self.order += 1
         heapq.heappush(self.events, (at, self.order, kind, owner, data))
 
-    def user(self, writes: list[int], reads: list[int], arrival: np.ndarray) -> None:
+    def user(self, w_idx: np.ndarray, r_idx: np.ndarray, arrival: np.ndarray) -> None:
         """Replay one user's purchases and reads (``arrival``: its writes' rows)."""
-        rank = self.rank
+        writes, reads = w_idx.tolist(), r_idx.tolist()
+        rank = self.rank = dict(zip(writes, self.v_rank[w_idx].tolist(), strict=True))
+        self.kind = dict(zip(writes, self.w_kind[w_idx].tolist(), strict=True))
+        self.t = dict(zip(writes, self.w_t[w_idx].tolist(), strict=True))
+        self.region = dict(zip(writes, self.w_region[w_idx].tolist(), strict=True))
+        self.t_read = dict(zip(reads, self.r_t[r_idx].tolist(), strict=True))
+        self.reg_read = dict(zip(reads, self.r_reg[r_idx].tolist(), strict=True))
+        is_put, is_cd = self.is_put[w_idx].tolist(), self.is_cd[w_idx].tolist()
         ranks = [
-            (rank[w] if p else -1, rank[w] if c else -1, rank[w] if a else -1)
-            for w in writes
-            for p, c, a in (self.classes[w],)
+            (rank[w] if p else -1, rank[w] if c else -1, rank[w] if p or not c else -1)
+            for w, p, c in zip(writes, is_put, is_cd, strict=True)
         ]
         user = _User(writes, ranks, arrival)
         for w in writes:
@@ -178,7 +189,7 @@ class _Replay:
             self.answer(j, at + self.service, record, _LOCAL, 0.0)
             return
         region = self.reg_read[j]
-        origin = self.region[self.by_version[max(need)]]
+        origin = self.region[int(self.by_version[max(need)])]
         bound = self.rtt[region][origin] if self.session_wait is None else self.session_wait
         if bound <= 0:
             self.ask(user, j, at, 0.0)
@@ -227,6 +238,7 @@ def session_reads(
     r_t: np.ndarray,
     r_reg: np.ndarray,
     seen: dict[str, np.ndarray],
+    fresh: np.ndarray,
     w_user: np.ndarray,
     w_kind: np.ndarray,
     w_t: np.ndarray,
@@ -238,28 +250,34 @@ def session_reads(
     service: float,
     session_wait: float | None,
 ) -> SessionReads | None:
-    """Replay every read at the session level (``seen``: the ranks each read's region held
-    at its start, ``-1`` none); None on a tie. O(reads log reads + writes) plus, per read
-    that waits or asks, O(writes of its user x regions)."""
+    """Replay every read at the session level; None on a tie. ``seen``: the ranks each read's
+    region held at its start (``-1`` none), taken over (the served ranks are written into
+    it); ``fresh``: the reads whose region held every write of their user committed before
+    they started. A token holds only such writes, so a user whose reads are all fresh is
+    served at once everywhere and is not replayed. O(reads + writes) plus, per user
+    replayed, O((its reads + writes) log) and per read that waits or asks, O(its user's
+    writes x regions)."""
     n_r = len(r_t)
-    out = SessionReads(
-        {name: seen[name].copy() for name in ("put", "cd", "av")},
-        r_t + service,
-        np.zeros(n_r, dtype=np.int8),
-        np.zeros(n_r),
-    )
+    out = SessionReads(seen, r_t + service, np.zeros(n_r, dtype=np.int8), np.zeros(n_r))
     replay = _Replay(
         out, r_t, r_reg, w_kind, w_t, w_region, v_rank, by_version, rtt, service, session_wait
     )
+    replayed = np.unique(r_user[~fresh])
+    if not len(replayed):
+        return out
     w_by_user = np.lexsort((w_t, w_user))
     r_by_user = np.lexsort((r_t, r_user))
-    bounds = np.searchsorted(w_user[w_by_user], np.arange(int(r_user.max(initial=-1)) + 2))
-    groups = np.split(r_by_user, np.flatnonzero(np.diff(r_user[r_by_user])) + 1) if n_r else []
+    w_sorted, r_sorted = w_user[w_by_user], r_user[r_by_user]
+    bounds = (
+        np.searchsorted(w_sorted, replayed, "left").tolist(),
+        np.searchsorted(w_sorted, replayed, "right").tolist(),
+        np.searchsorted(r_sorted, replayed, "left").tolist(),
+        np.searchsorted(r_sorted, replayed, "right").tolist(),
+    )
     try:
-        for group in groups:
-            u = int(r_user[group[0]])
-            writes = w_by_user[bounds[u] : bounds[u + 1]]
-            replay.user(writes.tolist(), group.tolist(), arrival[writes])
+        for w_lo, w_hi, r_lo, r_hi in zip(*bounds, strict=True):
+            writes = w_by_user[w_lo:w_hi]
+            replay.user(writes, r_by_user[r_lo:r_hi], arrival[writes])
     except _Tie:
         return None
     return out
