@@ -42,7 +42,9 @@ def _digest(scenario: EdgeFlags) -> str:
     work = build_workload(scenario, CFG)
     h = hashlib.sha256()
     for name in ("home", "stars0", "kind", "user", "region", "t_edge", "d_in", "d_out", "value"):
-        h.update(getattr(work, name).tobytes())
+        column = getattr(work, name)
+        # Of the values: integer columns widened, whatever item type the workload stores.
+        h.update(column.astype(np.int64 if column.dtype.kind == "i" else column.dtype).tobytes())
     return h.hexdigest()
 
 
@@ -237,3 +239,25 @@ def test_mangled_workload_files_give_one_line_errors(tmp_path_factory: Any, data
         assert str(exc).startswith(str(path)) and "\n" not in str(exc).strip()
     else:
         assert isinstance(scenario, EdgeFlags)
+
+
+def test_workload_columns_are_as_narrow_as_their_values_allow() -> None:
+    """Per operation the workload holds 35 bytes (kind int8, region int16, user and value
+    int32, three float64 times); a value beyond int32 keeps its column int64, exactly."""
+    work = build_workload(EdgeFlags(users=300, seed=3), CFG)
+    types = {n: getattr(work, n).dtype for n in ("kind", "region", "user", "value", "home")}
+    assert types == {
+        "kind": np.int8,
+        "region": np.int16,
+        "user": np.int32,
+        "value": np.int32,
+        "home": np.int16,
+    }
+    columns = ("kind", "user", "region", "t_edge", "d_in", "d_out", "value")
+    assert sum(getattr(work, n).nbytes for n in columns) == 35 * work.ops
+    rich = build_workload(EdgeFlags(users=300, seed=3, initial_stars=2**40), CFG)
+    assert rich.value.dtype == np.int64
+    buys = rich.kind == PURCHASE
+    assert np.all(rich.value[buys] > rich.stars0[rich.user[buys]])
+    assert rich.value[buys].max() > 2**31
+    assert np.array_equal(rich.t_edge, work.t_edge) and np.array_equal(rich.user, work.user)

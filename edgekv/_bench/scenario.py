@@ -243,7 +243,9 @@ class Workload:
     ``stars0``; per operation, sorted by arrival at the edge: ``kind``, ``user``, ``region``,
     ``t_edge`` (arrival at the edge region, seconds of the run's clock), ``d_in`` / ``d_out``
     (client-to-edge and back, seconds) and ``value`` (a purchase's new stars total, a
-    background write's app build)."""
+    background write's app build). :func:`build_workload` stores the integer columns as
+    narrow as their values allow (``kind`` int8, ``region`` and ``home`` int16, ``user`` and
+    ``value`` int32, int64 beyond): 35 bytes per operation."""
 
     home: np.ndarray
     stars0: np.ndarray
@@ -352,21 +354,42 @@ def _popular_users(rng: np.random.Generator, n_users: int, zipf_s: float, n: int
     return _draw(weights, rng.random(n))
 
 
+def _int_type(bound: int, narrow: type[np.signedinteger[Any]]) -> type[np.signedinteger[Any]]:
+    """``narrow`` if it holds ``0 .. bound``, else int64: a workload column's item type, as
+    small as what it must hold (its memory is per operation)."""
+    return narrow if bound <= np.iinfo(narrow).max else np.int64
+
+
+def _joined(
+    dtype: type[np.generic], parts: Sequence[np.ndarray | int], spans: Sequence[tuple[int, int]]
+) -> np.ndarray:
+    """The parts (an int fills its whole span) one after the other in one new ``dtype`` array:
+    ``np.concatenate`` without a widened copy of each part first."""
+    out = np.empty(spans[-1][1] if spans else 0, dtype=dtype)
+    for (a, b), part in zip(spans, parts, strict=True):
+        out[a:b] = part
+    return out
+
+
 def build_workload(scenario: EdgeFlags, cfg: Config) -> Workload:
-    """Draw the scenario's operations for ``cfg``'s regions. Vectorised: O(ops log ops)."""
+    """Draw the scenario's operations for ``cfg``'s regions. Vectorised: O(ops log ops). Each
+    column is filled in place from its parts and sorted on its own, so the transient peak stays
+    near the result's size plus the sort order."""
     rngs = np.random.default_rng([scenario.seed, STREAM_WORKLOAD]).spawn(4)
     users_rng, sess_rng, bg_rng, delay_rng = rngs
     weights = _population(scenario, cfg)
     pull = _pull(scenario, cfg, weights)
     n_users = scenario.users
-    home = _draw(weights, users_rng.random(n_users))
+    region_type = _int_type(len(cfg.regions) - 1, np.int16)
+    user_type = _int_type(n_users - 1, np.int32)
+    home = _draw(weights, users_rng.random(n_users)).astype(region_type)
     stars0 = users_rng.integers(0, scenario.initial_stars, n_users)
     window = scenario.duration
     minutes = window / 60.0
 
     n_sess = int(sess_rng.poisson(scenario.sessions_per_min * minutes * n_users))
     s_time = np.sort(sess_rng.uniform(0.0, window, n_sess))
-    s_user = sess_rng.integers(0, n_users, n_sess)
+    s_user = sess_rng.integers(0, n_users, n_sess).astype(user_type)
     s_region = _op_regions(sess_rng, home[s_user], scenario.mobility, pull)
     steps = scenario.steps
     start = np.zeros(n_sess)
@@ -385,46 +408,77 @@ def build_workload(scenario: EdgeFlags, cfg: Config) -> Workload:
         for b, g in enumerate(gains):
             stars[u] += g
             totals[j, b] = stars[u]
+    del stars, gained
 
-    parts = []
+    # Each part's columns in concatenation order (a scalar fills its whole part), its times
+    # as the terms of a sum; every column is then built and sorted one at a time.
+    part_kind: list[int] = []
+    part_user: list[np.ndarray] = []
+    part_region: list[np.ndarray] = []
+    part_time: list[tuple[np.ndarray, ...]] = []
+    part_value: list[np.ndarray | int] = []
+    s_home = home[s_user]
     buys = writes = 0
     for step, k in enumerate(kinds):
+        value: np.ndarray | int = 0
         if k == PURCHASE:
-            value, region = totals[:, buys], home[s_user]
+            value = totals[:, buys]
             buys += 1
         elif k == WRITE and builds is not None:
-            value, region = builds[:, writes], s_region
+            value = builds[:, writes]
             writes += 1
-        else:
-            value, region = np.zeros(n_sess, dtype=np.int64), s_region
-        parts.append((np.full(n_sess, k), s_user, region, s_time + at[step], value))
+        part_kind.append(k)
+        part_user.append(s_user)
+        part_region.append(s_home if k == PURCHASE else s_region)
+        part_time.append((s_time, at[step]))
+        part_value.append(value)
+    del s_user, s_home, s_region, s_time, at, start
     for bg_kind, per_min in ((READ, scenario.reads_per_min), (WRITE, scenario.writes_per_min)):
         n = int(bg_rng.poisson(per_min * minutes * n_users))
-        user = _popular_users(bg_rng, n_users, scenario.zipf_s, n)
-        region = _op_regions(bg_rng, home[user], scenario.mobility, pull)
-        value = bg_rng.integers(0, 1000, n) if bg_kind == WRITE else np.zeros(n, dtype=np.int64)
-        parts.append((np.full(n, bg_kind), user, region, bg_rng.uniform(0.0, window, n), value))
+        user = _popular_users(bg_rng, n_users, scenario.zipf_s, n).astype(user_type)
+        part_kind.append(bg_kind)
+        part_user.append(user)
+        part_region.append(_op_regions(bg_rng, home[user], scenario.mobility, pull))
+        part_value.append(bg_rng.integers(0, 1000, n) if bg_kind == WRITE else 0)
+        part_time.append((bg_rng.uniform(0.0, window, n),))
+        del user
+    sizes = [len(u) for u in part_user]
+    n_ops = sum(sizes)
+    spans = list(itertools.pairwise(itertools.accumulate(sizes, initial=0)))
+    biggest = max(
+        (int(v.max(initial=0)) for v in part_value if isinstance(v, np.ndarray)), default=0
+    )
 
-    kind = np.concatenate([p[0] for p in parts])
-    user = np.concatenate([p[1] for p in parts])
-    region = np.concatenate([p[2] for p in parts])
-    t_issue = np.concatenate([p[3] for p in parts]) + scenario.warmup
-    value = np.concatenate([p[4] for p in parts])
-    n_ops = len(kind)
+    t_edge = np.empty(n_ops)
+    for (a, b), terms in zip(spans, part_time, strict=True):
+        if len(terms) == 2:
+            np.add(*terms, out=t_edge[a:b])
+        else:
+            t_edge[a:b] = terms[0]
+    del part_time
+    t_edge += scenario.warmup
     d_in = cfg.client_delay.sample(delay_rng, n_ops)
-    d_out = cfg.client_delay.sample(delay_rng, n_ops)
-    t_edge = t_issue + d_in
+    t_edge += d_in
     order = np.argsort(t_edge, kind="stable")
+    t_edge = t_edge[order]
+    d_in = d_in[order]
+    d_out = cfg.client_delay.sample(delay_rng, n_ops)[order]
+    kind = _joined(np.int8, part_kind, spans)[order]
+    user_col = _joined(user_type, part_user, spans)[order]
+    del part_user
+    region = _joined(region_type, part_region, spans)[order]
+    del part_region
+    value_col = _joined(_int_type(biggest, np.int32), part_value, spans)[order]
     return Workload(
         home=home,
         stars0=stars0,
-        kind=kind[order],
-        user=user[order],
-        region=region[order],
-        t_edge=t_edge[order],
-        d_in=d_in[order],
-        d_out=d_out[order],
-        value=value[order],
+        kind=kind,
+        user=user_col,
+        region=region,
+        t_edge=t_edge,
+        d_in=d_in,
+        d_out=d_out,
+        value=value_col,
         padding_bytes=scenario.padding_bytes,
         sessions=n_sess,
     )
@@ -496,6 +550,12 @@ def _packed(dtype: type[np.generic], values: np.ndarray) -> memoryview:
     as a list's would, without a Python object per op kept alive (no copy when the column
     already has that type)."""
     return np.ascontiguousarray(values, dtype=dtype).data
+
+
+def _packed_ints(values: np.ndarray) -> memoryview:
+    """An integer workload column as :func:`_packed` views it, in its own item type (int8 to
+    int64 alike yield Python ints), so a narrow column is not widened into a copy."""
+    return _packed(values.dtype.type if values.dtype.kind == "i" else np.int64, values)
 
 
 def _floats(n: int, fill: float = 0.0) -> array[float]:
@@ -645,9 +705,9 @@ class _Context:
         floor: list[list[float]],
     ) -> None:
         self.n_ops = work.ops
-        self.kind = _packed(np.int64, work.kind)
-        self.user = _packed(np.int64, work.user)
-        self.region = _packed(np.int64, work.region)
+        self.kind = _packed_ints(work.kind)
+        self.user = _packed_ints(work.user)
+        self.region = _packed_ints(work.region)
         self.d_in = _packed(np.float64, work.d_in)
         self.d_out = _packed(np.float64, work.d_out)
         self.keys = keys
@@ -826,7 +886,7 @@ def run_system(
     """Per user with writes in flight, their values in issue order."""
     tokens = [Session() for _ in range(n_users)] if session_levels else None
     home = work.home.tolist()
-    kinds, users, regions, values = ctx.kind, ctx.user, ctx.region, _packed(np.int64, work.value)
+    kinds, users, regions, values = ctx.kind, ctx.user, ctx.region, _packed_ints(work.value)
 
     def truth(u: int) -> dict[str, Any] | None:
         return truth_doc[u]
