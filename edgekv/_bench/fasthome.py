@@ -161,34 +161,48 @@ class _Setup:
 
 
 class _Block:
-    """The ops of users ``u0 .. u1 - 1``: their initial puts (in user order), then their
-    window ops by user and issue time; where and when each reaches its key's home, is
-    served and ends (the first pass's work, which the second redoes: cheaper than keeping
-    it for every op)."""
+    """The ops of users ``u0 .. u1 - 1``, by user: each user's initial put, then its window
+    ops in issue order; where and when each reaches its key's home, is served and ends (the
+    first pass's work, which the second redoes: cheaper than keeping it for every op)."""
 
     def __init__(self, setup: _Setup, u0: int, u1: int) -> None:
         work, n = setup.work, u1 - u0
-        self.setup = setup
-        self.u0, self.puts = u0, n
-        self.sel = sel = setup.by_user[setup.starts[u0] : setup.starts[u1]]
+        self.setup, self.u0 = setup, u0
+        first_op = setup.starts[u0]
+        self.sel = sel = setup.by_user[first_op : setup.starts[u1]]
         """The window ops (their indices in the workload's arrays)."""
-        self.user = user = np.r_[np.arange(u0, u1), work.user[sel]]
-        self.index = np.r_[np.arange(u0, u1), setup.n_users + sel.astype(np.int64)]
+        m = n + len(sel)
+        self.puts = puts = np.arange(n) + (setup.starts[u0:u1] - first_op)
+        """Each user's initial put (its position here)."""
+        is_put = np.zeros(m, dtype=bool)
+        is_put[puts] = True
+        self.window = np.flatnonzero(~is_put)
+        """The window ops' positions here (``sel``'s order)."""
+        self.user = user = np.repeat(np.arange(u0, u1), np.diff(setup.starts[u0 : u1 + 1]) + 1)
+        self.index = self.spread(np.arange(u0, u1), setup.n_users + sel.astype(np.int64))
         """Each op's number in the run (initial puts first): ties in a sort follow it."""
-        region = np.r_[work.home[u0:u1], work.region[sel]].astype(np.int64)
-        self.t = t = np.r_[np.zeros(n), work.t_edge[sel]]
-        self.kind = kind = np.r_[np.full(n, PUT), work.kind[sel]]
+        region = self.spread(work.home[u0:u1], work.region[sel]).astype(np.int64)
+        self.t = t = self.spread(np.zeros(n), work.t_edge[sel])
+        self.kind = kind = self.spread(np.full(n, PUT), work.kind[sel])
         self.write = write = (kind == PUT) | (kind == PURCHASE) | (kind == WRITE)
         self.at = at = setup.user_home[user]
         self.remote = remote = region != at
         leg = np.where(remote, setup.half[region, at], 0.0)
         self.arrive = arrive = t + leg
         # The order ops reach each key's home: by time; initial puts at one instant in user
-        # order, a local one served within its submission, before any event.
-        self.by_key = by_key = np.lexsort((self.index, remote, arrive, user))
+        # order, a local one served within its submission, before any event. Ops are by
+        # user here, so only users whose ops do not reach the home in issue order (or two
+        # at once) are sorted.
+        self.by_key = by_key = np.arange(m)
+        late = (user[1:] == user[:-1]) & (arrive[1:] <= arrive[:-1])
+        if late.any():
+            moved = np.zeros(n, dtype=bool)
+            moved[user[1:][late] - u0] = True
+            ops = np.flatnonzero(moved[user - u0])
+            by_key[ops] = ops[np.lexsort((self.index[ops], remote[ops], arrive[ops], user[ops]))]
         self.k_user = k_user = user[by_key]
         first = np.r_[True, k_user[1:] != k_user[:-1]]
-        self.begin = begin = np.empty(len(t))
+        self.begin = begin = np.empty(m)
         begin[by_key] = _fcfs(arrive[by_key], first, setup.service)
         finish = begin + setup.service
         back = (finish + leg) - arrive
@@ -200,9 +214,21 @@ class _Block:
         self.failed = failed = remote & (done >= expire)
         self.end = np.where(failed, expire, done)
 
+    def spread(self, put: np.ndarray, window: np.ndarray) -> np.ndarray:
+        """One array of the block's ops from the puts' values and the window ops'."""
+        out = np.empty(len(self.puts) + len(self.window), dtype=window.dtype)
+        out[self.puts] = put
+        out[self.window] = window
+        return out
+
+    def slot(self, ops: np.ndarray) -> np.ndarray:
+        """The places of window ops (positions here) in ``sel``."""
+        return ops - (self.user[ops] - self.u0) - 1
+
     def tied(self) -> bool:
         """Whether two ops of a key reach it at one instant (the kernel would decide)."""
-        return _tied(self.k_user, self.arrive[self.by_key], self.by_key >= self.puts)
+        by_key = self.by_key
+        return _tied(self.k_user, self.arrive[by_key], self.kind[by_key] != PUT)
 
 
 class _Limits(NamedTuple):
@@ -332,8 +358,8 @@ def _serve(setup: _Setup, n_reg: int) -> tuple[np.ndarray, _Limits] | None:
         w_remote[place], w_index[place] = block.remote[writes], block.index[writes]
         pt[place] = (EPOCH_MS + block.begin[writes] * 1e3 + setup.skew[at]).astype(np.int64)
         end = block.end
-        put_end = max(put_end, float(end[: block.puts].max()))
-        window_end = max(window_end, float(end[block.puts :].max(initial=-np.inf)))
+        put_end = max(put_end, float(end[block.puts].max()))
+        window_end = max(window_end, float(end[block.window].max(initial=-np.inf)))
         longest = max(longest, float((end - block.t).max()))
     if max(put_end, window_end) > float(work.t_edge[-1]) + _DRAIN_LIMIT - 1.0:
         return None  # the event path's drain limit decides
@@ -373,7 +399,7 @@ def _score(
     kind, user, t, end, by_key = block.kind, block.user, block.t, block.end, block.by_key
     failed = block.failed
     ok = ~failed
-    m, n_put = len(t), block.puts
+    m, window = len(t), block.window
     writes = np.flatnonzero(block.write)
     version = np.zeros(m, dtype=np.int64)
     version[writes] = w_version
@@ -400,7 +426,7 @@ def _score(
 
     # The truth at a read's start and answer: the user's writes acknowledged by then. Writes
     # by user, then issue time; each read's window of writes is tested one by one.
-    order = writes[np.argsort(user[writes], kind="stable")]
+    order = writes  # (by user here, each user's put first)
     o_user, o_t = user[order], t[order]
     if np.any((o_user[1:] == o_user[:-1]) & (o_t[1:] == o_t[:-1])):
         return None  # two writes of a user at once: the kernel's order would decide
@@ -408,12 +434,11 @@ def _score(
     reach, span = limits.reach, limits.span
     enc = o_user * span + o_t + reach
     r_enc = r_user * span + r_t
-    by_user = np.argsort(r_enc)  # (sorted needles keep the searches in cache)
-    lo, hi, seg_start = (np.empty(len(reads), dtype=np.int64) for _ in range(3))
-    lo[by_user] = np.searchsorted(enc, r_enc[by_user], side="left")
-    hi[by_user] = np.searchsorted(enc, r_enc[by_user] + 2 * reach, side="right")
-    seg_start[by_user] = np.searchsorted(o_user, r_user[by_user], side="left")
-    del enc, r_enc, by_user
+    # (The reads are by user and time here: sorted needles keep the searches in cache.)
+    lo = np.searchsorted(enc, r_enc, side="left")
+    hi = np.searchsorted(enc, r_enc + 2 * reach, side="right")
+    seg_start = np.searchsorted(o_user, r_user, side="left")
+    del enc, r_enc
     has_prefix = lo > seg_start
     prev = np.maximum(lo - 1, 0)
     n_r = len(reads)
@@ -459,7 +484,7 @@ def _score(
     # Read-your-writes, by content: the served stars reach the own purchase's total.
     # An op's value: the put's stars, a purchase's new total, a background write's build.
     work, sel = block.setup.work, block.sel
-    values = np.r_[work.stars0[block.u0 : block.u0 + n_put], work.value[sel]].astype(np.int64)
+    values = block.spread(work.stars0[block.u0 : block.u0 + len(block.puts)], work.value[sel])
     served_cd = by_key[np.maximum(seen["cd"], 0)]
     ryw = (required > 0) & ~((seen["cd"] >= 0) & (values[served_cd] >= values[own]))
 
@@ -484,11 +509,11 @@ def _score(
         truth_now,
         pending,
     )
-    win = slice(n_put, m)
-    at = sel[reads - n_put]  # the reads' places in the columns
-    out.latency[sel] = (work.d_in[sel] + (end[win] - t[win])) + work.d_out[sel]
-    op_version = np.where(ok[win], version[win], 0)
-    op_version[reads - n_put] = r_version
+    slot = block.slot(reads)
+    at = sel[slot]  # the reads' places in the columns
+    out.latency[sel] = (work.d_in[sel] + (end[window] - t[window])) + work.d_out[sel]
+    op_version = np.where(ok[window], version[window], 0)
+    op_version[slot] = r_version
     out.version[sel] = op_version
     out.put(out.ryw, at, ryw)
     out.put(out.required, at, required)
@@ -503,12 +528,12 @@ def _score(
         at,
         np.where(r_failed & (r_arrive >= r_expire), 0.0, block.begin[reads] - r_arrive),
     )
-    out.put(out.failed, sel, failed[win])
+    out.put(out.failed, sel, failed[window])
     out.since_own[at] = since_own
     # A failed write still on its way when the runner stops the kernel never commits.
     kept = block.arrive <= limits.stop
     lost, checked = _lost_updates(
-        user - block.u0, rank, by_key, classes, ok, kept, builds, values, n_put
+        user - block.u0, rank, by_key, classes, ok, kept, builds, values, block.puts
     )
     return n_pairs, lost, checked
 
@@ -534,15 +559,16 @@ def _lost_updates(
     kept: np.ndarray,
     builds: np.ndarray,
     stars: np.ndarray,
-    n_users: int,
+    put: np.ndarray,
 ) -> tuple[int, int]:
     """``(lost, checked)`` as :func:`edgekv._bench.scenario._lost_updates` counts them at the
     end: per field, the acknowledged (``ok``) write issued last (ops are in issue order)
     against the one the home served last among those it received (``kept``), by value
     (``builds`` stands for appVersion and the padding written with it); an acknowledged put
-    (ops ``0 .. n_users - 1``) is checked for ``user_id`` too, which nothing else writes."""
-    put = np.arange(n_users)
-    put_ok = ok[:n_users]
+    (``put``: each user's, ``user`` counts from 0) is checked for ``user_id`` too, which
+    nothing else writes."""
+    n_users = len(put)
+    put_ok = ok[put]
     lost = np.zeros(n_users, dtype=bool)
     apart_total = lost_total = 0
     for name, value in (("av", builds), ("cd", stars)):
