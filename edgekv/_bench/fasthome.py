@@ -151,7 +151,9 @@ class _Setup:
         per_user = np.bincount(work.user, minlength=n_users)
         self.starts = np.r_[0, np.cumsum(per_user)]
         index = np.int32 if n_users + work.ops < 2**31 else np.int64
-        self.by_user = np.argsort(work.user, kind="stable").astype(index)
+        # By user, then issue order: one sort of distinct keys (faster than a stable sort).
+        by_user = np.multiply(work.user, work.ops, dtype=np.int64) + np.arange(work.ops)
+        self.by_user = np.argsort(by_user).astype(index)
         self.bounds = _blocks(per_user + 1)
 
     def blocks(self) -> Iterator[_Block]:
@@ -216,7 +218,7 @@ class _Block:
 
     def spread(self, put: np.ndarray, window: np.ndarray) -> np.ndarray:
         """One array of the block's ops from the puts' values and the window ops'."""
-        out = np.empty(len(self.puts) + len(self.window), dtype=window.dtype)
+        out = np.empty(len(self.puts) + len(self.window), dtype=np.result_type(put, window))
         out[self.puts] = put
         out[self.window] = window
         return out
@@ -241,7 +243,7 @@ class _Limits(NamedTuple):
     stop: float
     """When the event path's runner stops the kernel."""
     pairs: int
-    """At most this many (read, write of its user) pairs in all."""
+    """How many more (read, write of its user) pairs may be tested (beyond: the event path)."""
 
 
 class _Columns:
@@ -485,6 +487,7 @@ def _score(
     # An op's value: the put's stars, a purchase's new total, a background write's build.
     work, sel = block.setup.work, block.sel
     values = block.spread(work.stars0[block.u0 : block.u0 + len(block.puts)], work.value[sel])
+    values = values.astype(np.int64, copy=False)
     served_cd = by_key[np.maximum(seen["cd"], 0)]
     ryw = (required > 0) & ~((seen["cd"] >= 0) & (values[served_cd] >= values[own]))
 
