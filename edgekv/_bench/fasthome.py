@@ -70,7 +70,7 @@ _JOINED = ("put", "cd", "av")
 _MARGIN = 1.0
 """Seconds of slack around the float-encoded (user, time) window searches; the exact tests
 run on the pairs inside."""
-_CHUNK = 65_536
+_CHUNK = 16_384
 """Ops computed at once (a block of whole users: a key's ops are never split): the fast
 path's memory beyond its columns and its writes' versions grows with this, not with the run."""
 
