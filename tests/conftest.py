@@ -51,6 +51,7 @@ END_TO_END = {
     "test_cost.py",
     "test_durable.py",
     "test_fasthome.py",
+    "test_fasthome_blocks.py",
     "test_fastpath.py",
     "test_flags_conformance.py",
     "test_flags_wasm.py",

@@ -12,8 +12,6 @@ from paths import assert_identical, both
 
 from edgekv.lowlevel import EdgeFlags, build_workload, scenario_config
 
-pytestmark = pytest.mark.slow  # both paths end to end
-
 COLUMN = "single-home"
 BUSY = {"writes_per_min": 8.0, "mobility": 0.6}
 
