@@ -327,14 +327,25 @@ def replicated_columns(
     replicated = replicate(cfg, seed, w_region, w_t, version, op_size, counted)
     if replicated is None:
         return {}
+    op_size.cache_clear()
     arrival = replicated.arrival
     # The hybrid clock ignores remote versions only if each is older than the millisecond
     # of its delivery (then every later local commit there already exceeds it).
-    clock_ms = version >> 22
-    for r in range(n_reg):
-        at_ms = (EPOCH_MS + arrival[:, r] * 1000.0).astype(np.int64)
-        if np.any((clock_ms >= at_ms) & (w_region != r)):  # (its origin commits it)
-            return {}
+    if any(
+        np.any(((version >> 22) >= (EPOCH_MS + arrival[:, r] * 1000.0).astype(np.int64)) & mine)
+        for r in range(n_reg)
+        for mine in (w_region != r,)  # (its origin commits it)
+    ):
+        return {}
+    window = slice(n_users, n_w)
+    sent = ops_bytes(
+        w_region[window],
+        seq[window],
+        np.array([len(key.encode()) for key in keys], dtype=np.int64)[w_user[window]],
+        w_kind[window] == PURCHASE,
+        values[window],
+        version[window],
+    )
     if n_w and float(arrival.max()) > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
         return {}  # the runner may stop replicating first (it drains for _DRAIN_LIMIT)
     ack = w_t + service
@@ -366,8 +377,12 @@ def replicated_columns(
         "av": (o_kind == -1) | (o_kind == WRITE),
         "own": o_kind == PURCHASE,
     }
+    keys_av = np.where(w_kind == -1, -1, values)[order]
+    lost = _lost_updates(o_user, o_rank, version[order], classes, keys_av, values[order], n_users)
+    del keys_av
+    rank_type = np.int32 if n_w < 2**31 else np.int64  # (a rank per read and class is kept)
     prefix = {
-        name: _segmented_prefix_max(o_user, np.where(cls, o_rank, -1))
+        name: _segmented_prefix_max(o_user, np.where(cls, o_rank, -1)).astype(rank_type)
         for name, cls in classes.items()
     }
 
@@ -413,7 +428,7 @@ def replicated_columns(
             # Every patch newer than its user's put: a record is then its newest write per class.
             if np.any(version[n_users:] <= version[w_user[n_users:]]):
                 continue
-            seen = {name: np.empty(n_r, dtype=np.int64) for name in _JOINED}
+            seen = {name: np.empty(n_r, dtype=rank_type) for name in _JOINED}
             fresh = np.ones(n_r, dtype=bool)
             for block in slices:
                 p = pairs(block)
@@ -618,19 +633,8 @@ def replicated_columns(
                 del states[label]
 
     # What does not depend on the level: writes' latency and version, the bytes sent, the
-    # lost updates and the realised lag.
+    # lost updates and the realised lag (computed above).
     w_latency = (work.d_in[w_ops] + ((t_edge[w_ops] + service) - t_edge[w_ops])) + work.d_out[w_ops]
-    window = slice(n_users, n_w)
-    sent = ops_bytes(
-        w_region[window],
-        seq[window],
-        np.array([len(key.encode()) for key in keys], dtype=np.int64)[w_user[window]],
-        w_kind[window] == PURCHASE,
-        values[window],
-        version[window],
-    )
-    keys_av = np.where(w_kind == -1, -1, values)[order]
-    lost = _lost_updates(o_user, o_rank, version[order], classes, keys_av, values[order], n_users)
     peers = n_reg - 1
     out: dict[str, SystemRun] = {}
     for label, col in states.items():
