@@ -144,8 +144,8 @@ class _Pairs:
     """A block of reads (``reads[s]``, ops ``idx``) and the writes of each read's user in
     its time window, one row per (read, write) pair: ``read`` (the read's index in the
     block), ``pos`` (the write's place in user order) and ``w``, its commit time ``t`` and
-    acknowledgement ``ack``; whether it committed, arrived at the read's region or was
-    acknowledged before the read started."""
+    acknowledgement ``ack``; whether it committed or was acknowledged before the read
+    started."""
 
     s: slice
     idx: np.ndarray
@@ -162,7 +162,6 @@ class _Pairs:
     t: np.ndarray
     ack: np.ndarray
     committed: np.ndarray
-    arrived: np.ndarray
     acked_start: np.ndarray
 
     @property
@@ -328,7 +327,9 @@ def replicated_columns(
     if replicated is None:
         return {}
     op_size.cache_clear()
-    arrival = replicated.arrival
+    arrival, lags, applied = replicated.arrival, replicated.lags, replicated.applied
+    extra_bytes, extra_messages = replicated.extra_bytes, replicated.extra_messages
+    del replicated
     # The hybrid clock ignores remote versions only if each is older than the millisecond
     # of its delivery (then every later local commit there already exceeds it).
     if any(
@@ -386,8 +387,8 @@ def replicated_columns(
         for name, cls in classes.items()
     }
 
-    def pairs(s: slice) -> _Pairs | None:
-        """The reads ``reads[s]`` and their window's writes (None on a tie)."""
+    def pairs(s: slice) -> _Pairs:
+        """The reads ``reads[s]`` and their window's writes."""
         idx = reads[s]
         r_t, r_user = t_edge[idx], user[idx]
         r_reg = region[idx].astype(np.int64)
@@ -401,15 +402,20 @@ def replicated_columns(
         pos = np.repeat(lo - np.cumsum(np.r_[0, count[:-1]]), count) + np.arange(count.sum())
         w = order[pos]
         t, start, acked = w_t[w], r_t[read], ack[w]
-        at = arrival[w, r_reg[read]]
-        # A read at the very time a write of its user commits, reaches its region or is
-        # acknowledged: the kernel's insertion order would decide, so leave it to the kernel.
-        if np.any((t == start) | (at == start) | (acked == start)):
-            return None
         return _Pairs(
             s, idx, r_t, r_user, r_reg, lo > seg_start, np.maximum(lo - 1, 0), read, pos, w, t,
-            acked, t < start, at < start, acked < start,
+            acked, t < start, acked < start,
         )  # fmt: skip
+
+    def arrived(p: _Pairs, arrival: np.ndarray) -> np.ndarray | None:
+        """Per pair of ``p``, whether the write was applied at the read's region before the
+        read started; None on a tie: a read at the very time a write of its user commits,
+        reaches its region or is acknowledged (the kernel's insertion order would decide)."""
+        start = p.r_t[p.read]
+        at = arrival[p.w, p.r_reg[p.read]]
+        if np.any((p.t == start) | (at == start) | (p.ack == start)):
+            return None
+        return at < start
 
     def newest(p: _Pairs, name: str, pair_ok: np.ndarray) -> np.ndarray:
         """Per read of ``p``, the version rank of the newest write of a class (-1: none)
@@ -422,26 +428,31 @@ def replicated_columns(
         return best
 
     slices = [slice(a, min(a + _CHUNK, n_r)) for a in range(0, n_r, _CHUNK)]
+    # Per read, what its region held at its start; for the session level also whether that
+    # covered every write of its user committed before it.
+    levels = {level for _, level in columns}
+    seen: dict[str, np.ndarray] = {name: np.empty(n_r, dtype=rank_type) for name in _JOINED}
+    fresh = np.ones(n_r, dtype=bool)
+    for block in slices:
+        p = pairs(block)
+        ok = arrived(p, arrival)
+        if ok is None:
+            return {}
+        for name in _JOINED:
+            seen[name][block] = held = newest(p, name, ok)
+            if SESSION in levels:
+                fresh[block] &= held >= newest(p, name, p.committed)
     states: dict[str, _Column] = {}
     for label, level in columns:
         if level == SESSION:
             # Every patch newer than its user's put: a record is then its newest write per class.
             if np.any(version[n_users:] <= version[w_user[n_users:]]):
                 continue
-            seen = {name: np.empty(n_r, dtype=rank_type) for name in _JOINED}
-            fresh = np.ones(n_r, dtype=bool)
-            for block in slices:
-                p = pairs(block)
-                if p is None:
-                    return {}
-                for name in _JOINED:
-                    seen[name][block] = held = newest(p, name, p.arrived)
-                    fresh[block] &= held >= newest(p, name, p.committed)
             session = session_reads(
                 r_user=user[reads],
                 r_t=t_edge[reads],
                 r_reg=region[reads].astype(np.int64),
-                seen=seen,
+                seen={name: held.copy() for name, held in seen.items()},
                 fresh=fresh,
                 w_user=w_user,
                 w_kind=w_kind,
@@ -454,7 +465,6 @@ def replicated_columns(
                 service=service,
                 session_wait=session_wait,
             )
-            del seen, fresh
             if session is None:
                 continue
             r_fin = session.finish
@@ -468,6 +478,7 @@ def replicated_columns(
             if n_r and r_t_max + service > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
                 continue
             states[label] = _Column(label, n_ops, None)
+    del arrival, fresh  # (what is left needs neither)
     if not states:
         return {}
 
@@ -505,7 +516,7 @@ def replicated_columns(
         """Write the column's figures for the reads of ``p``; False on a tie."""
         s, idx, r_t, pr = p.s, p.idx, p.r_t, p.read
         if col.session is None:
-            served = {name: newest(p, name, p.arrived) for name in _JOINED}
+            served = {name: seen[name][s] for name in _JOINED}
             r_fin = r_t + service
         else:
             served = {name: col.session.served[name][s] for name in _JOINED}
@@ -623,8 +634,6 @@ def replicated_columns(
 
     for block in slices:
         p = pairs(block)
-        if p is None:
-            return {}
         truth_start = {name: newest(p, name, p.acked_start) for name in _JOINED}
         own_rank = newest(p, "own", p.acked_start)
         evaluations: dict[tuple[int, float, bool, int, int], Mapping[str, Any]] = {}
@@ -658,11 +667,11 @@ def replicated_columns(
             waited=col.waited,
             failed=col.failed,
             since_own=col.since_own,
-            bytes_replicated=sent * peers + replicated.extra_bytes,
-            messages_replicated=(n_w - n_users) * peers + replicated.extra_messages,
+            bytes_replicated=sent * peers + extra_bytes,
+            messages_replicated=(n_w - n_users) * peers + extra_messages,
             lost_updates=lost[0],
             writes_checked=lost[1],
-            realised_lag=lag_report(cfg, cast(_Samples, replicated.lags), replicated.applied),
+            realised_lag=lag_report(cfg, cast(_Samples, lags), applied),
             path="vectorised",
         )
     return out
