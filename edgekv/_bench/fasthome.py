@@ -246,27 +246,11 @@ class _Limits(NamedTuple):
     """How many more (read, write of its user) pairs may be tested (beyond: the event path)."""
 
 
-class _Columns:
-    """The column's per-op arrays, filled block by block. Those mostly zero are
-    ``np.zeros`` (pages never written cost no memory): only their other entries are set."""
-
-    def __init__(self, n_ops: int) -> None:
-        self.latency = np.empty(n_ops)
-        self.version = np.empty(n_ops, dtype=np.int64)
-        self.ryw = np.zeros(n_ops, dtype=bool)
-        self.required = np.zeros(n_ops, dtype=np.int64)
-        self.wrong = np.zeros(n_ops, dtype=bool)
-        self.platinum = np.zeros(n_ops, dtype=bool)
-        self.outcome = np.zeros(n_ops, dtype=np.int8)
-        self.waited = np.zeros(n_ops)
-        self.failed = np.zeros(n_ops, dtype=bool)
-        self.since_own = np.full(n_ops, np.inf)
-
-    @staticmethod
-    def put(out: np.ndarray, where: np.ndarray, values: np.ndarray) -> None:
-        """``out[where] = values``, the nonzero entries only."""
-        set_ = values != 0
-        out[where[set_]] = values[set_]
+def _put(out: np.ndarray, where: np.ndarray, values: np.ndarray) -> None:
+    """``out[where] = values``, the nonzero entries only (``out`` is zeros: the pages of a
+    mostly-zero array stay unwritten)."""
+    set_ = values != 0
+    out[where[set_]] = values[set_]
 
 
 def single_home(
@@ -296,7 +280,7 @@ def single_home(
     if served is None:
         return None
     version, limits = served
-    out = _Columns(work.ops)
+    out = SystemRun.blank(label, work.ops)
     pairs = lost = checked = 0
     first_write = 0
     for block in setup.blocks():
@@ -313,28 +297,8 @@ def single_home(
             return None
         pairs, lost, checked = pairs + scored[0], lost + scored[1], checked + scored[2]
         first_write += n_w
-    return SystemRun(
-        name=label,
-        latency=out.latency,
-        version=out.version,
-        stale=np.zeros(work.ops, dtype=bool),
-        stale_s=np.zeros(work.ops, dtype=float),
-        beyond_floor=np.zeros(work.ops, dtype=bool),
-        ryw=out.ryw,
-        required=out.required,
-        wrong=out.wrong,
-        platinum=out.platinum,
-        outcome=out.outcome,
-        waited=out.waited,
-        failed=out.failed,
-        since_own=out.since_own,
-        bytes_replicated=0,
-        messages_replicated=0,
-        lost_updates=lost,
-        writes_checked=checked,
-        realised_lag=None,
-        path="vectorised",
-    )
+    out.lost_updates, out.writes_checked = lost, checked
+    return out
 
 
 def _serve(setup: _Setup, n_reg: int) -> tuple[np.ndarray, _Limits] | None:
@@ -393,7 +357,7 @@ def _score(
     limits: _Limits,
     keys: list[str],
     evaluator: Evaluator,
-    out: _Columns,
+    out: SystemRun,
 ) -> tuple[int, int, int] | None:
     """The second pass on one block: its ops' figures into ``out`` (``w_version``: its
     writes' versions), and ``(pairs, lost, checked)``; None on a tie, or when the block's
@@ -518,20 +482,20 @@ def _score(
     op_version = np.where(ok[window], version[window], 0)
     op_version[slot] = r_version
     out.version[sel] = op_version
-    out.put(out.ryw, at, ryw)
-    out.put(out.required, at, required)
-    out.put(out.wrong, at, wrong)
-    out.put(out.platinum, at, platinum)
-    out.put(out.outcome, at, np.where(block.remote[reads] & ~r_failed, _FORWARDED, 0))
+    _put(out.ryw, at, ryw)
+    _put(out.required, at, required)
+    _put(out.wrong, at, wrong)
+    _put(out.platinum, at, platinum)
+    _put(out.outcome, at, np.where(block.remote[reads] & ~r_failed, _FORWARDED, 0))
     # A failed read waited only if it reached the home before its guard fired.
     r_arrive = block.arrive[reads]
     r_expire = block.expire[reads]
-    out.put(
+    _put(
         out.waited,
         at,
         np.where(r_failed & (r_arrive >= r_expire), 0.0, block.begin[reads] - r_arrive),
     )
-    out.put(out.failed, sel, failed[window])
+    _put(out.failed, sel, failed[window])
     out.since_own[at] = since_own
     # A failed write still on its way when the runner stops the kernel never commits.
     kept = block.arrive <= limits.stop

@@ -170,26 +170,13 @@ class _Pairs:
         return len(self.idx)
 
 
+@dataclass(slots=True)
 class _Column:
-    """One column's per-op result arrays, filled block by block (all-zero ones untouched)."""
+    """One column being filled block by block: its run and, at the session level, the
+    replay's per-read answers (None: eventual, answered at once)."""
 
-    def __init__(self, label: str, n_ops: int, session: SessionReads | None) -> None:
-        self.label = label
-        self.session = session
-        """The session replay's per-read answers (None: eventual, answered at once)."""
-        self.latency = np.empty(n_ops)
-        self.version = np.empty(n_ops, dtype=np.int64)
-        self.stale = np.zeros(n_ops, dtype=bool)
-        self.stale_s = np.zeros(n_ops)
-        self.beyond_floor = np.zeros(n_ops, dtype=bool)
-        self.ryw = np.zeros(n_ops, dtype=bool)
-        self.required = np.zeros(n_ops, dtype=np.int64)
-        self.wrong = np.zeros(n_ops, dtype=bool)
-        self.platinum = np.zeros(n_ops, dtype=bool)
-        self.outcome = np.zeros(n_ops, dtype=np.int8)
-        self.waited = np.zeros(n_ops)
-        self.failed = np.zeros(n_ops, dtype=bool)
-        self.since_own = np.full(n_ops, np.inf)
+    run: SystemRun
+    session: SessionReads | None
 
 
 _Samples = Sequence[Sequence[Sequence[float]]]
@@ -473,11 +460,11 @@ def replicated_columns(
                 continue  # a forwarded read the request timeout would fail
             if n_r and float(r_fin.max()) > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
                 continue  # the runner gives up on reads pending that long
-            states[label] = _Column(label, n_ops, session)
+            states[label] = _Column(SystemRun.blank(label, n_ops), session)
         else:
             if n_r and r_t_max + service > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
                 continue
-            states[label] = _Column(label, n_ops, None)
+            states[label] = _Column(SystemRun.blank(label, n_ops), None)
     del arrival, fresh  # (what is left needs neither)
     if not states:
         return {}
@@ -620,16 +607,17 @@ def replicated_columns(
                 wrong_logins.append(j)
 
         at = idx[logins]
-        col.latency[idx] = (work.d_in[idx] + (r_fin - r_t)) + work.d_out[idx]
-        col.version[idx] = r_version
-        col.stale[idx] = stale
-        col.stale_s[idx] = np.where(stale, r_t - first, 0.0)
-        col.beyond_floor[idx] = beyond
-        col.ryw[idx] = ryw
-        col.required[idx] = own_v
-        col.wrong[idx[wrong_logins]] = True
-        col.platinum[at] = served_platinum
-        col.since_own[idx] = np.where(own_rank >= 0, r_t - w_t[own_w], np.inf)
+        run = col.run
+        run.latency[idx] = (work.d_in[idx] + (r_fin - r_t)) + work.d_out[idx]
+        run.version[idx] = r_version
+        run.stale[idx] = stale
+        run.stale_s[idx] = np.where(stale, r_t - first, 0.0)
+        run.beyond_floor[idx] = beyond
+        run.ryw[idx] = ryw
+        run.required[idx] = own_v
+        run.wrong[idx[wrong_logins]] = True
+        run.platinum[at] = served_platinum
+        run.since_own[idx] = np.where(own_rank >= 0, r_t - w_t[own_w], np.inf)
         return True
 
     for block in slices:
@@ -647,33 +635,17 @@ def replicated_columns(
     peers = n_reg - 1
     out: dict[str, SystemRun] = {}
     for label, col in states.items():
-        col.latency[w_ops] = w_latency
-        col.version[w_ops] = version[n_users:]
+        run = col.run
+        run.latency[w_ops] = w_latency
+        run.version[w_ops] = version[n_users:]
         if col.session is not None:
-            col.outcome[reads] = col.session.outcome
-            col.waited[reads] = col.session.waited
-        out[label] = SystemRun(
-            name=label,
-            latency=col.latency,
-            version=col.version,
-            stale=col.stale,
-            stale_s=col.stale_s,
-            beyond_floor=col.beyond_floor,
-            ryw=col.ryw,
-            required=col.required,
-            wrong=col.wrong,
-            platinum=col.platinum,
-            outcome=col.outcome,
-            waited=col.waited,
-            failed=col.failed,
-            since_own=col.since_own,
-            bytes_replicated=sent * peers + extra_bytes,
-            messages_replicated=(n_w - n_users) * peers + extra_messages,
-            lost_updates=lost[0],
-            writes_checked=lost[1],
-            realised_lag=lag_report(cfg, cast(_Samples, lags), applied),
-            path="vectorised",
-        )
+            run.outcome[reads] = col.session.outcome
+            run.waited[reads] = col.session.waited
+        run.bytes_replicated = sent * peers + extra_bytes
+        run.messages_replicated = (n_w - n_users) * peers + extra_messages
+        run.lost_updates, run.writes_checked = lost
+        run.realised_lag = lag_report(cfg, cast(_Samples, lags), applied)
+        out[label] = run
     return out
 
 

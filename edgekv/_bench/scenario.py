@@ -532,6 +532,31 @@ class SystemRun:
     """How the run was computed: ``"event"`` (the discrete-event kernel) or ``"vectorised"``
     (:mod:`edgekv._bench.fastpath`, identical figures)."""
 
+    @classmethod
+    def blank(cls, name: str, n_ops: int) -> SystemRun:
+        """A vectorised run of ``n_ops`` operations to fill in place, block by block: latency
+        and version unset, every other per-op array at its value for an operation nothing
+        happened to (``np.zeros``: pages never written cost no memory), totals 0."""
+        return cls(
+            name=name,
+            latency=np.empty(n_ops),
+            version=np.empty(n_ops, dtype=np.int64),
+            stale=np.zeros(n_ops, dtype=bool),
+            stale_s=np.zeros(n_ops),
+            beyond_floor=np.zeros(n_ops, dtype=bool),
+            ryw=np.zeros(n_ops, dtype=bool),
+            required=np.zeros(n_ops, dtype=np.int64),
+            wrong=np.zeros(n_ops, dtype=bool),
+            platinum=np.zeros(n_ops, dtype=bool),
+            outcome=np.zeros(n_ops, dtype=np.int8),
+            waited=np.zeros(n_ops),
+            failed=np.zeros(n_ops, dtype=bool),
+            since_own=np.full(n_ops, np.inf),
+            bytes_replicated=0,
+            messages_replicated=0,
+            path="vectorised",
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class ScenarioResult:
