@@ -18,6 +18,10 @@ starts or ends exactly when a write of its user commits, arrives or is acknowled
 writes of a user at once (orders the kernel's insertion order would decide), make it refuse:
 :func:`replicated_columns` leaves the column out and the caller runs the event path. Flag evaluation
 stays the evaluator's, called where the event path calls it.
+
+Reads are computed ``_CHUNK`` at a time, in two passes (what each read's region held at its
+start; then every column's figures, written into its :meth:`SystemRun.blank` arrays), so
+beyond the results and a few arrays per write the memory does not grow with the run.
 """
 
 from __future__ import annotations
@@ -267,7 +271,8 @@ def replicated_columns(
     time tie rules out is left out. Replication is computed once for all of them.
     O(ops log ops) plus one flag evaluation per login (more for a login served other data
     than the truth); a session read that waits or asks other regions costs O(its user's
-    writes x regions) in Python (:mod:`~edgekv._bench.fastsession`)."""
+    writes x regions) in Python (:mod:`~edgekv._bench.fastsession`). Memory beyond the
+    results: O(writes x regions) and O(``_CHUNK``) per block of reads."""
     columns = [
         (label, level) for label, level in columns if not decline(cfg, work, "replicated", [level])
     ]

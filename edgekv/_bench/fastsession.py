@@ -12,6 +12,8 @@ the user's put (checked), a record is the newest write of each class (the put, t
 ``customData``, the writes of ``appVersion``), and one holds another exactly when it is
 at least as new in each class. Each user's events run in time order; two at one instant
 (an order the kernel's insertion order would decide) make :func:`session_reads` return None.
+A token holds only writes committed before a read starts, so only users with a read whose
+region missed one of those are replayed; every other read is served at once.
 """
 
 from __future__ import annotations
