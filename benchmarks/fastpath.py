@@ -42,7 +42,14 @@ from _report import add_json_option, json_report
 
 from edgekv import Config
 from edgekv._bench.gctune import gc_tuned_for_run
-from edgekv._bench.scenario import LOGIN_PLATFORM, SystemRun, Workload, _initial_doc, run_system
+from edgekv._bench.scenario import (
+    LOGIN_PLATFORM,
+    PLATINUM,
+    SystemRun,
+    Workload,
+    _initial_doc,
+    run_system,
+)
 from edgekv._core.versions import EPOCH_MS
 from edgekv.flags import Evaluator, User, merge_user
 from edgekv.lowlevel import (
@@ -129,13 +136,14 @@ def home_floor(work: Workload, cfg: Config, flush: float) -> np.ndarray:
 
 def evaluations(work: Workload, keys: list[str], evaluator: Evaluator) -> None:
     """One flag evaluation per login of a document shaped as the served ones (user_id,
-    appVersion, customData.stars), as the fast path calls it: the evaluator's share."""
-    evaluate, from_dict = evaluator.evaluate, User.from_dict
+    appVersion, customData.stars), as the fast path calls it for a login served the truth
+    (the platinum variable alone): the evaluator's share."""
+    value, from_dict = evaluator.value, User.from_dict
     logins = np.flatnonzero(work.kind == LOGIN)
     for u, t in zip(work.user[logins].tolist(), work.t_edge[logins].tolist(), strict=True):
         request = {"user_id": keys[u], "platform": LOGIN_PLATFORM}
         doc = _initial_doc(keys[u], int(work.stars0[u]))
-        evaluate(from_dict(merge_user(doc, request)), now_ms=EPOCH_MS + t * 1e3)
+        value(from_dict(merge_user(doc, request)), PLATINUM, EPOCH_MS + t * 1e3)
 
 
 def cpu(fn: Callable[[], Any]) -> tuple[float, Any]:

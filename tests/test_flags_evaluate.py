@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from strategies_flags import (
     DAY_MS,
     config,
+    configs,
     custom_filter,
     feature,
     group,
@@ -306,3 +307,49 @@ def test_custom_filter_comparators_on_numbers() -> None:
     assert got == {1: False, 2: False, 3: True, 2.5: True}
     assert "big" in evaluator.evaluate({"user_id": "u"})
     assert "big" not in evaluator.evaluate({"user_id": "u", "customData": {"n": None}})
+
+
+SHARED_DOC = config(
+    [
+        feature(
+            "f1",
+            "first",
+            [variation("a", {"v": "from-first", "w": 1}), variation("b", {"w": 2})],
+            [target("t1", group([{"type": "all"}]), [("a", 0.5), ("b", 0.5)])],
+        ),
+        feature(
+            "f2",
+            "second",
+            [variation("c", {"v": "from-second"}), variation("d", {"w": 3})],
+            [
+                target(
+                    "t2",
+                    group([custom_filter("stars", "Number", ">=", [100])]),
+                    [("c", 0.3), ("d", 0.7)],
+                )
+            ],
+        ),
+    ],
+    [("v", "shared", "String"), ("w", "number", "Number")],
+)
+"""Two features setting one variable, and variations without it: the later hit wins."""
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    doc=st.one_of(st.just(SHARED_DOC), configs(NOW)),
+    body=user_bodies(),
+    now=st.floats(1.6e12, 1.9e12),
+)
+def test_one_variable_is_what_every_variable_gives(
+    doc: dict[str, Any], body: dict[str, Any], now: float
+) -> None:
+    """``Evaluator.value`` (only the features that may set the variable) agrees with
+    ``values`` (every feature) on every variable key, and on a key no feature sets."""
+    evaluator = Evaluator(doc)
+    user = User.from_dict(body)
+    every = evaluator.values(user, now)
+    keys = {v["key"] for v in doc["variables"]} | {"no-such-variable"}
+    assert {key: evaluator.value(user, key, now) for key in keys} == {
+        key: every.get(key) for key in keys
+    }

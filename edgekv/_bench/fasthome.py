@@ -636,19 +636,19 @@ class _Docs:
         now_of = dict(
             zip(differ.tolist(), zip(*self.parts(truth_now, differ), strict=True), strict=True)
         )
-        evaluate, from_dict = evaluator.evaluate, User.from_dict
+        value, values, from_dict = evaluator.value, evaluator.values, User.from_dict
         served_platinum: list[bool] = []
         wrong_logins: list[int] = []
         for j, u, fin, same_writes, put, build, stars in zip(*columns, strict=True):
             now_ms = EPOCH_MS + fin * 1e3
             request = {"user_id": self.keys[u], "platform": LOGIN_PLATFORM}
             doc = self.doc(u, put, build, stars)
-            evaluated = evaluate(from_dict(merge_user(doc, request)), now_ms=now_ms)
-            hit = evaluated.get(PLATINUM)
-            served_platinum.append(hit is not None and hit.value is True)
-            if same_writes:  # the same writes: the same document
+            user = from_dict(merge_user(doc, request))
+            if same_writes:  # the same writes: the same document; only its platinum counts
+                served_platinum.append(value(user, PLATINUM, now_ms) is True)
                 continue
-            served = {k: v.value for k, v in evaluated.items()}
+            served = values(user, now_ms)
+            served_platinum.append(served.get(PLATINUM) is True)
             start = self.doc(u, *start_of[j])
             if doc == start or served == evaluator.served(start, request, now_ms):
                 continue

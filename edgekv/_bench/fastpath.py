@@ -496,7 +496,7 @@ def replicated_columns(
         return np.where(rank >= 0, version[by_version[np.maximum(rank, 0)]], -1)
 
     light = np.array(cfg.floors())
-    evaluate, from_dict = evaluator.evaluate, User.from_dict
+    one_value, all_values, from_dict = evaluator.value, evaluator.values, User.from_dict
 
     def fill(
         col: _Column,
@@ -504,6 +504,7 @@ def replicated_columns(
         truth_start: dict[str, np.ndarray],
         own_rank: np.ndarray,
         evaluations: dict[tuple[int, float, bool, int, int], Mapping[str, Any]],
+        platinums: dict[tuple[int, float, bool, int, int], bool],
     ) -> bool:
         """Write the column's figures for the reads of ``p``; False on a tie."""
         s, idx, r_t, pr = p.s, p.idx, p.r_t, p.read
@@ -585,15 +586,17 @@ def replicated_columns(
                 parts["customData"] = {"stars": cd}
             doc = parts or None
             key = (j, fin, put, av, cd)  # (the columns often serve a login alike)
-            evaluated = evaluations.get(key)
-            if evaluated is None:
-                evaluated = evaluate(from_dict(merge_user(doc, request)), now_ms=now_ms)
-                evaluations[key] = evaluated
-            hit = evaluated.get(PLATINUM)
-            served_platinum.append(hit is not None and hit.value is True)
-            if same_writes:  # the same writes: the same document
+            if same_writes:  # the same writes: the same document; only its platinum counts
+                platinum = platinums.get(key)
+                if platinum is None:
+                    user = from_dict(merge_user(doc, request))
+                    platinum = platinums[key] = one_value(user, PLATINUM, now_ms) is True
+                served_platinum.append(platinum)
                 continue
-            got = {k: v.value for k, v in evaluated.items()}
+            got = evaluations.get(key)
+            if got is None:
+                got = evaluations[key] = all_values(from_dict(merge_user(doc, request)), now_ms)
+            served_platinum.append(got.get(PLATINUM) is True)
             start = doc_of(u, *(int(truth_start[c][j]) for c in _JOINED))
             if doc == start or got == evaluator.served(start, request, now_ms):
                 continue
@@ -630,8 +633,9 @@ def replicated_columns(
         truth_start = {name: newest(p, name, p.acked_start) for name in _JOINED}
         own_rank = newest(p, "own", p.acked_start)
         evaluations: dict[tuple[int, float, bool, int, int], Mapping[str, Any]] = {}
+        platinums: dict[tuple[int, float, bool, int, int], bool] = {}
         for label in list(states):
-            if not fill(states[label], p, truth_start, own_rank, evaluations):
+            if not fill(states[label], p, truth_start, own_rank, evaluations, platinums):
                 del states[label]
 
     # What does not depend on the level: writes' latency and version, the bytes sent, the
