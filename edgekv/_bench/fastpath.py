@@ -444,7 +444,7 @@ def replicated_columns(
                 r_user=user[reads],
                 r_t=t_edge[reads],
                 r_reg=region[reads].astype(np.int64),
-                seen={name: held.copy() for name, held in seen.items()},
+                seen=seen,
                 fresh=fresh,
                 w_user=w_user,
                 w_kind=w_kind,
@@ -459,11 +459,12 @@ def replicated_columns(
             )
             if session is None:
                 continue
-            r_fin = session.finish
             forwarded = session.outcome == OUTCOMES.index("forwarded")
-            if np.any(forwarded & (r_fin >= t_edge[reads] + cfg.request_timeout)):
+            r_fwd = reads[session.index[forwarded]]
+            if np.any(session.finish[forwarded] >= t_edge[r_fwd] + cfg.request_timeout):
                 continue  # a forwarded read the request timeout would fail
-            if n_r and float(r_fin.max()) > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
+            last = max(r_t_max + service, float(session.finish.max(initial=-np.inf)))
+            if n_r and last > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
                 continue  # the runner gives up on reads pending that long
             states[label] = _Column(SystemRun.blank(label, n_ops), session)
         else:
@@ -512,8 +513,14 @@ def replicated_columns(
             served = {name: seen[name][s] for name in _JOINED}
             r_fin = r_t + service
         else:
-            served = {name: col.session.served[name][s] for name in _JOINED}
-            r_fin = col.session.finish[s]
+            # What the replay answered, over what the region held and the answer at once.
+            some = col.session.within(s.start, s.stop)
+            mine = col.session.index[some] - s.start
+            served = {name: seen[name][s].copy() for name in _JOINED}
+            for name in _JOINED:
+                served[name][mine] = col.session.served[name][some]
+            r_fin = r_t + service
+            r_fin[mine] = col.session.finish[some]
         pair_fin = r_fin[pr]
         if np.any((p.t == pair_fin) | (p.ack == pair_fin)):
             return False  # a read answering as a write of its user commits or is acknowledged
@@ -648,8 +655,9 @@ def replicated_columns(
         run.latency[w_ops] = w_latency
         run.version[w_ops] = version[n_users:]
         if col.session is not None:
-            run.outcome[reads] = col.session.outcome
-            run.waited[reads] = col.session.waited
+            replayed = reads[col.session.index]
+            run.outcome[replayed] = col.session.outcome
+            run.waited[replayed] = col.session.waited
         run.bytes_replicated = sent * peers + extra_bytes
         run.messages_replicated = (n_w - n_users) * peers + extra_messages
         run.lost_updates, run.writes_checked = lost

@@ -41,13 +41,21 @@ class _Tie(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SessionReads:
-    """Per read: the version ranks of the record served (``put``, ``cd``, ``av``), when it
-    answered, its outcome code (into ``OUTCOMES``) and how long it waited."""
+    """The reads of the users replayed (``index``: read indices, ascending): the version
+    ranks of the record each was served (``put``, ``cd``, ``av``), when it answered, its
+    outcome code (into ``OUTCOMES``) and how long it waited. Every other read was served
+    what its region held at its start, locally, at its start plus the service time."""
 
+    index: np.ndarray
     served: dict[str, np.ndarray]
     finish: np.ndarray
     outcome: np.ndarray
     waited: np.ndarray
+
+    def within(self, start: int, stop: int) -> slice:
+        """Where the reads ``start <= j < stop`` sit in the arrays. O(log reads)."""
+        lo, hi = np.searchsorted(self.index, (start, stop)).tolist()
+        return slice(lo, hi)
 
 
 class _User:
@@ -91,11 +99,11 @@ def _join(x: Ranks, y: Ranks) -> Ranks:
 
 
 class _Replay:
-    """The session logic of one run, one user at a time, writing into the per-read arrays."""
+    """The session logic of one run, one user at a time, noting every answer."""
 
     def __init__(
         self,
-        out: SessionReads,
+        seen: dict[str, np.ndarray],
         r_t: np.ndarray,
         r_reg: np.ndarray,
         w_kind: np.ndarray,
@@ -107,8 +115,9 @@ class _Replay:
         service: float,
         session_wait: float | None,
     ) -> None:
-        self.out = out
-        self.put, self.cd, self.av = (out.served[name] for name in ("put", "cd", "av"))
+        self.put, self.cd, self.av = (seen[name] for name in ("put", "cd", "av"))
+        self.answered: dict[int, tuple[Ranks, float, int, float]] = {}
+        """Per read answered: its record, answer time, outcome code and wait."""
         self.w_kind, self.w_t, self.w_region, self.v_rank = w_kind, w_t, w_region, v_rank
         self.by_version = by_version
         self.r_t, self.r_reg = r_t, r_reg
@@ -227,9 +236,7 @@ class _Replay:
 
     def answer(self, j: int, at: float, record: Ranks, code: int, wait: float) -> None:
         """Read ``j`` answers at ``at`` with ``record``; the token takes it then."""
-        self.put[j], self.cd[j], self.av[j] = record
-        out = self.out
-        out.finish[j], out.outcome[j], out.waited[j] = at, code, wait
+        self.answered[j] = record, at, code, wait
         self.answers[j] = record
         self.push(at, _ANSWER, j)
 
@@ -252,21 +259,17 @@ def session_reads(
     service: float,
     session_wait: float | None,
 ) -> SessionReads | None:
-    """Replay every read at the session level; None on a tie. ``seen``: the ranks each read's
-    region held at its start (``-1`` none), taken over (the served ranks are written into
-    it); ``fresh``: the reads whose region held every write of their user committed before
-    they started. A token holds only such writes, so a user whose reads are all fresh is
-    served at once everywhere and is not replayed. O(reads + writes) plus, per user
-    replayed, O((its reads + writes) log) and per read that waits or asks, O(its user's
-    writes x regions)."""
-    n_r = len(r_t)
-    out = SessionReads(seen, r_t + service, np.zeros(n_r, dtype=np.int8), np.zeros(n_r))
+    """Replay the reads at the session level; None on a tie. ``seen``: the ranks each read's
+    region held at its start (``-1`` none); ``fresh``: the reads whose region held every
+    write of their user committed before they started. A token holds only such writes, so a
+    user whose reads are all fresh is served at once everywhere and is not replayed: the
+    result holds the replayed users' reads only. O(reads + writes) plus, per user replayed,
+    O((its reads + writes) log) and per read that waits or asks, O(its user's writes x
+    regions)."""
     replay = _Replay(
-        out, r_t, r_reg, w_kind, w_t, w_region, v_rank, by_version, rtt, service, session_wait
+        seen, r_t, r_reg, w_kind, w_t, w_region, v_rank, by_version, rtt, service, session_wait
     )
     replayed = np.unique(r_user[~fresh])
-    if not len(replayed):
-        return out
     w_by_user = np.lexsort((w_t, w_user))
     r_by_user = np.lexsort((r_t, r_user))
     w_sorted, r_sorted = w_user[w_by_user], r_user[r_by_user]
@@ -282,4 +285,16 @@ def session_reads(
             replay.user(writes, r_by_user[r_lo:r_hi], arrival[writes])
     except _Tie:
         return None
-    return out
+    index = sorted(replay.answered)
+    answers = [replay.answered[j] for j in index]
+    records = [record for record, _, _, _ in answers]
+    return SessionReads(
+        np.array(index, dtype=np.int64),
+        {
+            name: np.array([record[k] for record in records], dtype=np.int64)
+            for k, name in enumerate(("put", "cd", "av"))
+        },
+        np.array([at for _, at, _, _ in answers], dtype=float),
+        np.array([code for _, _, code, _ in answers], dtype=np.int8),
+        np.array([wait for _, _, _, wait in answers], dtype=float),
+    )
