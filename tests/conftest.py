@@ -53,6 +53,7 @@ END_TO_END = {
     "test_fasthome.py",
     "test_fasthome_blocks.py",
     "test_fastpath.py",
+    "test_fastpath_regressions.py",
     "test_flags_conformance.py",
     "test_flags_wasm.py",
     "test_fuzz_http.py",

@@ -952,7 +952,8 @@ def run_system(
 
     def write_done(i: int, u: int, value: Mapping[str, Any], result: OpResult) -> None:
         waiting = unacked[u]
-        waiting.remove(value)
+        # This write's own value (by identity): an earlier write of an equal value stays.
+        del waiting[next(k for k, pending in enumerate(waiting) if pending is value)]
         if not waiting:
             del unacked[u]
         rec = result.record
