@@ -8,8 +8,10 @@ import json
 from importlib import resources
 
 import numpy as np
+import pytest
 from paths import assert_identical, both
 
+from edgekv import ConfigError, bench
 from edgekv.flags import Evaluator
 from edgekv.lowlevel import (
     LOGIN,
@@ -90,3 +92,14 @@ def test_equal_builds_in_flight_on_a_drawn_workload() -> None:
     )
     fast, event = both(scenario, cfg, COLUMN, _app_version_flags())
     assert_identical(fast, event)
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_store_that_cannot_keep_up_is_a_config_error(fast_path: bool) -> None:
+    """A hot key whose operations arrive faster than ``service_time`` serves them leaves
+    operations pending past the runner's drain limit: a :class:`ConfigError` naming the
+    field (the CLI prints it as one line), on either path, not a bare ``RuntimeError``."""
+    cfg = scenario_config().replace(service_time=0.5)
+    scenario = EdgeFlags(users=800, duration=30.0, reads_per_min=12.0, zipf_s=2.0)
+    with pytest.raises(ConfigError, match=r"^network\.service_time: [\d,]+ operations still"):
+        bench(scenario, systems=[COLUMN], config=cfg, fast_path=fast_path)

@@ -848,8 +848,11 @@ def _drive(
     limit = end + _DRAIN_LIMIT
     while ctx.pending:
         if t >= limit:
-            raise RuntimeError(
-                f"{ctx.pending} operations still pending {_DRAIN_LIMIT:g}s after the last arrival"
+            raise ConfigError(
+                "network.service_time",
+                f"{ctx.pending:,} operations still pending {_DRAIN_LIMIT:g}s after the last "
+                "arrival: a key's operations arrive faster than the store serves them; lower "
+                "service_time (or write_flush) or the workload's rates on a hot key",
             )
         t += 0.1
         kernel.run(until=t)
