@@ -509,9 +509,9 @@ def replicated_columns(
     ) -> bool:
         """Write the column's figures for the reads of ``p``; False on a tie."""
         s, idx, r_t, pr = p.s, p.idx, p.r_t, p.read
+        r_fin = r_t + service
         if col.session is None:
             served = {name: seen[name][s] for name in _JOINED}
-            r_fin = r_t + service
         else:
             # What the replay answered, over what the region held and the answer at once.
             some = col.session.within(s.start, s.stop)
@@ -519,7 +519,6 @@ def replicated_columns(
             served = {name: seen[name][s].copy() for name in _JOINED}
             for name in _JOINED:
                 served[name][mine] = col.session.served[name][some]
-            r_fin = r_t + service
             r_fin[mine] = col.session.finish[some]
         pair_fin = r_fin[pr]
         if np.any((p.t == pair_fin) | (p.ack == pair_fin)):
