@@ -54,6 +54,7 @@ from edgekv._core.versions import EPOCH_MS
 from edgekv.flags import Evaluator, User, merge_user
 from edgekv.lowlevel import (
     LOGIN,
+    PER_OP,
     PURCHASE,
     WRITE,
     EdgeFlags,
@@ -69,10 +70,6 @@ from edgekv.lowlevel import (
 
 COLUMN = "replicated:eventual"
 HOME = "single-home"
-FIELDS = (
-    *("latency", "version", "stale", "stale_s", "beyond_floor", "ryw", "required"),
-    *("wrong", "platinum", "outcome", "waited", "failed", "since_own"),
-)
 TOTALS = ("bytes_replicated", "messages_replicated", "lost_updates", "writes_checked")
 
 
@@ -218,7 +215,7 @@ def _run(args: argparse.Namespace, report: dict[str, Any]) -> None:
     if fa is None:
         raise SystemExit("the fast path refused this run (a time tie); try another --seed")
     same = (
-        all(np.array_equal(getattr(ev, f), getattr(fa, f)) for f in FIELDS)
+        all(np.array_equal(getattr(ev, f), getattr(fa, f)) for f in PER_OP)
         and all(getattr(ev, f) == getattr(fa, f) for f in TOTALS)
         and ev.realised_lag == fa.realised_lag
     )

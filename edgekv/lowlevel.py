@@ -120,6 +120,7 @@ _EXPORTS: dict[str, str] = {
     "load_evaluator": "_bench.scenario",
     "LOGIN": "_bench.scenario",
     "OUTCOMES": "_bench.scenario",
+    "PER_OP": "_bench.scenario",
     "PURCHASE": "_bench.scenario",
     "READ": "_bench.scenario",
     "run_edge_flags": "_bench.scenario",
@@ -172,6 +173,7 @@ if TYPE_CHECKING:
     from ._bench.scenario import (
         LOGIN,
         OUTCOMES,
+        PER_OP,
         PURCHASE,
         READ,
         WRITE,

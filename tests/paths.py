@@ -9,25 +9,16 @@ import numpy as np
 
 from edgekv import Config
 from edgekv.flags import Evaluator
-from edgekv.lowlevel import EdgeFlags, SystemRun, load_evaluator, run_edge_flags, summarize
+from edgekv.lowlevel import (
+    PER_OP,
+    EdgeFlags,
+    SystemRun,
+    load_evaluator,
+    run_edge_flags,
+    summarize,
+)
 
 EVALUATOR = load_evaluator()
-FIELDS = (
-    "latency",
-    "version",
-    "stale",
-    "stale_s",
-    "beyond_floor",
-    "ryw",
-    "required",
-    "wrong",
-    "platinum",
-    "outcome",
-    "waited",
-    "failed",
-    "since_own",
-)
-"""The per-operation arrays of a :class:`SystemRun`."""
 
 
 def both(
@@ -48,7 +39,7 @@ def both(
 def assert_identical(fast: SystemRun, event: SystemRun) -> None:
     """The fast path ran, and gave the event path's every array and total."""
     assert (fast.path, event.path) == ("vectorised", "event")
-    for name in FIELDS:
+    for name in PER_OP:
         a, b = getattr(fast, name), getattr(event, name)
         assert a.dtype == b.dtype, name
         assert np.array_equal(a, b), f"{name}: {np.flatnonzero(a != b)[:10]}"

@@ -43,6 +43,7 @@ its user's home region through ``location_hint``).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import os
@@ -556,6 +557,12 @@ class SystemRun:
             messages_replicated=0,
             path="vectorised",
         )
+
+
+PER_OP: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(SystemRun) if f.type == "np.ndarray"
+)
+"""The names of a :class:`SystemRun`'s per-operation arrays, in declaration order."""
 
 
 @dataclass(frozen=True, eq=False)
