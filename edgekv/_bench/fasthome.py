@@ -53,6 +53,7 @@ from .scenario import (
     Workload,
     _initial_doc,
     _write_value,
+    platinum_logins,
 )
 
 __all__ = ["home_refusal", "single_home"]
@@ -622,33 +623,36 @@ class _Docs:
         same = np.ones(len(logins), dtype=bool)
         for c in _JOINED:
             same &= seen[c][logins] == truth_start[c][logins]
-        columns = (
-            logins.tolist(),
-            r_user[logins].tolist(),
-            r_done[logins].tolist(),
-            same.tolist(),
-            *self.parts(seen, logins),
+        # Logins served the truth's writes: only their platinum counts, evaluated as a column.
+        served_platinum = np.zeros(len(logins), dtype=bool)
+        alike = logins[same]
+        _, build, stars = self.parts(seen, alike)
+        served_platinum[same] = platinum_logins(
+            evaluator, self.keys, r_user[alike], np.array(build), np.array(stars), r_done[alike]
         )
+        # The others, one at a time: every variable, scored against the truth.
         differ = logins[~same]
+        columns = (
+            np.flatnonzero(~same).tolist(),
+            differ.tolist(),
+            r_user[differ].tolist(),
+            r_done[differ].tolist(),
+            *self.parts(seen, differ),
+        )
         start_of = dict(
             zip(differ.tolist(), zip(*self.parts(truth_start, differ), strict=True), strict=True)
         )
         now_of = dict(
             zip(differ.tolist(), zip(*self.parts(truth_now, differ), strict=True), strict=True)
         )
-        value, values, from_dict = evaluator.value, evaluator.values, User.from_dict
-        served_platinum: list[bool] = []
+        values, from_dict = evaluator.values, User.from_dict
         wrong_logins: list[int] = []
-        for j, u, fin, same_writes, put, build, stars in zip(*columns, strict=True):
+        for row, j, u, fin, put, build, stars in zip(*columns, strict=True):
             now_ms = EPOCH_MS + fin * 1e3
             request = {"user_id": self.keys[u], "platform": LOGIN_PLATFORM}
             doc = self.doc(u, put, build, stars)
-            user = from_dict(merge_user(doc, request))
-            if same_writes:  # the same writes: the same document; only its platinum counts
-                served_platinum.append(value(user, PLATINUM, now_ms) is True)
-                continue
-            served = values(user, now_ms)
-            served_platinum.append(served.get(PLATINUM) is True)
+            served = values(from_dict(merge_user(doc, request)), now_ms)
+            served_platinum[row] = served.get(PLATINUM) is True
             start = self.doc(u, *start_of[j])
             if doc == start or served == evaluator.served(start, request, now_ms):
                 continue

@@ -58,6 +58,7 @@ from .scenario import (
     Workload,
     _initial_doc,
     _write_value,
+    platinum_logins,
 )
 
 __all__ = ["decline", "refusal", "replicated_columns", "vectorised"]
@@ -497,7 +498,7 @@ def replicated_columns(
         return np.where(rank >= 0, version[by_version[np.maximum(rank, 0)]], -1)
 
     light = np.array(cfg.floors())
-    one_value, all_values, from_dict = evaluator.value, evaluator.values, User.from_dict
+    all_values, from_dict = evaluator.values, User.from_dict
 
     def fill(
         col: _Column,
@@ -505,7 +506,6 @@ def replicated_columns(
         truth_start: dict[str, np.ndarray],
         own_rank: np.ndarray,
         evaluations: dict[tuple[int, float, bool, int, int], Mapping[str, Any]],
-        platinums: dict[tuple[int, float, bool, int, int], bool],
     ) -> bool:
         """Write the column's figures for the reads of ``p``; False on a tie."""
         s, idx, r_t, pr = p.s, p.idx, p.r_t, p.read
@@ -571,18 +571,25 @@ def replicated_columns(
         same = np.ones(len(logins), dtype=bool)
         for c in _JOINED:
             same &= served[c][logins] == truth_start[c][logins]
+        # Logins served the truth's writes: only their platinum counts, evaluated as a column.
+        served_platinum = np.zeros(len(logins), dtype=bool)
+        alike = logins[same]
+        served_platinum[same] = platinum_logins(
+            evaluator, keys, p.r_user[alike], av_key[alike], stars[alike], r_fin[alike]
+        )
+        # The others, one at a time: every variable, scored against the truth.
+        differ = np.flatnonzero(~same)
         parts_of = [
-            logins.tolist(),
-            p.r_user[logins].tolist(),
-            r_fin[logins].tolist(),
-            (served["put"][logins] >= 0).tolist(),
-            av_key[logins].tolist(),
-            stars[logins].tolist(),
-            same.tolist(),
+            differ.tolist(),
+            logins[differ].tolist(),
+            p.r_user[logins[differ]].tolist(),
+            r_fin[logins[differ]].tolist(),
+            (served["put"][logins[differ]] >= 0).tolist(),
+            av_key[logins[differ]].tolist(),
+            stars[logins[differ]].tolist(),
         ]
-        served_platinum: list[bool] = []
         wrong_logins: list[int] = []
-        for j, u, fin, put, av, cd, same_writes in zip(*parts_of, strict=True):
+        for row, j, u, fin, put, av, cd in zip(*parts_of, strict=True):
             now_ms = EPOCH_MS + fin * 1e3
             request = {"user_id": keys[u], "platform": LOGIN_PLATFORM}
             parts: dict[str, Any] = {"user_id": keys[u]} if put else {}
@@ -592,17 +599,10 @@ def replicated_columns(
                 parts["customData"] = {"stars": cd}
             doc = parts or None
             key = (j, fin, put, av, cd)  # (the columns often serve a login alike)
-            if same_writes:  # the same writes: the same document; only its platinum counts
-                platinum = platinums.get(key)
-                if platinum is None:
-                    user = from_dict(merge_user(doc, request))
-                    platinum = platinums[key] = one_value(user, PLATINUM, now_ms) is True
-                served_platinum.append(platinum)
-                continue
             got = evaluations.get(key)
             if got is None:
                 got = evaluations[key] = all_values(from_dict(merge_user(doc, request)), now_ms)
-            served_platinum.append(got.get(PLATINUM) is True)
+            served_platinum[row] = got.get(PLATINUM) is True
             start = doc_of(u, *(int(truth_start[c][j]) for c in _JOINED))
             if doc == start or got == evaluator.served(start, request, now_ms):
                 continue
@@ -639,9 +639,8 @@ def replicated_columns(
         truth_start = {name: newest(p, name, p.acked_start) for name in _JOINED}
         own_rank = newest(p, "own", p.acked_start)
         evaluations: dict[tuple[int, float, bool, int, int], Mapping[str, Any]] = {}
-        platinums: dict[tuple[int, float, bool, int, int], bool] = {}
         for label in list(states):
-            if not fill(states[label], p, truth_start, own_rank, evaluations, platinums):
+            if not fill(states[label], p, truth_start, own_rank, evaluations):
                 del states[label]
 
     # What does not depend on the level: writes' latency and version, the bytes sent, the

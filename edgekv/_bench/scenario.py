@@ -81,7 +81,7 @@ from .._core.systems import make_store, parse_system
 from .._core.versions import EPOCH_MS, split_version
 from .._drivers.files import default_config, load_config, read_text
 from .._drivers.recorder import Recorder
-from ..flags import Evaluator, FlagConfigError, User, merge_user
+from ..flags import MISSING, Column, Evaluator, FlagConfigError, User, UserColumns, merge_user
 from .gctune import gc_tuned_for_run
 
 __all__ = [
@@ -812,6 +812,41 @@ def _initial_doc(key: str, stars: int, padding: int = 0) -> dict[str, Any]:
     if padding:
         doc["profile"] = "x" * padding
     return doc
+
+
+def platinum_logins(
+    evaluator: Evaluator,
+    keys: Sequence[str],
+    user: np.ndarray,
+    build: np.ndarray,
+    stars: np.ndarray,
+    done: np.ndarray,
+) -> np.ndarray:
+    """Per login, whether :data:`PLATINUM` is true for the user its request makes over a
+    document of this ``build`` (-2: no appVersion, -1: the put's, b: ``5.1.b``) and ``stars``
+    (-1: none), answered at ``done`` seconds: the fast paths' logins evaluated as a column
+    (:meth:`Evaluator.value_column`), as :meth:`Recorder.variables` evaluates one at a time.
+    O(logins) numpy work plus Python work per distinct user, build and stars."""
+    n = len(user)
+    builds, build_code = np.unique(build, return_inverse=True)
+    versions = [None if b == -2 else "5.0.0" if b == -1 else f"5.1.{b}" for b in builds.tolist()]
+    totals, stars_code = np.unique(stars, return_inverse=True)
+    users = UserColumns(
+        Column(user, keys),
+        {
+            "appVersion": Column(build_code.reshape(-1), versions),
+            "platform": Column.constant(LOGIN_PLATFORM, n),
+        },
+        {
+            "stars": Column(
+                stars_code.reshape(-1), [MISSING if t == -1 else t for t in totals.tolist()]
+            )
+        },
+    )
+    served = evaluator.value_column(users, PLATINUM, EPOCH_MS + done * 1e3)
+    is_true = np.array([v is True for v in served.values], dtype=bool)
+    out: np.ndarray = is_true[served.codes]
+    return out
 
 
 def _write_value(kind: int, value: int, padding: int = 0) -> dict[str, Any]:

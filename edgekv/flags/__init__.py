@@ -12,6 +12,7 @@ from .bucketing import (
     passes_rollout,
     rollout_percentage,
 )
+from .columns import MISSING, Column, UserColumns
 from .config import (
     Audience,
     Environment,
@@ -38,16 +39,18 @@ from .evaluate import (
     EvaluatedVariable,
     Evaluator,
 )
-from .targeting import compare_versions, compile_group
+from .targeting import compare_versions, compile_group, reads
 from .user import User, UserError, merge_user
 
 __all__ = [
     "DEFAULT",
     "DISABLED",
     "MAX_HASH",
+    "MISSING",
     "SPLIT",
     "TARGETING_MATCH",
     "Audience",
+    "Column",
     "VariationShare",
     "Environment",
     "EvaluatedFeature",
@@ -63,6 +66,7 @@ __all__ = [
     "RolloutStage",
     "Target",
     "User",
+    "UserColumns",
     "UserError",
     "Variable",
     "Variation",
@@ -75,5 +79,6 @@ __all__ = [
     "murmur3",
     "parse_config",
     "passes_rollout",
+    "reads",
     "rollout_percentage",
 ]

@@ -30,7 +30,7 @@ from operator import attrgetter
 from .config import COMPARATORS, SUB_TYPES, Audience, Filter, FilterGroup, FlagConfigError
 from .user import CustomValue, User
 
-__all__ = ["DETAILS", "Matcher", "compare_versions", "compile_group"]
+__all__ = ["DETAILS", "Matcher", "compare_versions", "compile_group", "reads"]
 
 #: A compiled filter: the user's reason details when they match, else None.
 Matcher = Callable[[User], str | None]
@@ -61,6 +61,34 @@ _ORDERING = frozenset({">", ">=", "<", "<="})
 def compile_group(group: FilterGroup, audiences: Mapping[str, Audience]) -> Matcher:
     """Compile a filter group, and the audiences it references, into one matcher."""
     return _Compiler(audiences).group(group)
+
+
+def reads(
+    group: FilterGroup, audiences: Mapping[str, Audience]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The user attributes and custom data keys the matcher of ``group`` may read (through
+    the audiences it references): two users alike on these get the same answer, which lets
+    a batch evaluate it once per distinct combination (O(filters))."""
+    fields: set[str] = set()
+    keys: set[str] = set()
+    seen: set[str] = set()
+
+    def walk(item: Filter | FilterGroup) -> None:
+        if isinstance(item, FilterGroup):
+            for sub in item.filters:
+                walk(sub)
+        elif item.type == "user" and item.sub_type == "customData":
+            keys.add(item.data_key or "")
+        elif item.type == "user" and item.sub_type is not None:
+            fields.add(item.sub_type)
+        elif item.type == "audienceMatch":
+            for audience_id in item.audiences:
+                if audience_id in audiences and audience_id not in seen:
+                    seen.add(audience_id)
+                    walk(audiences[audience_id].filters)
+
+    walk(group)
+    return frozenset(fields), frozenset(keys)
 
 
 def _never(user: User) -> None:
