@@ -1,6 +1,7 @@
 """Batch evaluation by column: ``Evaluator.value_column`` agrees with ``Evaluator.value``
 user by user, on random configs (audiences, rollouts, custom bucketing keys, passthrough on
-and off) and random users, repeated users among them."""
+and off) and random users, repeated users among them; its numpy hashes and variation choice
+agree with the scalar ones."""
 
 from __future__ import annotations
 
@@ -23,7 +24,18 @@ from strategies_flags import (
 from strategies_flags import users as user_bodies
 from test_flags_evaluate import NOW, SHARED_DOC
 
-from edgekv.flags import MISSING, Column, Evaluator, User, UserColumns
+from edgekv.flags import (
+    MISSING,
+    Column,
+    Evaluator,
+    User,
+    UserColumns,
+    bounded_hash,
+    bounded_hashes,
+    decide_variation,
+    decide_variations,
+    parse_config,
+)
 
 
 def _typed(values: list[Any]) -> list[tuple[type, Any]]:
@@ -98,3 +110,31 @@ def test_bad_columns_name_the_field(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         UserColumns(Column.of(["a", "b"]), fields, custom)
+
+
+@given(
+    values=st.lists(
+        st.text(max_size=12) | st.sampled_from(["", "\x00", "user-00042"]), max_size=30
+    ),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_hashes_in_numpy_are_the_reference_murmur3(values: list[str], seed: int) -> None:
+    """Every length (blocks and tails), NUL bytes, non-ASCII strings, any seed."""
+    assert bounded_hashes(values, seed).tolist() == [bounded_hash(v, seed) for v in values]
+
+
+@given(
+    doc=configs(NOW),
+    hashes=st.lists(
+        st.floats(0.0, 1.0) | st.sampled_from([0.0, 0.25, 0.5, 1.0, 1 - 2**-53]), max_size=20
+    ),
+)
+def test_variations_in_numpy_are_the_scalar_choice(
+    doc: dict[str, Any], hashes: list[float]
+) -> None:
+    """Hashes on a threshold, at 1.0 and past a sum a little under 1 pick as the loop does."""
+    for parsed in parse_config(doc).features:
+        for one in parsed.targets:
+            drawn = np.array(hashes + [c for c, _ in one.thresholds])
+            chosen = [one.thresholds[i][1] for i in decide_variations(one, drawn).tolist()]
+            assert chosen == [decide_variation(one, h) for h in drawn.tolist()]

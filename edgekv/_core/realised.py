@@ -198,15 +198,10 @@ def lag_report(
     pooled = np.concatenate(
         [np.asarray(link, dtype=float) for row in samples for link in row] or [np.empty(0)]
     )
-    figures = (
-        {"p50": None, "p99": None, "mean": None}
-        if not len(pooled)
-        else {
-            "p50": float(np.percentile(pooled, 50)),
-            "p99": float(np.percentile(pooled, 99)),
-            "mean": float(pooled.mean()),
-        }
-    )
+    figures: dict[str, float | None] = {"p50": None, "p99": None, "mean": None}
+    if len(pooled):
+        p50, p99 = np.percentile(pooled, [50, 99]).tolist()
+        figures = {"p50": p50, "p99": p99, "mean": float(pooled.mean())}
     return {
         "all": {"n": int(sum(map(sum, counts))), "sampled": len(pooled), **figures},
         "links": [link.as_dict() for link in link_lags(cfg, samples, counts)],
@@ -217,40 +212,72 @@ def link_lags(
     cfg: Config, samples: Sequence[Sequence[Sequence[float]]], counts: Sequence[Sequence[int]]
 ) -> list[LinkLag]:
     """Each link's realised lag (``samples[src][dst]``, ``counts[src][dst]``) beside the lag
-    ``cfg`` configures for it; the one summary every path (event, vectorised) reports."""
+    ``cfg`` configures for it; the one summary every path (event, vectorised) reports.
+    O(distributions x draws log draws + samples log samples)."""
     names = cfg.names
-    cache: dict[tuple[Distribution, float], tuple[float, float, float]] = {}
-    drawn: dict[Distribution, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    drawn: dict[Distribution, _Drawn] = {}
+    realised = _realised(
+        [
+            np.asarray(samples[i][j], dtype=float)
+            for i in range(len(names))
+            for j in range(len(names))
+        ]
+    )
     out = []
     for i, a in enumerate(names):
         for j, b in enumerate(names):
             if i == j:
                 continue
             dist, floor = cfg.link_lag_for(a, b), cfg.rtt[(a, b)] / 2
-            if (dist, floor) not in cache:
-                if dist not in drawn:  # the same draws for every floor: drawn and sorted once
-                    raw = dist.sample(np.random.default_rng(0), _DRAWS)
-                    ordered = np.sort(raw)
-                    drawn[dist] = raw, ordered, np.percentile(ordered, [50, 99])
-                raw, ordered, unfloored = drawn[dist]
-                # The floor keeps the order, so these are the floored draws' order statistics;
-                # a floor below the order statistics under the median leaves them as drawn.
-                if floor <= ordered[(_DRAWS - 1) // 2]:
-                    p50, p99 = unfloored
-                else:
-                    p50, p99 = np.percentile(np.maximum(ordered, floor), [50, 99])
-                mean = float(np.maximum(raw, floor).mean())
-                cache[(dist, floor)] = float(p50), float(p99), mean
-            got = np.asarray(samples[i][j], dtype=float)
-            if len(got):
-                r50, r99 = (float(v) for v in np.percentile(got, [50, 99]))
-                mean = float(got.mean())
-            else:
-                r50 = r99 = mean = math.nan
-            c50, c99, cmean = cache[(dist, floor)]
+            if dist not in drawn:  # the same draws for every floor: drawn and sorted once
+                drawn[dist] = _Drawn(dist.sample(np.random.default_rng(0), _DRAWS))
+            c50, c99, cmean = drawn[dist].floored(floor)
+            r50, r99, mean = realised[i * len(names) + j]
             out.append(
                 LinkLag(a, b, dist.describe(), c50, c99, cmean, counts[i][j], r50, r99, mean)
             )
+    return out
+
+
+class _Drawn:
+    """Seeded draws of a lag distribution, sorted, with prefix sums: the configured p50, p99
+    and mean with any floor applied in O(log draws)."""
+
+    __slots__ = ("ordered", "sums", "unfloored")
+
+    def __init__(self, raw: np.ndarray) -> None:
+        self.ordered = np.sort(raw)
+        self.sums = np.r_[0.0, np.cumsum(self.ordered)]
+        self.unfloored = np.percentile(self.ordered, [50, 99])
+
+    def floored(self, floor: float) -> tuple[float, float, float]:
+        """p50, p99 and mean of ``max(draw, floor)``."""
+        ordered = self.ordered
+        # The floor keeps the order, so these are the floored draws' order statistics; a
+        # floor below the order statistics under the median leaves them as drawn.
+        if floor <= ordered[(len(ordered) - 1) // 2]:
+            p50, p99 = self.unfloored
+        else:
+            p50, p99 = np.percentile(np.maximum(ordered, floor), [50, 99])
+        below = int(np.searchsorted(ordered, floor, side="left"))
+        mean = (floor * below + (self.sums[-1] - self.sums[below])) / len(ordered)
+        return float(p50), float(p99), float(mean)
+
+
+def _realised(links: list[np.ndarray]) -> list[tuple[float, float, float]]:
+    """p50, p99 and mean of each link's samples (NaN for none); links with as many samples
+    share one vectorised percentile call. O(samples log samples)."""
+    out = [(math.nan, math.nan, math.nan)] * len(links)
+    by_size: dict[int, list[int]] = {}
+    for k, got in enumerate(links):
+        if len(got):
+            by_size.setdefault(len(got), []).append(k)
+    for which in by_size.values():
+        stacked = np.stack([links[k] for k in which])
+        p50, p99 = np.percentile(stacked, [50, 99], axis=1)
+        means = stacked.mean(axis=1)
+        for k, a, b, m in zip(which, p50.tolist(), p99.tolist(), means.tolist(), strict=True):
+            out[k] = (a, b, m)
     return out
 
 

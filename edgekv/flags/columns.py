@@ -11,7 +11,7 @@ construction, and the cost is O(rows) numpy work plus Python work per distinct v
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,14 +85,6 @@ class Column:
         """Every row's value (O(n))."""
         values = self.values
         return [values[c] for c in self.codes.tolist()]
-
-    def per_value(self, rows: np.ndarray, fn: Callable[[Any], Any]) -> list[Any]:
-        """``fn`` of each row's value among ``rows``, calling it once per distinct code
-        (O(len(rows) log len(rows)) plus the calls)."""
-        used, inverse = np.unique(self.codes[rows], return_inverse=True)
-        values = self.values
-        answers = [fn(values[c]) for c in used.tolist()]
-        return [answers[k] for k in inverse.tolist()]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,18 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
 
-from .bucketing import bounded_hash, bucketing_value, decide_variation, passes_rollout
+from .bucketing import (
+    bounded_hash,
+    bounded_hashes,
+    bucketing_value,
+    decide_variation,
+    decide_variations,
+    passes_rollout,
+)
 from .columns import MISSING, Column, UserColumns
 from .config import Feature, FlagConfig, Target, Variation, parse_config
 from .targeting import Matcher, compile_group, reads
@@ -103,14 +109,14 @@ class EvaluatedFeature:
         }
 
 
-def _variation(target: Target, value: str) -> str:
-    """The variation id a bucketing value falls into."""
-    return decide_variation(target, bounded_hash(value, target.seed))
-
-
-def _rollout_hash(seed: int, value: str) -> float:
-    """A bucketing value's rollout hash."""
-    return bounded_hash(value + "_rollout", seed)
+def _hashes(value: Column, rows: np.ndarray, seed: int, suffix: str) -> np.ndarray:
+    """Per row of ``rows``, the bounded hash of its bucketing value plus ``suffix``, hashing
+    each distinct value once."""
+    used, inverse = np.unique(value.codes[rows], return_inverse=True)
+    strings = value.values
+    hashes = bounded_hashes([strings[c] + suffix for c in used.tolist()], seed)
+    out: np.ndarray = hashes[inverse.reshape(-1)]
+    return out
 
 
 class _CompiledTarget:
@@ -302,35 +308,34 @@ class Evaluator:
     def value_column(self, users: UserColumns, key: str, now_ms: np.ndarray | float) -> Column:
         """:meth:`value` of every user of ``users`` (``now_ms`` one time or one per user),
         as a column. Each target's audience runs once per distinct combination of the fields
-        it reads, each hash once per distinct bucketing value; O(rows) numpy work beside.
-        Rollouts cost one call per user they decide."""
+        it reads and hashes are computed in numpy, once per distinct bucketing value: O(rows
+        log rows). Rollouts cost one Python call per user they decide."""
         n = len(users)
         now = np.broadcast_to(np.asarray(now_ms, dtype=float), (n,))
         variables = self.config.variables_by_id
         codes = np.zeros(n, dtype=np.intp)
         values: list[Any] = [None]
         for compiled in self._setting.get(key, ()):
-            for rows, variation_of in self._bucket_column(compiled, users, now):
-                by_variation: dict[str, int] = {}
-                for variation_id in dict.fromkeys(variation_of):
-                    hit = compiled.variations[variation_id]
-                    for var_id, value in hit.variables:
-                        if variables[var_id].key == key:
-                            by_variation[variation_id] = len(values)
+            for ct, rows, index in self._bucket_column(compiled, users, now):
+                thresholds = ct.thresholds
+                lookup = np.full(len(thresholds), -1, dtype=np.intp)
+                for i, (_, variation_id) in enumerate(thresholds):
+                    for var_id, value in compiled.variations[variation_id].variables:
+                        if variables[var_id].key == key:  # (the last one wins, as in value)
+                            lookup[i] = len(values)
                             values.append(value)
-                new = [by_variation.get(v, -1) for v in variation_of]
-                sets = np.array(new, dtype=np.intp)
+                sets = lookup[index]
                 codes[rows] = np.where(sets >= 0, sets, codes[rows])
         return Column(codes, tuple(values))
 
     def _bucket_column(
         self, compiled: _CompiledFeature, users: UserColumns, now: np.ndarray
-    ) -> list[tuple[np.ndarray, list[str]]]:
+    ) -> list[tuple[_CompiledTarget, np.ndarray, np.ndarray]]:
         """:meth:`_bucket` for many users: per target, the rows it serves and each one's
-        variation id (rows no target serves are left out)."""
+        variation as an index into its thresholds (rows no target serves are left out)."""
         passthrough = self._passthrough
         open_rows = np.arange(len(users))
-        chosen: list[tuple[_CompiledTarget, np.ndarray, Column]] = []
+        out = []
         for ct in compiled.targets:
             if not len(open_rows):
                 break
@@ -346,21 +351,19 @@ class Evaluator:
                 open_rows = open_rows[~np.isin(open_rows, matched, assume_unique=True)]
                 if ct.rollout is not None and not passthrough:
                     matched = matched[self._in_rollout(ct, value, matched, now)]
-                chosen.append((ct, matched, value))
-        return [
-            (rows, value.per_value(rows, partial(_variation, ct.target)))
-            for ct, rows, value in chosen
-        ]
+                hashes = _hashes(value, matched, ct.seed, "")
+                out.append((ct, matched, decide_variations(ct.target, hashes)))
+        return out
 
     @staticmethod
     def _bucketing_column(ct: _CompiledTarget, users: UserColumns) -> Column:
         """The strings a target buckets these users on (user_id, or a custom data value)."""
         if ct.by_user_id:
             return users.user_id
-        custom = users.custom.get(ct.target.bucketing_key)
-        if custom is None:
-            return Column.constant(bucketing_value(ct.target, "", {}), len(users))
         target = ct.target
+        custom = users.custom.get(target.bucketing_key)
+        if custom is None:
+            return Column.constant(bucketing_value(target, "", {}), len(users))
         strings = [
             bucketing_value(target, "", {} if v is MISSING else {target.bucketing_key: v})
             for v in custom.values
@@ -374,7 +377,7 @@ class Evaluator:
         """Per row of ``rows``, whether the user is inside the target's rollout at its time."""
         rollout = ct.rollout
         assert rollout is not None
-        hashes = value.per_value(rows, partial(_rollout_hash, ct.seed))
+        hashes = _hashes(value, rows, ct.seed, "_rollout").tolist()
         times = now[rows].tolist()
         return np.array(
             [passes_rollout(rollout, h, t) for h, t in zip(hashes, times, strict=True)], bool
