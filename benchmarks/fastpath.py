@@ -46,6 +46,7 @@ from edgekv._bench.gctune import gc_tuned_for_run
 from edgekv._bench.scenario import (
     SystemRun,
     Workload,
+    login_users,
     platinum_logins,
     run_system,
 )
@@ -136,7 +137,8 @@ def evaluations(work: Workload, keys: list[str], evaluator: Evaluator) -> np.nda
     logins = work.kind == LOGIN
     user = work.user[logins]
     build = np.full(len(user), -1)
-    return platinum_logins(evaluator, keys, user, build, work.stars0[user], work.t_edge[logins])
+    users = login_users(keys, user, build, work.stars0[user])
+    return platinum_logins(evaluator, users, work.t_edge[logins])
 
 
 def cpu(fn: Callable[[], Any]) -> tuple[float, Any]:

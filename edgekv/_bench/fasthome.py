@@ -31,7 +31,7 @@ orders it: both were scheduled when the ops reached the home.) ``hosts``, ``juri
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -40,20 +40,21 @@ from .._core.kernel import Kernel
 from .._core.singlehome import SingleHome
 from .._core.systems import make_store
 from .._core.versions import EPOCH_MS, clock_versions, make_version
-from ..flags import Evaluator, User, merge_user
+from ..flags import Evaluator
 from .scenario import (
     _DRAIN_LIMIT,
     LOGIN,
-    LOGIN_PLATFORM,
     OUTCOMES,
     PLATINUM,
     PURCHASE,
     WRITE,
     SystemRun,
     Workload,
-    _initial_doc,
-    _write_value,
+    login_users,
+    login_values,
+    platinum,
     platinum_logins,
+    same_values,
 )
 
 __all__ = ["home_refusal", "single_home"]
@@ -466,7 +467,7 @@ def _score(
         pending[k] = last
 
     builds = np.where(kind == PUT, -1, values)  # appVersion (-1: the put's 5.0.0)
-    docs = _Docs(keys, kind, values, builds, by_key, work.padding_bytes)
+    docs = _Docs(keys, values, builds, by_key)
     platinum, wrong = docs.logins(
         evaluator,
         r_user,
@@ -560,51 +561,22 @@ class _Docs:
     from the newest put, build write and stars write (serving ranks, -1: none)."""
 
     def __init__(
-        self,
-        keys: list[str],
-        kind: np.ndarray,
-        values: np.ndarray,
-        builds: np.ndarray,
-        by_key: np.ndarray,
-        padding: int,
+        self, keys: list[str], values: np.ndarray, builds: np.ndarray, by_key: np.ndarray
     ) -> None:
         self.keys = keys
-        self.kind = kind
         self.values = values
         self.builds = builds
         self.by_key = by_key
-        self.padding = padding
 
-    def value(self, w: int) -> dict[str, Any]:
-        """What window write ``w`` (an op) sets, as the event path issues it."""
-        return _write_value(int(self.kind[w]), int(self.values[w]), self.padding)
-
-    def parts(self, ranks: dict[str, np.ndarray], which: np.ndarray) -> list[list[int]]:
-        """For the reads ``which``: the put's presence (0/1), the build (-2: none, -1: the
-        put's) and the stars (-1: none) of the documents the classes' ``ranks`` make."""
+    def parts(
+        self, ranks: dict[str, np.ndarray], which: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For the reads ``which``: the put's presence, the build (-2: none, -1: the put's)
+        and the stars (-1: none) of the documents the classes' ``ranks`` make."""
         put, cd, av = (ranks[c][which] for c in _JOINED)
         build = np.where(av >= 0, self.builds[self.by_key[np.maximum(av, 0)]], -2)
         stars = np.where(cd >= 0, self.values[self.by_key[np.maximum(cd, 0)]], -1)
-        return [(put >= 0).astype(np.int64).tolist(), build.tolist(), stars.tolist()]
-
-    def doc(self, u: int, put: int, build: int, stars: int) -> dict[str, Any] | None:
-        """The document of these :meth:`parts` (None: no write)."""
-        out: dict[str, Any] = {}
-        if put:
-            out["user_id"] = self.keys[u]
-        if build != -2:
-            if self.padding:
-                written = (
-                    _initial_doc(self.keys[u], 0, self.padding)
-                    if build == -1
-                    else _write_value(WRITE, build, self.padding)
-                )
-                out["appVersion"], out["profile"] = written["appVersion"], written["profile"]
-            else:
-                out["appVersion"] = "5.0.0" if build == -1 else f"5.1.{build}"
-        if stars != -1:
-            out["customData"] = {"stars": stars}
-        return out or None
+        return put >= 0, build, stars
 
     def logins(
         self,
@@ -619,57 +591,37 @@ class _Docs:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per read, ``(platinum, wrong)``: each login's flags evaluated on the served
         document at its answer, and scored as the event path's recorder scores them."""
+        keys, values = self.keys, self.values
         logins = np.flatnonzero(is_login)
         same = np.ones(len(logins), dtype=bool)
         for c in _JOINED:
             same &= seen[c][logins] == truth_start[c][logins]
-        # Logins served the truth's writes: only their platinum counts, evaluated as a column.
+        has_put, build, stars = self.parts(seen, logins)
+        users = login_users(keys, r_user[logins], build, stars)
+        # Logins served the truth's writes: only their platinum counts.
         served_platinum = np.zeros(len(logins), dtype=bool)
-        alike = logins[same]
-        _, build, stars = self.parts(seen, alike)
-        served_platinum[same] = platinum_logins(
-            evaluator, self.keys, r_user[alike], np.array(build), np.array(stars), r_done[alike]
-        )
-        # The others, one at a time: every variable, scored against the truth.
-        differ = logins[~same]
-        columns = (
-            np.flatnonzero(~same).tolist(),
-            differ.tolist(),
-            r_user[differ].tolist(),
-            r_done[differ].tolist(),
-            *self.parts(seen, differ),
-        )
-        start_of = dict(
-            zip(differ.tolist(), zip(*self.parts(truth_start, differ), strict=True), strict=True)
-        )
-        now_of = dict(
-            zip(differ.tolist(), zip(*self.parts(truth_now, differ), strict=True), strict=True)
-        )
-        values, from_dict = evaluator.values, User.from_dict
-        wrong_logins: list[int] = []
-        for row, j, u, fin, put, build, stars in zip(*columns, strict=True):
-            now_ms = EPOCH_MS + fin * 1e3
-            request = {"user_id": self.keys[u], "platform": LOGIN_PLATFORM}
-            doc = self.doc(u, put, build, stars)
-            served = values(from_dict(merge_user(doc, request)), now_ms)
-            served_platinum[row] = served.get(PLATINUM) is True
-            start = self.doc(u, *start_of[j])
-            if doc == start or served == evaluator.served(start, request, now_ms):
-                continue
-            now = self.doc(u, *now_of[j])
-            if doc == now or served == evaluator.served(now, request, now_ms):
-                continue
-            ahead_of = sorted(w for w in (int(pending[k][j]) for k in pending) if w >= 0)
-            if not ahead_of:  # nothing in flight: the truth ahead is the truth
-                wrong_logins.append(j)
-                continue
-            ahead = dict(now or {})
-            for w in ahead_of:
-                ahead.update(self.value(w))
-            if served != evaluator.served(ahead, request, now_ms):
-                wrong_logins.append(j)
-        platinum = np.zeros(len(r_done), dtype=bool)
-        platinum[logins] = served_platinum
-        wrong = np.zeros(len(r_done), dtype=bool)
-        wrong[wrong_logins] = True
-        return platinum, wrong
+        served_platinum[same] = platinum_logins(evaluator, users.take(same), r_done[logins][same])
+        # The others: every variable, scored as the recorder scores them. Right if the
+        # document is the truth's at the start or at the answer, or gives the same values.
+        d = np.flatnonzero(~same)
+        jd, fin = logins[d], r_done[logins[d]]
+        got = login_values(evaluator, users.take(d), fin)
+        served_platinum[d] = platinum(got[PLATINUM])
+        wrong = np.ones(len(d), dtype=bool)
+        for truth in (truth_start, truth_now):  # (the truth now is the one left below)
+            t_put, t_build, t_stars = self.parts(truth, jd)
+            alike = (t_put == has_put[d]) & (t_build == build[d]) & (t_stars == stars[d])
+            t_users = login_users(keys, r_user[jd], t_build, t_stars)
+            alike |= same_values(got, login_values(evaluator, t_users, fin), len(d))
+            wrong &= ~alike
+        # Wrong unless the writes in flight (the newest of each field) give the same values.
+        a_purchase, a_write = pending[PURCHASE][jd], pending[WRITE][jd]
+        a_stars = np.where(a_purchase >= 0, values[np.maximum(a_purchase, 0)], t_stars)
+        a_build = np.where(a_write >= 0, values[np.maximum(a_write, 0)], t_build)
+        ahead = login_values(evaluator, login_users(keys, r_user[jd], a_build, a_stars), fin)
+        wrong &= ~same_values(got, ahead, len(d))
+        platinum_of = np.zeros(len(r_done), dtype=bool)
+        platinum_of[logins] = served_platinum
+        wrong_of = np.zeros(len(r_done), dtype=bool)
+        wrong_of[jd[wrong]] = True
+        return platinum_of, wrong_of

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from .._core.realised import lag_report
 from .._core.replication import ShippedOp, encode_ops
 from .._core.systems import make_store
 from .._core.versions import EPOCH_MS, clock_versions
-from ..flags import Evaluator, User, merge_user
+from ..flags import Evaluator
 from .fasthome import SYSTEM as SINGLE_HOME
 from .fasthome import home_refusal, single_home
 from .fastrepl import replicate
@@ -49,7 +49,6 @@ from .fastsession import SessionReads, session_reads
 from .scenario import (
     _DRAIN_LIMIT,
     LOGIN,
-    LOGIN_PLATFORM,
     OUTCOMES,
     PLATINUM,
     PURCHASE,
@@ -58,7 +57,11 @@ from .scenario import (
     Workload,
     _initial_doc,
     _write_value,
+    login_users,
+    login_values,
+    platinum,
     platinum_logins,
+    same_values,
 )
 
 __all__ = ["decline", "refusal", "replicated_columns", "vectorised"]
@@ -476,36 +479,30 @@ def replicated_columns(
     if not states:
         return {}
 
-    def doc_of(u: int, put: int, cd: int, av: int) -> dict[str, Any] | None:
-        """The document a record joined from these writes (version ranks, -1: none) holds:
-        fields older than the put are dropped (None: no write). Only logins served other
-        writes than the truth ask, so numpy's scalars do."""
-        floor = int(version[by_version[put]]) if put >= 0 else 0
-        out: dict[str, Any] = {}
-        if put >= 0:
-            out["user_id"] = keys[u]
-        if av >= 0:
-            w = by_version[av]
-            if version[w] >= floor:
-                out["appVersion"] = "5.0.0" if w_kind[w] == -1 else f"5.1.{int(values[w])}"
-        if cd >= 0:
-            w = by_version[cd]
-            if version[w] >= floor:
-                out["customData"] = {"stars": int(values[w])}
-        return out if out else None
-
     def ver(rank: np.ndarray) -> np.ndarray:
         return np.where(rank >= 0, version[by_version[np.maximum(rank, 0)]], -1)
 
+    def doc_parts(
+        put: np.ndarray, cd: np.ndarray, av: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The documents records joined from these writes (version ranks, -1: none) hold,
+        by parts: the put's presence, appVersion (-2: none, -1: the put's) and the stars
+        (-1: none); fields older than the put are dropped."""
+        floor = np.maximum(ver(put), 0)
+        cd_v, av_v = ver(cd), ver(av)
+        cd_w, av_w = by_version[np.maximum(cd, 0)], by_version[np.maximum(av, 0)]
+        app = np.where(w_kind[av_w] == -1, -1, values[av_w])
+        av_key = np.where((av_v >= 0) & (av_v >= floor), app, -2)
+        stars = np.where((cd_v >= 0) & (cd_v >= floor), values[cd_w], -1)
+        return put >= 0, av_key, stars
+
     light = np.array(cfg.floors())
-    all_values, from_dict = evaluator.values, User.from_dict
 
     def fill(
         col: _Column,
         p: _Pairs,
         truth_start: dict[str, np.ndarray],
         own_rank: np.ndarray,
-        evaluations: dict[tuple[int, float, bool, int, int], Mapping[str, Any]],
     ) -> bool:
         """Write the column's figures for the reads of ``p``; False on a tie."""
         s, idx, r_t, pr = p.s, p.idx, p.r_t, p.read
@@ -563,62 +560,36 @@ def replicated_columns(
             pending[k] = last
 
         logins = np.flatnonzero(kind[idx] == LOGIN)
-        # Each login's document, by parts: the put's presence, appVersion (-2: none, -1: the
-        # put's) and the stars (-1: none); and whether the truth at its start is the same join.
-        av_w = by_version[np.maximum(served["av"], 0)]
-        av_key = np.where(av_present, np.where(w_kind[av_w] == -1, -1, values[av_w]), -2)
-        stars = np.where(cd_present, values[cd_w], -1)
-        same = np.ones(len(logins), dtype=bool)
+        j = logins
+        # Each login's document, by parts; whether the truth at its start is the same join.
+        has_put, av_key, stars = doc_parts(*(served[c][j] for c in _JOINED))
+        same = np.ones(len(j), dtype=bool)
         for c in _JOINED:
-            same &= served[c][logins] == truth_start[c][logins]
-        # Logins served the truth's writes: only their platinum counts, evaluated as a column.
-        served_platinum = np.zeros(len(logins), dtype=bool)
-        alike = logins[same]
-        served_platinum[same] = platinum_logins(
-            evaluator, keys, p.r_user[alike], av_key[alike], stars[alike], r_fin[alike]
-        )
-        # The others, one at a time: every variable, scored against the truth.
-        differ = np.flatnonzero(~same)
-        parts_of = [
-            differ.tolist(),
-            logins[differ].tolist(),
-            p.r_user[logins[differ]].tolist(),
-            r_fin[logins[differ]].tolist(),
-            (served["put"][logins[differ]] >= 0).tolist(),
-            av_key[logins[differ]].tolist(),
-            stars[logins[differ]].tolist(),
-        ]
-        wrong_logins: list[int] = []
-        for row, j, u, fin, put, av, cd in zip(*parts_of, strict=True):
-            now_ms = EPOCH_MS + fin * 1e3
-            request = {"user_id": keys[u], "platform": LOGIN_PLATFORM}
-            parts: dict[str, Any] = {"user_id": keys[u]} if put else {}
-            if av != -2:
-                parts["appVersion"] = "5.0.0" if av == -1 else f"5.1.{av}"
-            if cd >= 0:
-                parts["customData"] = {"stars": cd}
-            doc = parts or None
-            key = (j, fin, put, av, cd)  # (the columns often serve a login alike)
-            got = evaluations.get(key)
-            if got is None:
-                got = evaluations[key] = all_values(from_dict(merge_user(doc, request)), now_ms)
-            served_platinum[row] = got.get(PLATINUM) is True
-            start = doc_of(u, *(int(truth_start[c][j]) for c in _JOINED))
-            if doc == start or got == evaluator.served(start, request, now_ms):
-                continue
-            now = doc_of(u, *(int(truth_now[c][j]) for c in _JOINED))
-            if doc == now or got == evaluator.served(now, request, now_ms):
-                continue
-            ahead = dict(now or {})
-            for w in sorted(
-                x for x in (int(pending[PURCHASE][j]), int(pending[WRITE][j])) if x >= 0
-            ):
-                if w_kind[w] == PURCHASE:
-                    ahead["customData"] = {"stars": int(values[w])}
-                else:
-                    ahead["appVersion"] = f"5.1.{int(values[w])}"
-            if ahead == now or got != evaluator.served(ahead, request, now_ms):
-                wrong_logins.append(j)
+            same &= served[c][j] == truth_start[c][j]
+        users = login_users(keys, p.r_user[j], av_key, stars)
+        # Logins served the truth's writes: only their platinum counts.
+        served_platinum = np.zeros(len(j), dtype=bool)
+        served_platinum[same] = platinum_logins(evaluator, users.take(same), r_fin[j][same])
+        # The others: every variable, scored as the recorder scores them. Right if the
+        # document is the truth's at the start or at the answer, or gives the same values.
+        d = np.flatnonzero(~same)
+        jd, fin = j[d], r_fin[j[d]]
+        got = login_values(evaluator, users.take(d), fin)
+        served_platinum[d] = platinum(got[PLATINUM])
+        wrong = np.ones(len(d), dtype=bool)
+        for truth in (truth_start, truth_now):  # (the truth now is the one left below)
+            t_put, t_av, t_stars = doc_parts(*(truth[c][jd] for c in _JOINED))
+            alike = (t_put == has_put[d]) & (t_av == av_key[d]) & (t_stars == stars[d])
+            t_users = login_users(keys, p.r_user[jd], t_av, t_stars)
+            alike |= same_values(got, login_values(evaluator, t_users, fin), len(d))
+            wrong &= ~alike
+        # Wrong unless the writes in flight (the newest of each field) give the same values.
+        a_purchase, a_write = pending[PURCHASE][jd], pending[WRITE][jd]
+        a_stars = np.where(a_purchase >= 0, values[np.maximum(a_purchase, 0)], t_stars)
+        a_av = np.where(a_write >= 0, values[np.maximum(a_write, 0)], t_av)
+        ahead = login_values(evaluator, login_users(keys, p.r_user[jd], a_av, a_stars), fin)
+        wrong &= ~same_values(got, ahead, len(d))
+        wrong_logins = jd[wrong]
 
         at = idx[logins]
         run = col.run
@@ -638,9 +609,8 @@ def replicated_columns(
         p = pairs(block)
         truth_start = {name: newest(p, name, p.acked_start) for name in _JOINED}
         own_rank = newest(p, "own", p.acked_start)
-        evaluations: dict[tuple[int, float, bool, int, int], Mapping[str, Any]] = {}
         for label in list(states):
-            if not fill(states[label], p, truth_start, own_rank, evaluations):
+            if not fill(states[label], p, truth_start, own_rank):
                 del states[label]
 
     # What does not depend on the level: writes' latency and version, the bytes sent, the

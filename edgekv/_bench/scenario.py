@@ -814,38 +814,66 @@ def _initial_doc(key: str, stars: int, padding: int = 0) -> dict[str, Any]:
     return doc
 
 
-def platinum_logins(
-    evaluator: Evaluator,
-    keys: Sequence[str],
-    user: np.ndarray,
-    build: np.ndarray,
-    stars: np.ndarray,
-    done: np.ndarray,
-) -> np.ndarray:
-    """Per login, whether :data:`PLATINUM` is true for the user its request makes over a
-    document of this ``build`` (-2: no appVersion, -1: the put's, b: ``5.1.b``) and ``stars``
-    (-1: none), answered at ``done`` seconds: the fast paths' logins evaluated as a column
-    (:meth:`Evaluator.value_column`), as :meth:`Recorder.variables` evaluates one at a time.
-    O(logins) numpy work plus Python work per distinct user, build and stars."""
-    n = len(user)
+def login_users(
+    keys: Sequence[str], user: np.ndarray, build: np.ndarray, stars: np.ndarray
+) -> UserColumns:
+    """The users logins make: each request (``user_id``, :data:`LOGIN_PLATFORM`) over a
+    document of this ``build`` (-2: no appVersion, -1: the put's, b: ``5.1.b``) and
+    ``stars`` (-1: none), as :class:`Recorder.variables` merges them one at a time. O(logins
+    log logins)."""
     builds, build_code = np.unique(build, return_inverse=True)
     versions = [None if b == -2 else "5.0.0" if b == -1 else f"5.1.{b}" for b in builds.tolist()]
     totals, stars_code = np.unique(stars, return_inverse=True)
-    users = UserColumns(
+    counts = [MISSING if t == -1 else t for t in totals.tolist()]
+    return UserColumns(
         Column(user, keys),
         {
             "appVersion": Column(build_code.reshape(-1), versions),
-            "platform": Column.constant(LOGIN_PLATFORM, n),
+            "platform": Column.constant(LOGIN_PLATFORM, len(user)),
         },
-        {
-            "stars": Column(
-                stars_code.reshape(-1), [MISSING if t == -1 else t for t in totals.tolist()]
-            )
-        },
+        {"stars": Column(stars_code.reshape(-1), counts)},
     )
-    served = evaluator.value_column(users, PLATINUM, EPOCH_MS + done * 1e3)
+
+
+def platinum_logins(evaluator: Evaluator, users: UserColumns, done: np.ndarray) -> np.ndarray:
+    """Per login of ``users`` (:func:`login_users`) answered at ``done`` seconds, whether
+    :data:`PLATINUM` is true: the fast paths' logins evaluated as a column. O(logins log
+    logins)."""
+    return platinum(evaluator.value_column(users, PLATINUM, EPOCH_MS + done * 1e3))
+
+
+def platinum(served: Column) -> np.ndarray:
+    """Per login, whether its :data:`PLATINUM` value (a column of :func:`login_values`) is
+    true."""
     is_true = np.array([v is True for v in served.values], dtype=bool)
     out: np.ndarray = is_true[served.codes]
+    return out
+
+
+def login_values(evaluator: Evaluator, users: UserColumns, done: np.ndarray) -> dict[str, Column]:
+    """Every variable's value (None: not served) per login of ``users`` answered at ``done``
+    seconds: :meth:`Evaluator.values` as columns, :data:`PLATINUM` among them. O(variables x
+    logins log logins)."""
+    now = EPOCH_MS + done * 1e3
+    variables = {PLATINUM, *evaluator.config.variables_by_key}
+    return {key: evaluator.value_column(users, key, now) for key in sorted(variables)}
+
+
+def same_values(a: Mapping[str, Column], b: Mapping[str, Column], n: int) -> np.ndarray:
+    """Per row of ``n``, whether two :func:`login_values` are equal as
+    :meth:`Evaluator.values` dicts (a variable not served is None in both; values are
+    compared with ``==``, once per distinct pair). O(variables x rows log rows)."""
+    out = np.ones(n, dtype=bool)
+    for key, left in a.items():
+        right = b[key]
+        pairs = left.codes.astype(np.int64) * len(right.values) + right.codes
+        distinct, inverse = np.unique(pairs, return_inverse=True)
+        width = len(right.values)
+        equal = np.array(
+            [left.values[c // width] == right.values[c % width] for c in distinct.tolist()],
+            dtype=bool,
+        )
+        out &= equal[inverse.reshape(-1)]
     return out
 
 

@@ -124,6 +124,14 @@ class UserColumns:
             {k: Column.of(u.custom.get(k, MISSING) for u in users) for k in keys},
         )
 
+    def take(self, rows: np.ndarray) -> UserColumns:
+        """The users of ``rows`` (indices or a mask), sharing the values. O(rows x fields)."""
+        return UserColumns(
+            _take(self.user_id, rows),
+            {name: _take(c, rows) for name, c in self.fields.items()},
+            {k: _take(c, rows) for k, c in self.custom.items()},
+        )
+
     def user(self, row: int) -> User:
         """Row ``row`` as a User (its custom data as customData) (O(fields))."""
         attrs = {name: c.values[c.codes[row]] for name, c in self.fields.items()}
@@ -148,3 +156,7 @@ class UserColumns:
             combined = np.unique(combined, return_inverse=True)[1].reshape(-1) * width + codes
         _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
         return rows[first], inverse.reshape(-1)
+
+
+def _take(column: Column, rows: np.ndarray) -> Column:
+    return Column(column.codes[rows], column.values)
