@@ -1,5 +1,5 @@
-"""Batch evaluation by column: ``Evaluator.value_column`` agrees with ``Evaluator.value``
-user by user, on random configs (audiences, rollouts, custom bucketing keys, passthrough on
+"""Batch evaluation by column: ``Evaluator.value_column`` and ``values_column`` agree with
+``Evaluator.value`` and ``values`` user by user, on random configs (audiences, rollouts, custom bucketing keys, passthrough on
 and off) and random users, repeated users among them; its numpy hashes and variation choice
 agree with the scalar ones."""
 
@@ -60,6 +60,13 @@ def test_a_column_of_users_gets_what_each_user_gets(
         got = evaluator.value_column(columns, key, now).tolist()
         want = [evaluator.value(u, key, t) for u, t in zip(users, now.tolist(), strict=True)]
         assert _typed(got) == _typed(want), key
+    every = evaluator.values_column(columns, now)
+    for row, (u, t) in enumerate(zip(users, now.tolist(), strict=True)):
+        served = {k: c.tolist()[row] for k, c in every.items() if c.tolist()[row] is not None}
+        want_all = evaluator.values(u, t)
+        assert [(k, _typed([v])) for k, v in sorted(served.items())] == [
+            (k, _typed([v])) for k, v in sorted(want_all.items())
+        ]
 
 
 def test_columns_left_out_are_absent_for_every_user() -> None:

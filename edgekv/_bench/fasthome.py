@@ -54,7 +54,7 @@ from .scenario import (
     login_values,
     platinum,
     platinum_logins,
-    same_values,
+    wrong_logins,
 )
 
 __all__ = ["home_refusal", "single_home"]
@@ -607,19 +607,14 @@ class _Docs:
         jd, fin = logins[d], r_done[logins[d]]
         got = login_values(evaluator, users.take(d), fin)
         served_platinum[d] = platinum(got[PLATINUM])
-        wrong = np.ones(len(d), dtype=bool)
-        for truth in (truth_start, truth_now):  # (the truth now is the one left below)
-            t_put, t_build, t_stars = self.parts(truth, jd)
-            alike = (t_put == has_put[d]) & (t_build == build[d]) & (t_stars == stars[d])
-            t_users = login_users(keys, r_user[jd], t_build, t_stars)
-            alike |= same_values(got, login_values(evaluator, t_users, fin), len(d))
-            wrong &= ~alike
-        # Wrong unless the writes in flight (the newest of each field) give the same values.
+        start, now = self.parts(truth_start, jd), self.parts(truth_now, jd)
+        # The truth ahead: the truth now with the writes in flight (the newest per field).
         a_purchase, a_write = pending[PURCHASE][jd], pending[WRITE][jd]
-        a_stars = np.where(a_purchase >= 0, values[np.maximum(a_purchase, 0)], t_stars)
-        a_build = np.where(a_write >= 0, values[np.maximum(a_write, 0)], t_build)
-        ahead = login_values(evaluator, login_users(keys, r_user[jd], a_build, a_stars), fin)
-        wrong &= ~same_values(got, ahead, len(d))
+        a_stars = np.where(a_purchase >= 0, values[np.maximum(a_purchase, 0)], now[2])
+        a_build = np.where(a_write >= 0, values[np.maximum(a_write, 0)], now[1])
+        mine = (has_put[d], build[d], stars[d])
+        truths = (start, now, (now[0], a_build, a_stars))
+        wrong = wrong_logins(evaluator, keys, r_user[jd], fin, mine, got, truths)
         platinum_of = np.zeros(len(r_done), dtype=bool)
         platinum_of[logins] = served_platinum
         wrong_of = np.zeros(len(r_done), dtype=bool)

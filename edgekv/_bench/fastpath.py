@@ -61,7 +61,7 @@ from .scenario import (
     login_values,
     platinum,
     platinum_logins,
-    same_values,
+    wrong_logins,
 )
 
 __all__ = ["decline", "refusal", "replicated_columns", "vectorised"]
@@ -576,20 +576,15 @@ def replicated_columns(
         jd, fin = j[d], r_fin[j[d]]
         got = login_values(evaluator, users.take(d), fin)
         served_platinum[d] = platinum(got[PLATINUM])
-        wrong = np.ones(len(d), dtype=bool)
-        for truth in (truth_start, truth_now):  # (the truth now is the one left below)
-            t_put, t_av, t_stars = doc_parts(*(truth[c][jd] for c in _JOINED))
-            alike = (t_put == has_put[d]) & (t_av == av_key[d]) & (t_stars == stars[d])
-            t_users = login_users(keys, p.r_user[jd], t_av, t_stars)
-            alike |= same_values(got, login_values(evaluator, t_users, fin), len(d))
-            wrong &= ~alike
-        # Wrong unless the writes in flight (the newest of each field) give the same values.
+        start = doc_parts(*(truth_start[c][jd] for c in _JOINED))
+        now = doc_parts(*(truth_now[c][jd] for c in _JOINED))
+        # The truth ahead: the truth now with the writes in flight (the newest per field).
         a_purchase, a_write = pending[PURCHASE][jd], pending[WRITE][jd]
-        a_stars = np.where(a_purchase >= 0, values[np.maximum(a_purchase, 0)], t_stars)
-        a_av = np.where(a_write >= 0, values[np.maximum(a_write, 0)], t_av)
-        ahead = login_values(evaluator, login_users(keys, p.r_user[jd], a_av, a_stars), fin)
-        wrong &= ~same_values(got, ahead, len(d))
-        wrong_logins = jd[wrong]
+        a_stars = np.where(a_purchase >= 0, values[np.maximum(a_purchase, 0)], now[2])
+        a_av = np.where(a_write >= 0, values[np.maximum(a_write, 0)], now[1])
+        mine = (has_put[d], av_key[d], stars[d])
+        truths = (start, now, (now[0], a_av, a_stars))
+        wrong = wrong_logins(evaluator, keys, p.r_user[jd], fin, mine, got, truths)
 
         at = idx[logins]
         run = col.run
@@ -600,7 +595,7 @@ def replicated_columns(
         run.beyond_floor[idx] = beyond
         run.ryw[idx] = ryw
         run.required[idx] = own_v
-        run.wrong[idx[wrong_logins]] = True
+        run.wrong[idx[jd[wrong]]] = True
         run.platinum[at] = served_platinum
         run.since_own[idx] = np.where(own_rank >= 0, r_t - w_t[own_w], np.inf)
         return True

@@ -852,11 +852,49 @@ def platinum(served: Column) -> np.ndarray:
 
 def login_values(evaluator: Evaluator, users: UserColumns, done: np.ndarray) -> dict[str, Column]:
     """Every variable's value (None: not served) per login of ``users`` answered at ``done``
-    seconds: :meth:`Evaluator.values` as columns, :data:`PLATINUM` among them. O(variables x
+    seconds: :meth:`Evaluator.values` as columns, :data:`PLATINUM` among them. O(features x
     logins log logins)."""
-    now = EPOCH_MS + done * 1e3
-    variables = {PLATINUM, *evaluator.config.variables_by_key}
-    return {key: evaluator.value_column(users, key, now) for key in sorted(variables)}
+    out = evaluator.values_column(users, EPOCH_MS + done * 1e3)
+    if PLATINUM not in out:
+        out[PLATINUM] = Column.constant(None, len(users))
+    return out
+
+
+Parts = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Login documents by parts, one row per login: the put's presence, the build (-2: no
+appVersion, -1: the put's) and the stars (-1: none), as :func:`login_users` reads them."""
+
+
+def wrong_logins(
+    evaluator: Evaluator,
+    keys: Sequence[str],
+    user: np.ndarray,
+    done: np.ndarray,
+    served: Parts,
+    got: Mapping[str, Column],
+    truths: tuple[Parts, Parts, Parts],
+) -> np.ndarray:
+    """Per login served ``served`` (its :func:`login_values` ``got``), whether it is wrong as
+    :class:`Recorder` scores it: right if the document is the truth's at its start or at its
+    answer, or gives their values, or those of the truth ahead (the writes in flight applied);
+    ``truths`` are those three documents. Each one is evaluated only for the logins still
+    wrong. O(features x logins log logins)."""
+    left = np.arange(len(user))
+    for k, truth in enumerate(truths):
+        if not len(left):
+            break
+        alike = np.zeros(len(left), dtype=bool)
+        if k < 2:  # (the same document: right without evaluating it)
+            alike = (served[0][left] == truth[0][left]) & (served[1][left] == truth[1][left])
+            alike &= served[2][left] == truth[2][left]
+        ask = left[~alike]
+        asked = login_users(keys, user[ask], truth[1][ask], truth[2][ask])
+        mine = {key: Column(c.codes[ask], c.values) for key, c in got.items()}
+        alike[~alike] = same_values(mine, login_values(evaluator, asked, done[ask]), len(ask))
+        left = left[~alike]
+    wrong = np.zeros(len(user), dtype=bool)
+    wrong[left] = True
+    return wrong
 
 
 def same_values(a: Mapping[str, Column], b: Mapping[str, Column], n: int) -> np.ndarray:

@@ -310,23 +310,42 @@ class Evaluator:
         as a column. Each target's audience runs once per distinct combination of the fields
         it reads and hashes are computed in numpy, once per distinct bucketing value: O(rows
         log rows). Rollouts cost one Python call per user they decide."""
+        return self._columns(users, now_ms, self._setting.get(key, ()), {key})[key]
+
+    def values_column(self, users: UserColumns, now_ms: np.ndarray | float) -> dict[str, Column]:
+        """:meth:`values` of every user of ``users`` as one column per variable some feature
+        may set (None where a user does not get it), evaluating each feature once: what
+        :meth:`value_column` gives for each of those keys. O(features x rows log rows)."""
+        return self._columns(users, now_ms, self._features, set(self._setting))
+
+    def _columns(
+        self,
+        users: UserColumns,
+        now_ms: np.ndarray | float,
+        features: tuple[_CompiledFeature, ...],
+        keys: set[str],
+    ) -> dict[str, Column]:
+        """The values of ``keys`` these features give, per key a column (later features
+        win where they set the variable, as in :meth:`values`)."""
         n = len(users)
         now = np.broadcast_to(np.asarray(now_ms, dtype=float), (n,))
         variables = self.config.variables_by_id
-        codes = np.zeros(n, dtype=np.intp)
-        values: list[Any] = [None]
-        for compiled in self._setting.get(key, ()):
+        codes = {key: np.zeros(n, dtype=np.intp) for key in sorted(keys)}
+        values: dict[str, list[Any]] = {key: [None] for key in codes}
+        for compiled in features:
             for ct, rows, index in self._bucket_column(compiled, users, now):
                 thresholds = ct.thresholds
-                lookup = np.full(len(thresholds), -1, dtype=np.intp)
+                lookup = {key: np.full(len(thresholds), -1, dtype=np.intp) for key in codes}
                 for i, (_, variation_id) in enumerate(thresholds):
                     for var_id, value in compiled.variations[variation_id].variables:
-                        if variables[var_id].key == key:  # (the last one wins, as in value)
-                            lookup[i] = len(values)
-                            values.append(value)
-                sets = lookup[index]
-                codes[rows] = np.where(sets >= 0, sets, codes[rows])
-        return Column(codes, tuple(values))
+                        key = variables[var_id].key
+                        if key in lookup:  # (the last one wins, as in values)
+                            lookup[key][i] = len(values[key])
+                            values[key].append(value)
+                for key, table in lookup.items():
+                    sets = table[index]
+                    codes[key][rows] = np.where(sets >= 0, sets, codes[key][rows])
+        return {key: Column(codes[key], tuple(values[key])) for key in codes}
 
     def _bucket_column(
         self, compiled: _CompiledFeature, users: UserColumns, now: np.ndarray
