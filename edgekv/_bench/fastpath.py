@@ -358,6 +358,7 @@ def replicated_columns(
     # Writes per user in commit order, and each read's window of writes to test one by one.
     order = np.argsort(w_user, kind="stable")
     o_user = w_user[order]
+    user_start = np.searchsorted(o_user, np.arange(n_users))  # (each user's first write)
     o_t = w_t[order]
     if np.any((o_user[1:] == o_user[:-1]) & (o_t[1:] == o_t[:-1])):
         return {}  # two writes of a user at once: the kernel's order would decide
@@ -392,7 +393,7 @@ def replicated_columns(
         by_user = np.argsort(r_enc)  # (sorted needles: the searches below run 3x faster)
         lo = _search(enc, r_enc, by_user, "left")
         hi = _search(enc, r_enc + 2 * reach, by_user, "right")
-        seg_start = _search(o_user, r_user, by_user, "left")
+        seg_start = user_start[r_user]
         count = hi - lo
         read = np.repeat(np.arange(len(idx)), count)
         pos = np.repeat(lo - np.cumsum(np.r_[0, count[:-1]]), count) + np.arange(count.sum())
@@ -422,62 +423,6 @@ def replicated_columns(
         ok = pair_ok & cls[p.pos]
         np.maximum.at(best, p.read[ok], o_rank[p.pos[ok]])
         return best
-
-    slices = [slice(a, min(a + _CHUNK, n_r)) for a in range(0, n_r, _CHUNK)]
-    # Per read, what its region held at its start; for the session level also whether that
-    # covered every write of its user committed before it.
-    levels = {level for _, level in columns}
-    seen: dict[str, np.ndarray] = {name: np.empty(n_r, dtype=rank_type) for name in _JOINED}
-    fresh = np.ones(n_r, dtype=bool)
-    for block in slices:
-        p = pairs(block)
-        ok = arrived(p, arrival)
-        if ok is None:
-            return {}
-        for name in _JOINED:
-            seen[name][block] = held = newest(p, name, ok)
-            if SESSION in levels:
-                fresh[block] &= held >= newest(p, name, p.committed)
-    states: dict[str, _Column] = {}
-    for label, level in columns:
-        if level == SESSION:
-            # Every patch newer than its user's put: a record is then its newest write per class.
-            if np.any(version[n_users:] <= version[w_user[n_users:]]):
-                continue
-            session = session_reads(
-                r_user=user[reads],
-                r_t=t_edge[reads],
-                r_reg=region[reads].astype(np.int64),
-                seen=seen,
-                fresh=fresh,
-                w_user=w_user,
-                w_kind=w_kind,
-                w_t=w_t,
-                w_region=w_region,
-                v_rank=v_rank,
-                by_version=by_version,
-                arrival=arrival,
-                rtt=rtt,
-                service=service,
-                session_wait=session_wait,
-            )
-            if session is None:
-                continue
-            forwarded = session.outcome == OUTCOMES.index("forwarded")
-            r_fwd = reads[session.index[forwarded]]
-            if np.any(session.finish[forwarded] >= t_edge[r_fwd] + cfg.request_timeout):
-                continue  # a forwarded read the request timeout would fail
-            last = max(r_t_max + service, float(session.finish.max(initial=-np.inf)))
-            if n_r and last > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
-                continue  # the runner gives up on reads pending that long
-            states[label] = _Column(SystemRun.blank(label, n_ops), session)
-        else:
-            if n_r and r_t_max + service > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
-                continue
-            states[label] = _Column(SystemRun.blank(label, n_ops), None)
-    del arrival, fresh  # (what is left needs neither)
-    if not states:
-        return {}
 
     def ver(rank: np.ndarray) -> np.ndarray:
         return np.where(rank >= 0, version[by_version[np.maximum(rank, 0)]], -1)
@@ -600,13 +545,79 @@ def replicated_columns(
         run.since_own[idx] = np.where(own_rank >= 0, r_t - w_t[own_w], np.inf)
         return True
 
-    for block in slices:
-        p = pairs(block)
+    def second(p: _Pairs) -> None:
+        """Fill every column's figures for the reads of ``p``, dropping a column on a tie."""
         truth_start = {name: newest(p, name, p.acked_start) for name in _JOINED}
         own_rank = newest(p, "own", p.acked_start)
         for label in list(states):
             if not fill(states[label], p, truth_start, own_rank):
                 del states[label]
+
+    slices = [slice(a, min(a + _CHUNK, n_r)) for a in range(0, n_r, _CHUNK)]
+    # Per read, what its region held at its start; for the session level also whether that
+    # covered every write of its user committed before it.
+    levels = {level for _, level in columns}
+    seen: dict[str, np.ndarray] = {name: np.empty(n_r, dtype=rank_type) for name in _JOINED}
+    fresh = np.ones(n_r, dtype=bool)
+    # Without the session level no read waits on what others held: each block is filled as
+    # soon as it is seen (one search per block instead of two).
+    fused = SESSION not in levels
+    states: dict[str, _Column] = {}
+    for label, level in columns:
+        if level != SESSION:
+            if n_r and r_t_max + service > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
+                continue
+            states[label] = _Column(SystemRun.blank(label, n_ops), None)
+    for block in slices:
+        p = pairs(block)
+        ok = arrived(p, arrival)
+        if ok is None:
+            return {}
+        for name in _JOINED:
+            seen[name][block] = held = newest(p, name, ok)
+            if not fused:
+                fresh[block] &= held >= newest(p, name, p.committed)
+        if fused:
+            second(p)
+    for label, level in columns:
+        if level == SESSION:
+            # Every patch newer than its user's put: a record is then its newest write per class.
+            if np.any(version[n_users:] <= version[w_user[n_users:]]):
+                continue
+            session = session_reads(
+                r_user=user[reads],
+                r_t=t_edge[reads],
+                r_reg=region[reads].astype(np.int64),
+                seen=seen,
+                fresh=fresh,
+                w_user=w_user,
+                w_kind=w_kind,
+                w_t=w_t,
+                w_region=w_region,
+                v_rank=v_rank,
+                by_version=by_version,
+                arrival=arrival,
+                rtt=rtt,
+                service=service,
+                session_wait=session_wait,
+            )
+            if session is None:
+                continue
+            forwarded = session.outcome == OUTCOMES.index("forwarded")
+            r_fwd = reads[session.index[forwarded]]
+            if np.any(session.finish[forwarded] >= t_edge[r_fwd] + cfg.request_timeout):
+                continue  # a forwarded read the request timeout would fail
+            last = max(r_t_max + service, float(session.finish.max(initial=-np.inf)))
+            if n_r and last > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
+                continue  # the runner gives up on reads pending that long
+            states[label] = _Column(SystemRun.blank(label, n_ops), session)
+    del arrival, fresh  # (what is left needs neither)
+    states = {label: states[label] for label, _ in columns if label in states}
+    if not states:
+        return {}
+    if not fused:
+        for block in slices:
+            second(pairs(block))
 
     # What does not depend on the level: writes' latency and version, the bytes sent, the
     # lost updates and the realised lag (computed above).
