@@ -226,7 +226,7 @@ def fast_path(users: int, seed: int) -> dict[str, Any]:
     """``fastpath.py``'s side-by-side figures (event path, fast path, numpy floor) at
     ``users``, in a fresh interpreter."""
     cmd = [sys.executable, str(HERE / "fastpath.py"), "--users", str(users)]
-    cmd += ["--seed", str(seed), "--repeat", "1", "--json", "-"]
+    cmd += ["--seed", str(seed), "--repeat", "3", "--json", "-"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"fastpath.py failed:\n{done.stderr}")

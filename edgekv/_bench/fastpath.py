@@ -335,10 +335,13 @@ def replicated_columns(
     ):
         return {}
     window = slice(n_users, n_w)
+    # UTF-8 lengths of the keys (their lengths when all are ASCII, as user ids usually are)
+    utf8 = map(len, keys) if "".join(keys).isascii() else (len(k.encode()) for k in keys)
+    key_bytes = np.fromiter(utf8, dtype=np.int64, count=len(keys))
     sent = ops_bytes(
         w_region[window],
         seq[window],
-        np.array([len(key.encode()) for key in keys], dtype=np.int64)[w_user[window]],
+        key_bytes[w_user[window]],
         w_kind[window] == PURCHASE,
         values[window],
         version[window],

@@ -331,9 +331,10 @@ class Evaluator:
         now = np.broadcast_to(np.asarray(now_ms, dtype=float), (n,))
         variables = self.config.variables_by_id
         codes = {key: np.zeros(n, dtype=np.intp) for key in sorted(keys)}
+        built: dict[int, User] = {}  # (rows as Users, built once for every target)
         values: dict[str, list[Any]] = {key: [None] for key in codes}
         for compiled in features:
-            for ct, rows, index in self._bucket_column(compiled, users, now):
+            for ct, rows, index in self._bucket_column(compiled, users, now, built):
                 thresholds = ct.thresholds
                 lookup = {key: np.full(len(thresholds), -1, dtype=np.intp) for key in codes}
                 for i, (_, variation_id) in enumerate(thresholds):
@@ -348,7 +349,11 @@ class Evaluator:
         return {key: Column(codes[key], tuple(values[key])) for key in codes}
 
     def _bucket_column(
-        self, compiled: _CompiledFeature, users: UserColumns, now: np.ndarray
+        self,
+        compiled: _CompiledFeature,
+        users: UserColumns,
+        now: np.ndarray,
+        built: dict[int, User],
     ) -> list[tuple[_CompiledTarget, np.ndarray, np.ndarray]]:
         """:meth:`_bucket` for many users: per target, the rows it serves and each one's
         variation as an index into its thresholds (rows no target serves are left out)."""
@@ -364,7 +369,13 @@ class Evaluator:
                 trying = trying[self._in_rollout(ct, value, trying, now)]
             combos, inverse = users.combinations(trying, *ct.reads)
             match = ct.match
-            hit = np.array([match(users.user(r)) is not None for r in combos.tolist()], bool)
+            hit = np.array(
+                [
+                    match(built.get(r) or built.setdefault(r, users.user(r))) is not None
+                    for r in combos.tolist()
+                ],
+                dtype=bool,
+            )
             matched = trying[hit[inverse]]
             if len(matched):
                 open_rows = open_rows[~np.isin(open_rows, matched, assume_unique=True)]
