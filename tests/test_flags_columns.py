@@ -1,7 +1,7 @@
 """Batch evaluation by column: ``Evaluator.value_column`` and ``values_column`` agree with
-``Evaluator.value`` and ``values`` user by user, on random configs (audiences, rollouts, custom bucketing keys, passthrough on
-and off) and random users, repeated users among them; its numpy hashes and variation choice
-agree with the scalar ones."""
+``Evaluator.value`` and ``values`` user by user, on random configs (audiences, rollouts,
+custom bucketing keys, passthrough on and off) and random users, repeated users among them;
+its numpy hashes and variation choice agree with the scalar ones."""
 
 from __future__ import annotations
 
