@@ -267,10 +267,10 @@ def single_home(
     when :func:`home_refusal` or a time tie rules the fast path out. O(ops log ops), a
     numpy step per op of the longest run of ops queued behind each other at one key, the
     pairs of a read and a write of its user issued within the longest latency of each
-    other, and one flag evaluation per login (more for one served other data than the
-    truth). Two passes over blocks of whole users (``_CHUNK`` ops): the first serves every
-    op and gives each write its version from its home's clock (run-wide), the second
-    scores the block's reads into the preallocated columns; beyond the columns, memory is
+    other, and logins' flags evaluated as columns (once per distinct document a target
+    reads, per block). Two passes over blocks of whole users (``_CHUNK`` ops): the first
+    serves every op and gives each write its version from its home's clock (run-wide), the
+    second scores the block's reads into the preallocated columns; beyond the columns, memory is
     O(writes) plus O(block)."""
     if home_refusal(cfg, work, ["strong"]) is not None:
         return None

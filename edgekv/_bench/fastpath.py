@@ -273,8 +273,8 @@ def replicated_columns(
     """The ``replicated`` columns (``(label, level)`` pairs, ``eventual`` or ``session``)
     computed in numpy, identical to the event path's, by label; a column the config or a
     time tie rules out is left out. Replication is computed once for all of them.
-    O(ops log ops) plus one flag evaluation per login (more for a login served other data
-    than the truth); a session read that waits or asks other regions costs O(its user's
+    O(ops log ops), logins' flags evaluated as columns (once per distinct document a
+    target reads, per block); a session read that waits or asks other regions costs O(its user's
     writes x regions) in Python (:mod:`~edgekv._bench.fastsession`). Memory beyond the
     results: O(writes x regions) and O(``_CHUNK``) per block of reads."""
     columns = [
