@@ -45,16 +45,11 @@ from .scenario import (
     _DRAIN_LIMIT,
     LOGIN,
     OUTCOMES,
-    PLATINUM,
     PURCHASE,
     WRITE,
     SystemRun,
     Workload,
-    login_users,
-    login_values,
-    platinum,
-    platinum_logins,
-    wrong_logins,
+    score_logins,
 )
 
 __all__ = ["home_refusal", "single_home"]
@@ -591,32 +586,17 @@ class _Docs:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per read, ``(platinum, wrong)``: each login's flags evaluated on the served
         document at its answer, and scored as the event path's recorder scores them."""
-        keys, values = self.keys, self.values
         logins = np.flatnonzero(is_login)
-        same = np.ones(len(logins), dtype=bool)
-        for c in _JOINED:
-            same &= seen[c][logins] == truth_start[c][logins]
-        has_put, build, stars = self.parts(seen, logins)
-        users = login_users(keys, r_user[logins], build, stars)
-        # Logins served the truth's writes: only their platinum counts.
-        served_platinum = np.zeros(len(logins), dtype=bool)
-        served_platinum[same] = platinum_logins(evaluator, users.take(same), r_done[logins][same])
-        # The others: every variable, scored as the recorder scores them. Right if the
-        # document is the truth's at the start or at the answer, or gives the same values.
-        d = np.flatnonzero(~same)
-        jd, fin = logins[d], r_done[logins[d]]
-        got = login_values(evaluator, users.take(d), fin)
-        served_platinum[d] = platinum(got[PLATINUM])
-        start, now = self.parts(truth_start, jd), self.parts(truth_now, jd)
-        # The truth ahead: the truth now with the writes in flight (the newest per field).
-        a_purchase, a_write = pending[PURCHASE][jd], pending[WRITE][jd]
-        a_stars = np.where(a_purchase >= 0, values[np.maximum(a_purchase, 0)], now[2])
-        a_build = np.where(a_write >= 0, values[np.maximum(a_write, 0)], now[1])
-        mine = (has_put[d], build[d], stars[d])
-        truths = (start, now, (now[0], a_build, a_stars))
-        wrong = wrong_logins(evaluator, keys, r_user[jd], fin, mine, got, truths)
         platinum_of = np.zeros(len(r_done), dtype=bool)
-        platinum_of[logins] = served_platinum
         wrong_of = np.zeros(len(r_done), dtype=bool)
-        wrong_of[jd[wrong]] = True
+        platinum_of[logins], wrong_of[logins] = score_logins(
+            evaluator,
+            self.keys,
+            r_user[logins],
+            r_done[logins],
+            self.parts(seen, logins),
+            (self.parts(truth_start, logins), self.parts(truth_now, logins)),
+            (pending[PURCHASE][logins], pending[WRITE][logins]),
+            self.values,
+        )
         return platinum_of, wrong_of

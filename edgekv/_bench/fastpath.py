@@ -50,18 +50,14 @@ from .scenario import (
     _DRAIN_LIMIT,
     LOGIN,
     OUTCOMES,
-    PLATINUM,
     PURCHASE,
     WRITE,
+    Parts,
     SystemRun,
     Workload,
     _initial_doc,
     _write_value,
-    login_users,
-    login_values,
-    platinum,
-    platinum_logins,
-    wrong_logins,
+    score_logins,
 )
 
 __all__ = ["decline", "refusal", "replicated_columns", "vectorised"]
@@ -430,12 +426,11 @@ def replicated_columns(
     def ver(rank: np.ndarray) -> np.ndarray:
         return np.where(rank >= 0, version[by_version[np.maximum(rank, 0)]], -1)
 
-    def doc_parts(
-        put: np.ndarray, cd: np.ndarray, av: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The documents records joined from these writes (version ranks, -1: none) hold,
-        by parts: the put's presence, appVersion (-2: none, -1: the put's) and the stars
-        (-1: none); fields older than the put are dropped."""
+    def parts_of(ranks: dict[str, np.ndarray], which: np.ndarray) -> Parts:
+        """The documents the records ``ranks`` (per class: version ranks, -1: none) join
+        for reads ``which`` hold, by parts: the put's presence, appVersion (-2: none, -1:
+        the put's) and the stars (-1: none); fields older than the put are dropped."""
+        put, cd, av = (ranks[c][which] for c in _JOINED)
         floor = np.maximum(ver(put), 0)
         cd_v, av_v = ver(cd), ver(av)
         cd_w, av_w = by_version[np.maximum(cd, 0)], by_version[np.maximum(av, 0)]
@@ -508,31 +503,16 @@ def replicated_columns(
             pending[k] = last
 
         logins = np.flatnonzero(kind[idx] == LOGIN)
-        j = logins
-        # Each login's document, by parts; whether the truth at its start is the same join.
-        has_put, av_key, stars = doc_parts(*(served[c][j] for c in _JOINED))
-        same = np.ones(len(j), dtype=bool)
-        for c in _JOINED:
-            same &= served[c][j] == truth_start[c][j]
-        users = login_users(keys, p.r_user[j], av_key, stars)
-        # Logins served the truth's writes: only their platinum counts.
-        served_platinum = np.zeros(len(j), dtype=bool)
-        served_platinum[same] = platinum_logins(evaluator, users.take(same), r_fin[j][same])
-        # The others: every variable, scored as the recorder scores them. Right if the
-        # document is the truth's at the start or at the answer, or gives the same values.
-        d = np.flatnonzero(~same)
-        jd, fin = j[d], r_fin[j[d]]
-        got = login_values(evaluator, users.take(d), fin)
-        served_platinum[d] = platinum(got[PLATINUM])
-        start = doc_parts(*(truth_start[c][jd] for c in _JOINED))
-        now = doc_parts(*(truth_now[c][jd] for c in _JOINED))
-        # The truth ahead: the truth now with the writes in flight (the newest per field).
-        a_purchase, a_write = pending[PURCHASE][jd], pending[WRITE][jd]
-        a_stars = np.where(a_purchase >= 0, values[np.maximum(a_purchase, 0)], now[2])
-        a_av = np.where(a_write >= 0, values[np.maximum(a_write, 0)], now[1])
-        mine = (has_put[d], av_key[d], stars[d])
-        truths = (start, now, (now[0], a_av, a_stars))
-        wrong = wrong_logins(evaluator, keys, p.r_user[jd], fin, mine, got, truths)
+        served_platinum, wrong = score_logins(
+            evaluator,
+            keys,
+            p.r_user[logins],
+            r_fin[logins],
+            parts_of(served, logins),
+            (parts_of(truth_start, logins), parts_of(truth_now, logins)),
+            (pending[PURCHASE][logins], pending[WRITE][logins]),
+            values,
+        )
 
         at = idx[logins]
         run = col.run
@@ -543,7 +523,7 @@ def replicated_columns(
         run.beyond_floor[idx] = beyond
         run.ryw[idx] = ryw
         run.required[idx] = own_v
-        run.wrong[idx[jd[wrong]]] = True
+        run.wrong[idx[logins[wrong]]] = True
         run.platinum[at] = served_platinum
         run.since_own[idx] = np.where(own_rank >= 0, r_t - w_t[own_w], np.inf)
         return True

@@ -865,36 +865,52 @@ Parts = tuple[np.ndarray, np.ndarray, np.ndarray]
 appVersion, -1: the put's) and the stars (-1: none), as :func:`login_users` reads them."""
 
 
-def wrong_logins(
+def score_logins(
     evaluator: Evaluator,
     keys: Sequence[str],
     user: np.ndarray,
     done: np.ndarray,
     served: Parts,
-    got: Mapping[str, Column],
-    truths: tuple[Parts, Parts, Parts],
-) -> np.ndarray:
-    """Per login served ``served`` (its :func:`login_values` ``got``), whether it is wrong as
-    :class:`Recorder` scores it: right if the document is the truth's at its start or at its
-    answer, or gives their values, or those of the truth ahead (the writes in flight applied);
-    ``truths`` are those three documents. Each one is evaluated only for the logins still
-    wrong. O(features x logins log logins)."""
-    left = np.arange(len(user))
-    for k, truth in enumerate(truths):
+    truths: tuple[Parts, Parts],
+    flying: tuple[np.ndarray, np.ndarray],
+    values: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per login answered at ``done`` seconds, ``(platinum, wrong)`` as :class:`Recorder`
+    scores them: its flags evaluated on the ``served`` document; wrong unless that document
+    is the truth's at its start or at its answer (``truths``), or gives their values or those
+    of the truth ahead: the truth at the answer with its user's newest purchase and
+    background write in flight (``flying``: indices into ``values``, the stars or build each
+    sets; -1: none) applied. Each truth is evaluated only for the logins still wrong.
+    O(features x logins log logins)."""
+    users = login_users(keys, user, served[1], served[2])
+    start, now = truths
+    same = (served[0] == start[0]) & (served[1] == start[1]) & (served[2] == start[2])
+    # Logins served the truth at their start: right, and only their platinum counts.
+    platinum_of = np.zeros(len(user), dtype=bool)
+    platinum_of[same] = platinum_logins(evaluator, users.take(same), done[same])
+    left = np.flatnonzero(~same)
+    got = login_values(evaluator, users.take(left), done[left])
+    platinum_of[left] = platinum(got[PLATINUM])
+    purchase, write = flying
+    stars = np.where(purchase >= 0, values[np.maximum(purchase, 0)], now[2])
+    ahead = (now[0], np.where(write >= 0, values[np.maximum(write, 0)], now[1]), stars)
+    mine = np.arange(len(left))  # (rows of got still wrong)
+    for k, truth in enumerate((start, now, ahead)):
         if not len(left):
             break
         alike = np.zeros(len(left), dtype=bool)
-        if k < 2:  # (the same document: right without evaluating it)
+        if k == 1:  # (the same document: right without evaluating it)
             alike = (served[0][left] == truth[0][left]) & (served[1][left] == truth[1][left])
             alike &= served[2][left] == truth[2][left]
-        ask = left[~alike]
+        ask, rows = left[~alike], mine[~alike]
         asked = login_users(keys, user[ask], truth[1][ask], truth[2][ask])
-        mine = {key: Column(c.codes[ask], c.values) for key, c in got.items()}
-        alike[~alike] = same_values(mine, login_values(evaluator, asked, done[ask]), len(ask))
-        left = left[~alike]
+        theirs = login_values(evaluator, asked, done[ask])
+        ours = {key: Column(c.codes[rows], c.values) for key, c in got.items()}
+        alike[~alike] = same_values(ours, theirs, len(ask))
+        left, mine = left[~alike], mine[~alike]
     wrong = np.zeros(len(user), dtype=bool)
     wrong[left] = True
-    return wrong
+    return platinum_of, wrong
 
 
 def same_values(a: Mapping[str, Column], b: Mapping[str, Column], n: int) -> np.ndarray:
