@@ -24,23 +24,10 @@ from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Re
 from openfeature.provider import AbstractProvider, Metadata
 
 from ._edge.edgedb import EdgeDB
-from .flags import DEFAULT, DISABLED, SPLIT, EvaluatedVariable, UserError
+from .flags import DEFAULT, DISABLED, SPLIT, USER_ATTRIBUTES, EvaluatedVariable, UserError
 
 __all__ = ["EdgeKVProvider", "context_to_user"]
 
-_USER_FIELDS = frozenset(
-    {
-        "email",
-        "name",
-        "language",
-        "country",
-        "appVersion",
-        "appBuild",
-        "platform",
-        "platformVersion",
-        "deviceModel",
-    }
-)
 _REASONS = {SPLIT: Reason.SPLIT, DEFAULT: Reason.DEFAULT, DISABLED: Reason.DISABLED}
 _KINDS = {"Boolean": "boolean", "String": "string", "Number": "number", "JSON": "object"}
 
@@ -66,7 +53,7 @@ def context_to_user(context: EvaluationContext | None) -> dict[str, Any]:
     for key, value in attributes.items():
         if key == "user_id":
             continue
-        if key in _USER_FIELDS:
+        if key in USER_ATTRIBUTES:
             user[key] = value
         elif key in ("customData", "privateCustomData"):
             if not isinstance(value, Mapping):

@@ -42,7 +42,7 @@ from .evaluate import (
     Evaluator,
 )
 from .targeting import compare_versions, compile_group, reads
-from .user import User, UserError, merge_user
+from .user import USER_ATTRIBUTES, User, UserError, merge_user
 
 __all__ = [
     "DEFAULT",
@@ -51,6 +51,7 @@ __all__ = [
     "MISSING",
     "SPLIT",
     "TARGETING_MATCH",
+    "USER_ATTRIBUTES",
     "Audience",
     "Column",
     "VariationShare",

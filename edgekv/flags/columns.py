@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .user import User
+from .user import USER_ATTRIBUTES, User
 
 __all__ = ["MISSING", "Column", "UserColumns"]
 
@@ -33,21 +33,6 @@ class _Missing:
 
 #: A custom data column's value for a user without that key.
 MISSING: Any = _Missing()
-
-#: The User attributes a :class:`UserColumns` may carry besides ``user_id`` and custom data.
-FIELDS = frozenset(
-    {
-        "email",
-        "name",
-        "language",
-        "country",
-        "appVersion",
-        "appBuild",
-        "platform",
-        "platformVersion",
-        "deviceModel",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +86,7 @@ class UserColumns:
     custom: Mapping[str, Column] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.fields) - FIELDS)
+        unknown = sorted(set(self.fields) - USER_ATTRIBUTES)
         if unknown:
             raise ValueError(f"fields.{unknown[0]}: not a user attribute")
         n = len(self.user_id)
@@ -120,7 +105,7 @@ class UserColumns:
         keys = sorted({k for u in users for k in u.custom})
         return cls(
             Column.of(u.user_id for u in users),
-            {name: Column.of(getattr(u, name) for u in users) for name in sorted(FIELDS)},
+            {name: Column.of(getattr(u, name) for u in users) for name in sorted(USER_ATTRIBUTES)},
             {k: Column.of(u.custom.get(k, MISSING) for u in users) for k in keys},
         )
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from .._core.errors import EdgekvError
 
-__all__ = ["CustomValue", "User", "UserError", "merge_user"]
+__all__ = ["USER_ATTRIBUTES", "CustomValue", "User", "UserError", "merge_user"]
 
 #: A customData value: DevCycle custom data is flat.
 CustomValue = str | int | float | bool | None
@@ -29,6 +29,9 @@ _STRING_FIELDS = (
     "deviceModel",
 )
 _DATA_FIELDS = ("customData", "privateCustomData")
+
+#: The attributes of a User other than ``user_id`` and custom data.
+USER_ATTRIBUTES = frozenset((*_STRING_FIELDS, "appBuild"))
 
 
 class UserError(EdgekvError, ValueError):
