@@ -38,7 +38,9 @@ __all__ = [
 
 @runtime_checkable
 class Distribution(Protocol):
-    """A non-negative delay distribution in seconds."""
+    """A non-negative delay distribution in seconds; a value (frozen, hashable)."""
+
+    def __hash__(self) -> int: ...
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Draw ``n`` delays as a float64 array."""
