@@ -388,7 +388,7 @@ def replicate(
             extra_bytes, extra_messages = replay.bytes, replay.messages
     except _Tie:
         return None
-    arrival = np.empty((len(commit), n))
+    arrival = np.empty((len(commit), n), order="F")  # (filled a region's column at a time)
     lags: list[list[np.ndarray]] = [[np.empty(0)] * n for _ in range(n)]
     applied = [[0] * n for _ in range(n)]
     for s in range(n):
@@ -400,7 +400,10 @@ def replicate(
                 # Applied in the kernel's order: by time, then by when the message was sent,
                 # then (one repair, or repairs sent at one instant) in sending order.
                 order = np.argsort(link.arrival)  # (any sort: arrivals that tie sort again)
-                if np.any(np.diff(link.arrival[order]) == 0):
+                ties = bool(np.any(np.diff(link.arrival[order]) == 0))
+                if ties and not link.repair.any():  # all sent at commit, in order: as sent
+                    order = np.argsort(link.arrival, kind="stable")
+                elif ties:
                     order = np.lexsort((link.repair, link.sent_at, link.arrival))
                     same = np.diff(link.arrival[order]) == 0
                     same &= np.diff(link.sent_at[order]) == 0

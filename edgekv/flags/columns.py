@@ -132,10 +132,11 @@ class UserColumns:
         (O(len(rows) log len(rows)))."""
         columns = [self.user_id if f == "user_id" else self.fields.get(f) for f in fields]
         columns += [self.custom.get(k) for k in keys]
-        combined = np.zeros(len(rows), dtype=np.int64)
-        for column in columns:
-            if column is None:
-                continue  # the same for every user
+        read = [c for c in columns if c is not None]  # (one left out is alike for all)
+        if not read or not len(rows):
+            return rows[:1], np.zeros(len(rows), dtype=np.intp)
+        combined = read[0].codes[rows].astype(np.int64)
+        for column in read[1:]:
             codes = column.codes[rows]
             width = int(codes.max(initial=0)) + 1
             combined = np.unique(combined, return_inverse=True)[1].reshape(-1) * width + codes

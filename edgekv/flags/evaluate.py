@@ -358,6 +358,7 @@ class Evaluator:
         """:meth:`_bucket` for many users: per target, the rows it serves and each one's
         variation as an index into its thresholds (rows no target serves are left out)."""
         passthrough = self._passthrough
+        is_open = np.ones(len(users), dtype=bool)  # (rows no target took yet)
         open_rows = np.arange(len(users))
         out = []
         for ct in compiled.targets:
@@ -378,7 +379,8 @@ class Evaluator:
             )
             matched = trying[hit[inverse]]
             if len(matched):
-                open_rows = open_rows[~np.isin(open_rows, matched, assume_unique=True)]
+                is_open[matched] = False
+                open_rows = open_rows[is_open[open_rows]]
                 if ct.rollout is not None and not passthrough:
                     matched = matched[self._in_rollout(ct, value, matched, now)]
                 hashes = _hashes(value, matched, ct.seed, "")
