@@ -30,6 +30,10 @@ class _Missing:
     def __repr__(self) -> str:
         return "MISSING"
 
+    def __reduce__(self) -> str:
+        # Copied and unpickled as the module's one instance, as it is compared by identity.
+        return "MISSING"
+
 
 #: A custom data column's value for a user without that key.
 MISSING: Any = _Missing()
@@ -78,7 +82,8 @@ class UserColumns:
     for every user) and custom data by key (customData overlaid by privateCustomData;
     :data:`MISSING` where a user lacks the key, one left out is missing for every user).
 
-    Raises ValueError for an unknown attribute or columns of different lengths.
+    Raises ValueError for an unknown attribute, columns of different lengths or codes that
+    are not a 1-D integer array indexing the column's values.
     """
 
     user_id: Column
@@ -89,9 +94,11 @@ class UserColumns:
         unknown = sorted(set(self.fields) - USER_ATTRIBUTES)
         if unknown:
             raise ValueError(f"fields.{unknown[0]}: not a user attribute")
-        n = len(self.user_id)
         named = [("fields." + k, c) for k, c in self.fields.items()]
         named += [("custom." + k, c) for k, c in self.custom.items()]
+        for name, column in [("user_id", self.user_id), *named]:
+            _check_codes(name, column)
+        n = len(self.user_id)
         for name, column in named:
             if len(column) != n:
                 raise ValueError(f"{name}: {len(column)} rows, user_id has {n}")
@@ -142,6 +149,15 @@ class UserColumns:
             combined = np.unique(combined, return_inverse=True)[1].reshape(-1) * width + codes
         _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
         return rows[first], inverse.reshape(-1)
+
+
+def _check_codes(name: str, column: Column) -> None:
+    """Codes must index the values, as numpy and ``combinations`` read them (O(rows))."""
+    codes = column.codes
+    if not isinstance(codes, np.ndarray) or codes.ndim != 1 or codes.dtype.kind not in "iu":
+        raise ValueError(f"{name}: codes must be a 1-D integer array")
+    if len(codes) and (codes.min() < 0 or codes.max() >= len(column.values)):
+        raise ValueError(f"{name}: codes must be in 0..{len(column.values) - 1}")
 
 
 def _take(column: Column, rows: np.ndarray) -> Column:
