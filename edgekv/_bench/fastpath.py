@@ -56,7 +56,6 @@ from .scenario import (
     SystemRun,
     Workload,
     _initial_doc,
-    _write_value,
     score_logins,
 )
 
@@ -117,6 +116,27 @@ def _str_len(n: np.ndarray) -> np.ndarray:
     return n + np.select([n < 32, n < 256, n < 65536], [1, 2, 3], 5)
 
 
+def op_entries(
+    origin: np.ndarray,
+    seq: np.ndarray,
+    key_len: np.ndarray,
+    purchase: np.ndarray,
+    value: np.ndarray,
+    version: np.ndarray,
+) -> np.ndarray:
+    """Per write, the length of its entry ``[origin, seq, key, [patch, version]]`` in a batch
+    of :func:`~edgekv.lowlevel.encode_ops`, the patch ``{"customData": {"stars": value}}``
+    for a purchase and ``{"appVersion": "5.1.<value>"}`` otherwise: msgpack's sizes in
+    numpy (``key_len``: the keys' UTF-8 lengths)."""
+    digits = np.searchsorted(_POWERS, value, side="right").clip(1)  # (values are >= 0)
+    patch = 1 + _str_len(np.full(len(value), 10))  # fixmap(1), "customData" / "appVersion"
+    patch += np.where(purchase, 1 + _str_len(np.full(len(value), 5)) + _uint_len(value), 0)
+    patch += np.where(purchase, 0, _str_len(4 + digits))
+    # fixarray(4) op, origin, seq, key; fixarray(2) record: the patch and its version.
+    out: np.ndarray = 1 + _uint_len(origin) + _uint_len(seq) + _str_len(key_len) + 1
+    return out + patch + _uint_len(version)
+
+
 def ops_bytes(
     origin: np.ndarray,
     seq: np.ndarray,
@@ -125,17 +145,16 @@ def ops_bytes(
     value: np.ndarray,
     version: np.ndarray,
 ) -> int:
-    """Total length of :func:`~edgekv.lowlevel.encode_ops`
-    ``(origin, [[origin, seq, key, [patch, version]]])`` over writes, the patch
-    ``{"customData": {"stars": value}}`` for a purchase and ``{"appVersion": "5.1.<value>"}``
-    otherwise: msgpack's sizes, summed in numpy."""
-    digits = np.searchsorted(_POWERS, value, side="right").clip(1)  # (values are >= 0)
-    patch = 1 + _str_len(np.full(len(value), 10))  # fixmap(1), "customData" / "appVersion"
-    patch += np.where(purchase, 1 + _str_len(np.full(len(value), 5)) + _uint_len(value), 0)
-    patch += np.where(purchase, 0, _str_len(4 + digits))
-    # fixarray(3), kind 0, sender; fixarray(1); fixarray(4) op; fixarray(2) record.
-    fixed = 1 + 1 + _uint_len(origin) + 1 + 1 + _uint_len(origin) + 1
-    return int((fixed + _uint_len(seq) + _str_len(key_len) + patch + _uint_len(version)).sum())
+    """Total length of :func:`~edgekv.lowlevel.encode_ops` ``(origin, [op])`` over writes,
+    each sent alone: its :func:`op_entries` entry in a batch's header (fixarray(3), kind 0,
+    the sender, fixarray(1))."""
+    return _alone(op_entries(origin, seq, key_len, purchase, value, version), origin)
+
+
+def _alone(entries: np.ndarray, origin: np.ndarray) -> int:
+    """Total length of these :func:`op_entries` each sent in a batch of its own (fixarray(3),
+    kind 0, the sender, fixarray(1), the entry)."""
+    return int((entries + 3 + _uint_len(origin)).sum())
 
 
 _CHUNK = 1 << 16
@@ -303,22 +322,30 @@ def replicated_columns(
     values = np.r_[work.stars0, work.value[w_ops]].astype(np.int64)
     crdt = crdt_for(cfg.granularity)
 
+    window = slice(n_users, n_w)
+    # UTF-8 lengths of the keys (their lengths when all are ASCII, as user ids usually are)
+    utf8 = map(len, keys) if "".join(keys).isascii() else (len(k.encode()) for k in keys)
+    key_bytes = np.fromiter(utf8, dtype=np.int64, count=len(keys))
+    w_args = (w_region, seq, key_bytes[w_user], w_kind == PURCHASE, values, version)
+    entries = op_entries(*(a[window] for a in w_args)).astype(np.int32)  # (bytes: small)
+
     @cache
-    def op_size(w: int) -> int:
-        """Bytes of write ``w`` as replication ships it (only repairs ask: a few)."""
+    def put_size(w: int) -> int:
+        """Bytes of initial put ``w`` in a batch, as replication ships it."""
         u, v, value = int(w_user[w]), int(version[w]), int(values[w])
-        if w_kind[w] == -1:
-            delta = crdt.put(None, _initial_doc(keys[u], value), v)
-        else:
-            delta = crdt.patch(None, _write_value(int(w_kind[w]), value), v)
+        delta = crdt.put(None, _initial_doc(keys[u], value), v)
         op = ShippedOp(int(w_region[w]), int(seq[w]), keys[u], crdt.to_wire(delta))
         return len(encode_ops(0, [op])) - len(encode_ops(0, []))
+
+    def op_size(w: int) -> int:
+        """Bytes of write ``w`` in a batch (only repairs ask)."""
+        return int(entries[w - n_users]) if w >= n_users else put_size(w)
 
     counted = (float(t_edge[0]), float(t_edge[-1]))  # as the event path counts bytes
     replicated = replicate(cfg, seed, w_region, w_t, version, op_size, counted)
     if replicated is None:
         return {}
-    op_size.cache_clear()
+    put_size.cache_clear()
     arrival, lags, applied = replicated.arrival, replicated.lags, replicated.applied
     extra_bytes, extra_messages = replicated.extra_bytes, replicated.extra_messages
     del replicated
@@ -330,18 +357,7 @@ def replicated_columns(
         for mine in (w_region != r,)  # (its origin commits it)
     ):
         return {}
-    window = slice(n_users, n_w)
-    # UTF-8 lengths of the keys (their lengths when all are ASCII, as user ids usually are)
-    utf8 = map(len, keys) if "".join(keys).isascii() else (len(k.encode()) for k in keys)
-    key_bytes = np.fromiter(utf8, dtype=np.int64, count=len(keys))
-    sent = ops_bytes(
-        w_region[window],
-        seq[window],
-        key_bytes[w_user[window]],
-        w_kind[window] == PURCHASE,
-        values[window],
-        version[window],
-    )
+    sent = _alone(entries, w_region[window])
     if n_w and float(arrival.max()) > float(t_edge[-1]) + _DRAIN_LIMIT / 2:
         return {}  # the runner may stop replicating first (it drains for _DRAIN_LIMIT)
     ack = w_t + service

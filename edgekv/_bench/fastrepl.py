@@ -18,6 +18,7 @@ share (a tie the kernel's insertion order would decide) makes :func:`replicate` 
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -101,13 +102,22 @@ class _Link:
     def delays(self, index: np.ndarray) -> np.ndarray:
         """The link's delays (draws floored at half the RTT) at stream positions ``index``,
         drawing whole pages as :class:`DelayStream` does. O(len(index) + pages drawn)."""
-        need = int(index.max()) + 1 if len(index) else 0
+        self._drawn(int(index.max()) + 1 if len(index) else 0)
+        draw = self._draws[index]
+        return np.where(draw > self.floor, draw, self.floor)
+
+    def delay(self, index: int) -> float:
+        """:meth:`delays` of one stream position, without numpy's per-call overhead."""
+        self._drawn(index + 1)
+        draw = float(self._draws[index])
+        return draw if draw > self.floor else self.floor
+
+    def _drawn(self, need: int) -> None:
+        """Draw whole pages until the stream holds ``need`` draws."""
         if need > len(self._draws):
             pages = -(-(need - len(self._draws)) // _PAGE)
             fresh = [self._dist.sample(self._rng, _PAGE) for _ in range(pages)]
             self._draws = np.concatenate([self._draws, *fresh])
-        draw = self._draws[index]
-        return np.where(draw > self.floor, draw, self.floor)
 
     def place(self, commit: np.ndarray, index: np.ndarray) -> None:
         """Set the writes' commit times and draw positions before any repair (their own
@@ -130,7 +140,7 @@ class _Link:
     def send(self, before: int, repair: bool) -> float:
         """A digest or repair sent after the link's first ``before`` writes: its delay. A
         repair moves the later writes' draws one position on."""
-        delay = float(self.delays(np.array([before + self.sent]))[0])
+        delay = self.delay(before + self.sent)
         self.sent += 1
         if repair:
             self.upto(before)
@@ -140,10 +150,12 @@ class _Link:
 
 def _ranges(seqs: np.ndarray) -> list[int]:
     """Sorted sequence numbers as inclusive ``[lo, hi, lo, hi, ...]`` runs."""
-    breaks = np.flatnonzero(np.diff(seqs) != 1)
-    lo = np.r_[seqs[0], seqs[breaks + 1]]
-    hi = np.r_[seqs[breaks], seqs[-1]]
-    return np.column_stack([lo, hi]).ravel().tolist()
+    breaks = np.flatnonzero(seqs[1:] - seqs[:-1] != 1)
+    out = np.empty(2 * len(breaks) + 2, dtype=seqs.dtype)
+    out[0], out[-1] = seqs[0], seqs[-1]
+    out[2::2] = seqs[breaks + 1]  # (each run's low after the first)
+    out[1:-1:2] = seqs[breaks]  # (each run's high before the last)
+    return out.tolist()
 
 
 def _before(times: np.ndarray, t: float) -> int:
@@ -273,13 +285,9 @@ class _Replay:
 
     def committed(self, o: int, horizon: float) -> int:
         """How many writes of ``o`` committed strictly before ``horizon`` (which never
-        decreases from one call to the next: digests are taken in time order). O(1)
-        amortised."""
-        times = self.commit_lists[o]
-        k = self.cursor[o]
-        while k < len(times) and times[k] < horizon:
-            k += 1
-        self.cursor[o] = k
+        decreases from one call to the next: digests are taken in time order, so the search
+        starts at the last answer). O(log writes)."""
+        k = self.cursor[o] = bisect_left(self.commit_lists[o], horizon, self.cursor[o])
         return k
 
     def on_digest(
