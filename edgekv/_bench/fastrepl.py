@@ -283,13 +283,6 @@ class _Replay:
                 delay = self.links[d][r].send(own, repair=False)
                 self.push(now + delay, _DIGEST, (r, d, applied, clock, held))
 
-    def committed(self, o: int, horizon: float) -> int:
-        """How many writes of ``o`` committed strictly before ``horizon`` (which never
-        decreases from one call to the next: digests are taken in time order, so the search
-        starts at the last answer). O(log writes)."""
-        k = self.cursor[o] = bisect_left(self.commit_lists[o], horizon, self.cursor[o])
-        return k
-
     def on_digest(
         self, now: float, r: int, d: int, vv: list[int], clock: int, held: dict[int, _Ranges]
     ) -> None:
@@ -304,14 +297,19 @@ class _Replay:
         holds = self.held[r][d]
         horizon = now - self.period
         ops: list[tuple[int, int]] = []
-        for o, commits in enumerate(self.commits):
+        cursor, commit_lists = self.cursor, self.commit_lists
+        for o in range(len(cursor)):
             lo = known[o] + 1
-            top = self.committed(o, horizon)
+            # Writes of o committed before the horizon (which only grows: digests are taken
+            # in time order, so the search starts at the last answer).
+            top = cursor[o] = bisect_left(commit_lists[o], horizon, cursor[o])
             if top < lo:
                 continue
-            logged = commits if o == r else self.links[o][r].upto(top)
-            logged = logged[lo - 1 : top]
-            seqs = np.flatnonzero(logged < horizon) + lo
+            if o == r:  # (all of them are logged at r)
+                seqs = np.arange(lo, top + 1)
+            else:
+                logged = self.links[o][r].upto(top)[lo - 1 : top]
+                seqs = np.flatnonzero(logged < horizon) + lo
             ranges = holds.get(o)
             if ranges is not None and len(seqs):
                 lows, highs = ranges
