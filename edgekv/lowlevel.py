@@ -103,7 +103,7 @@ _EXPORTS: dict[str, str] = {
     "SweepResult": "_bench.api",
     "home_refusal": "_bench.fasthome",
     "single_home": "_bench.fasthome",
-    "ops_bytes": "_bench.fastpath",
+    "op_entries": "_bench.fastpath",
     "refusal": "_bench.fastpath",
     "replicated_columns": "_bench.fastpath",
     "vectorised": "_bench.fastpath",
@@ -166,7 +166,7 @@ if TYPE_CHECKING:
     from ._bench.anomalies import clock_skew, item_merge, resurrection
     from ._bench.api import BenchResult, SweepResult
     from ._bench.fasthome import home_refusal, single_home
-    from ._bench.fastpath import ops_bytes, refusal, replicated_columns, vectorised
+    from ._bench.fastpath import op_entries, refusal, replicated_columns, vectorised
     from ._bench.fit import cdf, fit_all, ks_distance
     from ._bench.html import HtmlTable, render_report
     from ._bench.report import flatten, summarize, summary_rows

@@ -137,23 +137,9 @@ def op_entries(
     return out + patch + _uint_len(version)
 
 
-def ops_bytes(
-    origin: np.ndarray,
-    seq: np.ndarray,
-    key_len: np.ndarray,
-    purchase: np.ndarray,
-    value: np.ndarray,
-    version: np.ndarray,
-) -> int:
-    """Total length of :func:`~edgekv.lowlevel.encode_ops` ``(origin, [op])`` over writes,
-    each sent alone: its :func:`op_entries` entry in a batch's header (fixarray(3), kind 0,
-    the sender, fixarray(1))."""
-    return _alone(op_entries(origin, seq, key_len, purchase, value, version), origin)
-
-
 def _alone(entries: np.ndarray, origin: np.ndarray) -> int:
-    """Total length of these :func:`op_entries` each sent in a batch of its own (fixarray(3),
-    kind 0, the sender, fixarray(1), the entry)."""
+    """Total length of these :func:`op_entries` each sent in a batch of its own by region
+    ``origin`` (fixarray(3), kind 0, the sender, fixarray(1), the entry)."""
     return int((entries + 3 + _uint_len(origin)).sum())
 
 
