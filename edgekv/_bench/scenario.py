@@ -819,7 +819,7 @@ def login_users(
 ) -> UserColumns:
     """The users logins make: each request (``user_id``, :data:`LOGIN_PLATFORM`) over a
     document of this ``build`` (-2: no appVersion, -1: the put's, b: ``5.1.b``) and
-    ``stars`` (-1: none), as :class:`Recorder.variables` merges them one at a time. O(logins
+    ``stars`` (-1: none), as :meth:`Recorder.variables` merges them one at a time. O(logins
     log logins)."""
     builds, build_code = np.unique(build, return_inverse=True)
     versions = [None if b == -2 else "5.0.0" if b == -1 else f"5.1.{b}" for b in builds.tolist()]
@@ -920,9 +920,9 @@ def same_values(a: Mapping[str, Column], b: Mapping[str, Column], n: int) -> np.
     out = np.ones(n, dtype=bool)
     for key, left in a.items():
         right = b[key]
-        pairs = left.codes.astype(np.int64) * len(right.values) + right.codes
-        distinct, inverse = np.unique(pairs, return_inverse=True)
         width = len(right.values)
+        pairs = left.codes.astype(np.int64) * width + right.codes
+        distinct, inverse = np.unique(pairs, return_inverse=True)
         equal = np.array(
             [left.values[c // width] == right.values[c % width] for c in distinct.tolist()],
             dtype=bool,
