@@ -47,6 +47,7 @@ from .scenario import (
     OUTCOMES,
     PURCHASE,
     WRITE,
+    Parts,
     SystemRun,
     Workload,
     score_logins,
@@ -563,9 +564,7 @@ class _Docs:
         self.builds = builds
         self.by_key = by_key
 
-    def parts(
-        self, ranks: dict[str, np.ndarray], which: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def parts(self, ranks: dict[str, np.ndarray], which: np.ndarray) -> Parts:
         """For the reads ``which``: the put's presence, the build (-2: none, -1: the put's)
         and the stars (-1: none) of the documents the classes' ``ranks`` make."""
         put, cd, av = (ranks[c][which] for c in _JOINED)
