@@ -72,6 +72,9 @@ def test_a_negative_seed_is_a_usage_error(command: str, capsys: pytest.CaptureFi
         (["bench", "--json", "."], "--json: '.' is a directory, expected a file"),
         (["regions", "--probe", "1000000000000"], "--probe: must be between 0 and 100,000"),
         (["trace", "--system", "nope"], "argument --system: invalid choice: 'nope'"),
+        # a value that starts like a negative number is the option's value, not an option
+        (["bench", "--duration", "-5s"], "--duration: expected a positive duration, got '-5s'"),
+        (["bench", "--duration", "-.5s"], "--duration: expected a positive duration"),
     ],
 )
 def test_bad_arguments_are_one_line_with_exit_code_2(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
 from edgekv import ConfigError
+from edgekv import lowlevel as dists
 from edgekv.lowlevel import DelayStream, parse_distribution, parse_duration, parse_duration_list
 
 SPECS = [
@@ -107,3 +110,37 @@ def test_stream_holds_little_while_idle_and_draws_whole_pages(spec: str) -> None
     rng = np.random.default_rng(5)
     expected = np.concatenate([dist.sample(rng, 4096) for _ in range(3)])
     assert drawn == expected.tolist()
+
+
+BUILT_BADLY = [
+    (lambda: dists.LogNormal(-2.0, 0.5), "LogNormal.median"),
+    (lambda: dists.LogNormal(0.3, 0.0), "LogNormal.sigma"),
+    (lambda: dists.Normal(-1.0, 0.1), "Normal.mu"),
+    (lambda: dists.Uniform(2.0, 1.0), "Uniform.high"),
+    (lambda: dists.Exponential(float("nan")), "Exponential.mean_s"),
+    (lambda: dists.Constant("300ms"), "Constant.value"),  # type: ignore[arg-type]
+    (lambda: dists.Pareto(1e12, 2.0), "Pareto.scale"),
+    (lambda: dists.Pareto(0.01, float("inf")), "Pareto.alpha"),
+    (lambda: dists.Empirical(()), "Empirical.samples"),
+    (lambda: dists.Empirical((0.1, -0.2)), "Empirical.samples[1]"),
+    (lambda: dists.Mixture((dists.Constant(1.0),), (0.5,)), "Mixture.weights"),
+    (lambda: dists.Mixture((1.0,), (1.0,)), "Mixture.components[0]"),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize(("build", "field"), BUILT_BADLY, ids=[f for _, f in BUILT_BADLY])
+def test_a_distribution_built_in_python_is_checked_when_built(
+    build: Callable[[], object], field: str
+) -> None:
+    """A distribution made directly (not parsed from a spec) fails where it is made, naming
+    its field, rather than with "math domain error" at its first draw or, for a negative
+    normal mean, redrawing for ever."""
+    with pytest.raises(ConfigError) as info:
+        build()
+    assert info.value.path == field
+
+
+def test_numpy_parameters_are_stored_as_floats() -> None:
+    dist = dists.LogNormal(np.float64(0.3), np.int64(1))  # type: ignore[arg-type]
+    assert type(dist.median) is float and type(dist.sigma) is float
+    assert dist == dists.LogNormal(0.3, 1.0)

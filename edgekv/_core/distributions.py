@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -60,11 +61,35 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:g}ms"
 
 
+def _seconds(dist: object, name: str, *, positive: bool = False) -> float:
+    """Check a distribution's duration field when it is built (so one made in Python fails
+    there, naming the field, not at its first draw) and store it as a float; returns it."""
+    value = _duration(getattr(dist, name), f"{type(dist).__name__}.{name}", positive=positive)
+    object.__setattr__(dist, name, value)
+    return value
+
+
+def _shape(dist: object, name: str) -> None:
+    """Check a distribution's positive shape parameter (sigma, alpha) and store it as a float."""
+    value = _number(getattr(dist, name), f"{type(dist).__name__}.{name}", positive=True)
+    object.__setattr__(dist, name, value)
+
+
+def _duration(value: Any, path: str, *, positive: bool = False) -> float:
+    """A number of seconds, checked as a config duration is (:func:`parse_duration`)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(path, f"expected a number of seconds, got {value!r}")
+    return parse_duration(float(value), path, allow_zero=not positive)
+
+
 @dataclass(frozen=True, slots=True)
 class Constant:
     """Always ``value`` seconds."""
 
     value: float
+
+    def __post_init__(self) -> None:
+        _seconds(self, "value")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, self.value)
@@ -84,6 +109,10 @@ class Uniform:
     low: float
     high: float
 
+    def __post_init__(self) -> None:
+        if _seconds(self, "high") < _seconds(self, "low"):
+            raise ConfigError("Uniform.high", f"must be at least low, got {self.high!r}")
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.uniform(self.low, self.high, n)
 
@@ -100,6 +129,9 @@ class Exponential:
     """Exponential with the given mean; P(X <= t) = 1 - exp(-t / mean)."""
 
     mean_s: float
+
+    def __post_init__(self) -> None:
+        _seconds(self, "mean_s", positive=True)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.exponential(self.mean_s, n)
@@ -118,6 +150,10 @@ class Normal:
 
     mu: float
     std: float
+
+    def __post_init__(self) -> None:
+        _seconds(self, "mu")  # a negative mean would make redrawing negatives run for ever
+        _seconds(self, "std")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         out = rng.normal(self.mu, self.std, n)
@@ -147,6 +183,10 @@ class LogNormal:
     median: float
     sigma: float
 
+    def __post_init__(self) -> None:
+        _seconds(self, "median", positive=True)
+        _shape(self, "sigma")
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.lognormal(math.log(self.median), self.sigma, n)
 
@@ -165,6 +205,10 @@ class Pareto:
     scale: float
     alpha: float
 
+    def __post_init__(self) -> None:
+        _seconds(self, "scale", positive=True)
+        _shape(self, "alpha")
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.scale * (1.0 + rng.pareto(self.alpha, n))
 
@@ -182,6 +226,20 @@ class Mixture:
 
     components: tuple[Distribution, ...]
     weights: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        comps, weights = self.components, self.weights
+        if not isinstance(comps, tuple) or not comps:
+            raise ConfigError("Mixture.components", "expected a non-empty tuple of distributions")
+        for i, comp in enumerate(comps):
+            if not isinstance(comp, Distribution):
+                raise ConfigError(f"Mixture.components[{i}]", f"not a distribution: {comp!r}")
+        if not isinstance(weights, tuple) or len(weights) != len(comps):
+            raise ConfigError("Mixture.weights", f"expected a tuple of {len(comps)} weights")
+        for i, weight in enumerate(weights):
+            _number(weight, f"Mixture.weights[{i}]", positive=True)
+        if not math.isclose(sum(weights), 1.0, rel_tol=1e-9):
+            raise ConfigError("Mixture.weights", f"must sum to 1, got {sum(weights)!r}")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         which = rng.choice(len(self.components), size=n, p=self.weights)
@@ -209,6 +267,12 @@ class Empirical:
     """Resample uniformly from measured ``samples`` (seconds)."""
 
     samples: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.samples, tuple) or not self.samples:
+            raise ConfigError("Empirical.samples", "expected a non-empty tuple of seconds")
+        for i, sample in enumerate(self.samples):
+            _duration(sample, f"Empirical.samples[{i}]")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.asarray(self.samples)[rng.integers(0, len(self.samples), n)]
@@ -346,15 +410,13 @@ _MAX_PARAMETER = 1e6
 
 
 def _number(value: Any, path: str, *, positive: bool = False) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not -_MAX_PARAMETER <= value <= _MAX_PARAMETER  # NaN fails too
-    ):
+    """A shape parameter or weight: a real number (numpy's too) in 0..1e6, as a float."""
+    number = float(value) if isinstance(value, numbers.Real) else math.nan
+    if isinstance(value, bool) or not -_MAX_PARAMETER <= number <= _MAX_PARAMETER:  # NaN fails
         raise ConfigError(path, f"expected a number up to {_MAX_PARAMETER:g}, got {value!r}")
-    if value < 0 or (positive and value == 0):
+    if number < 0 or (positive and number == 0):
         raise ConfigError(path, f"expected a {'positive' if positive else 'non-negative'} number")
-    return float(value)
+    return number
 
 
 _KINDS = (
