@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +179,217 @@ def test_replace_takes_numbers_as_seconds_like_the_rest_of_the_python_api() -> N
     assert cfg.anti_entropy == 0.25 and cfg.lag == edgekv.lowlevel.Constant(0.2)
     with pytest.raises(ConfigError, match="anti_entropy"):
         cfg.replace(anti_entropy=0)
-    with pytest.raises(ConfigError, match="store.compact"):
+    with pytest.raises(ConfigError, match="^compact: expected true or false"):
         cfg.replace(compact="yes")
+
+
+US, UK, JP = "East US", "UK South", "Japan East"
+WINDOW = edgekv.lowlevel.PartitionWindow
+
+
+def _default_rtt_with(**pairs: float) -> dict[tuple[str, str], float]:
+    """The default RTTs (seconds) with ``US_JP=0.02``-style pairs changed both ways."""
+    rtt = dict(edgekv.default_config().rtt)
+    names = {"US": US, "UK": UK, "JP": JP}
+    for key, seconds in pairs.items():
+        a, b = (names[n] for n in key.split("_"))
+        rtt[(a, b)] = rtt[(b, a)] = seconds
+    return rtt
+
+
+BAD_REPLACEMENTS: list[tuple[str, dict[str, Any], str, str]] = [
+    # (what, changes, path, message)
+    ("systems not a mapping", {"systems": 5}, "systems", "expected a mapping"),
+    ("systems option not a scalar", {"systems": {"single-home": {"hosts": [{"a": 1}]}}},
+     "systems.single-home.hosts", "expected a scalar or a list"),
+    ("prices not a mapping", {"prices": 3}, "prices", "expected a mapping"),
+    ("unknown price", {"prices": {"nope": 1}}, "prices.nope", "unknown price; allowed: "),
+    ("negative price in Prices",
+     {"prices": edgekv.lowlevel.Prices(transfer_per_gb=-1.0)},
+     "prices.transfer_per_gb", "expected USD"),
+    ("partitions not a list", {"partitions": 1}, "partitions", "expected a list"),
+    ("partition not a window", {"partitions": [1]}, "partitions[0]",
+     "expected a PartitionWindow or a mapping"),
+    ("partition with an unknown region", {"partitions": [WINDOW(US, "Nowhere", 0.0, 1.0)]},
+     "partitions[0].between[1]", "unknown region 'Nowhere'; known: "),
+    ("partition ending before it starts", {"partitions": [WINDOW(US, UK, 2.0, 1.0)]},
+     "partitions[0].end", "must be after start"),
+    ("partition mapping with a bad duration",
+     {"partitions": [{"between": [US, UK], "start": -1, "end": 1}]},
+     "partitions[0].start", "non-negative"),
+    ("route_inflation not a number", {"route_inflation": "x"}, "route_inflation",
+     "expected a number in 1..100"),
+    ("route_inflation below 1", {"route_inflation": 0.5}, "route_inflation", "1..100"),
+    ("rtt not a mapping", {"rtt": 1}, "rtt", "expected a mapping of (from, to) region pairs"),
+    ("rtt key not a pair", {"rtt": {US: 0.1}}, "rtt['East US']", "expected a (from, to) pair"),
+    ("rtt with an unknown region", {"rtt": {(US, "Mars"): 0.1}}, "rtt[('East US', 'Mars')]",
+     "unknown region 'Mars'"),
+    ("rtt in ms by mistake", {"rtt": _default_rtt_with(US_UK=78)},
+     "rtt[('East US', 'UK South')]", "expected a number of seconds in 0..60"),
+    ("rtt below the fiber floor", {"rtt": _default_rtt_with(US_JP=0.02)},
+     "rtt[('East US', 'Japan East')]", "below the fiber floor"),
+    ("rtt row missing regions", {"rtt": {(US, UK): 0.078, (UK, US): 0.078}},
+     "rtt[('East US', ...)]", "row lists some regions but not"),
+    ("rtt to itself", {"rtt": {(US, US): 0.01}}, "rtt[('East US', 'East US')]", "must be 0"),
+    ("regions not a list", {"regions": 5}, "regions", "expected a list, got int"),
+    ("no regions", {"regions": []}, "regions", "non-empty"),
+    ("region not a RegionSpec", {"regions": [3]}, "regions[0]",
+     "expected a RegionSpec or a mapping"),
+    ("region latitude out of range", {"regions": [{"name": "A", "lat": 100, "lon": 0}]},
+     "regions[0].lat", "-90..90"),
+    ("region with an unknown field", {"regions": [{"name": "A", "lat": 0, "lon": 0, "x": 1}]},
+     "regions[0].x", "unknown field"),
+    ("region skew beyond a day", {"regions": [{"name": "A", "lat": 0, "lon": 0,
+                                                "clock_skew": -90000.0}]},
+     "regions[0].clock_skew", "at most 86400s"),
+    ("a measured topology gains a region without RTTs",
+     {"regions": [*edgekv.default_config().regions, {"name": "X", "lat": 0, "lon": 0}]},
+     "regions", "rtt does not fit the new regions"),
+    ("link_lag not a mapping", {"link_lag": 2}, "link_lag", "expected a mapping of (from, to)"),
+    ("link_lag with an unknown region", {"link_lag": {(US, "Moon"): "1ms"}},
+     "link_lag[('East US', 'Moon')]", "unknown region 'Moon'"),
+    ("link_lag with a negative lag", {"link_lag": {(US, UK): -1}},
+     "link_lag[('East US', 'UK South')]", "non-negative"),
+    ("link_lag with a bad spec", {"link_lag": {(US, UK): "weibull:3ms,2"}},
+     "link_lag[('East US', 'UK South')]", "unknown distribution"),
+    ("lag longer than the grace", {"tombstone_grace": 60.0, "link_lag": {(US, UK): 120.0}},
+     "tombstone_grace", "shorter than the largest replication lag median"),
+    ("unknown keyword", {"nonsense": 1}, "nonsense",
+     "not a field Config.replace takes; allowed: regions, rtt, route_inflation"),
+    ("private field", {"_by_name": {}}, "_by_name", "not a field Config.replace takes"),
+    ("derived rtt_measured", {"rtt_measured": frozenset()}, "rtt_measured", "replace rtt"),
+    ("derived systems_need_units", {"systems_need_units": frozenset()}, "systems_need_units",
+     "replace systems"),
+    ("source not a string", {"source": 3}, "source", "expected a string"),
+    ("request_timeout of None", {"request_timeout": None}, "request_timeout",
+     "expected a duration"),
+    ("service_time beyond a year", {"service_time": 1e12}, "service_time", "at most"),
+    ("lag not finite", {"lag": float("nan")}, "lag", "non-negative number of seconds"),
+    ("duplicate above 1", {"duplicate": 1.5}, "duplicate", "probability in 0..1"),
+    ("bad clock", {"clock": "atomic"}, "clock", "allowed: hlc, wall"),
+    ("anti_entropy below 10 ms", {"anti_entropy": 0.001}, "anti_entropy", "minimum of 10 ms"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("what", "changes", "path", "message"),
+    BAD_REPLACEMENTS,
+    ids=[case[0] for case in BAD_REPLACEMENTS],
+)
+def test_replace_refuses_each_bad_value_naming_its_field(
+    what: str, changes: dict[str, Any], path: str, message: str
+) -> None:
+    cfg = edgekv.default_config()
+    before = edgekv.default_config()
+    given = copy.deepcopy(changes)
+    with pytest.raises(ConfigError) as info:
+        cfg.replace(**changes)
+    assert info.value.path == path, f"{what}: {info.value}"
+    assert message in info.value.reason, info.value
+    # nothing was half-applied: the config and the arguments are as they were
+    assert cfg == before
+    assert cfg.names == before.names and cfg.region(UK) == before.region(UK)
+    assert changes == given
+
+
+def test_replace_takes_every_field_but_the_derived_ones() -> None:
+    with pytest.raises(ConfigError) as info:
+        edgekv.default_config().replace(nonsense=1)
+    allowed = set(info.value.reason.split("allowed: ")[1].split(", "))
+    fields = {f.name for f in dataclasses.fields(edgekv.Config) if f.init}
+    assert allowed == fields - {"rtt_measured", "systems_need_units"}
+
+
+def _skewed(cfg: edgekv.Config, name: str, skew: float) -> tuple[Any, ...]:
+    return tuple(
+        dataclasses.replace(r, clock_skew=skew) if r.name == name else r for r in cfg.regions
+    )
+
+
+def test_replace_regions_keeps_the_measured_rtts_of_the_regions_kept() -> None:
+    cfg = edgekv.default_config()
+    sub = cfg.replace(regions=cfg.regions[6:3:-1])  # a subset, in another order
+    assert sub.names == tuple(r.name for r in cfg.regions[6:3:-1])
+    assert [r.index for r in sub.regions] == [0, 1, 2]
+    pairs = {(a, b) for a in sub.names for b in sub.names}
+    assert set(sub.rtt) == pairs
+    assert all(sub.rtt[p] == cfg.rtt[p] for p in pairs)
+    assert sub.rtt_measured == {(a, b) for a, b in pairs if a != b}
+    one = cfg.replace(regions=tuple(dataclasses.replace(r, weight=1.0) for r in cfg.regions[:1]))
+    assert dict(one.rtt) == {(US, US): 0.0} and not one.rtt_measured
+    skewed = cfg.replace(regions=_skewed(cfg, UK, -5.0), clock="wall")
+    assert skewed.region(UK).clock_skew == -5.0 and skewed.clock == "wall"
+    assert skewed.rtt == cfg.rtt and skewed.rtt_measured == cfg.rtt_measured
+    assert cfg.region(UK).clock_skew == 0.0
+
+
+def test_replace_regions_takes_the_yaml_spelling_and_derives_rtts_from_geography() -> None:
+    cfg = edgekv.default_config()
+    two = cfg.replace(
+        regions=[{"name": "A", "lat": 0, "lon": 0}, {"name": "B", "lat": 0, "lon": 10,
+                                                     "clock_skew": "-3ms"}],
+        link_lag={},
+    )  # fmt: skip
+    assert two.names == ("A", "B") and two.region("B").clock_skew == pytest.approx(-0.003)
+    floor = 2 * edgekv.lowlevel.great_circle_km(0, 0, 0, 10) / 204_000
+    assert two.rtt[("A", "B")] == pytest.approx(floor * cfg.route_inflation)
+    assert not two.rtt_measured
+    wider = two.replace(route_inflation=3)
+    assert wider.rtt[("B", "A")] == pytest.approx(floor * 3)
+    measured = two.replace(rtt={("A", "B"): 0.05, ("B", "A"): 0.05})
+    assert measured.rtt_measured == {("A", "B"), ("B", "A")}
+    assert measured.replace(route_inflation=3).rtt[("A", "B")] == 0.05
+
+
+def test_replace_regions_refuses_links_and_partitions_naming_a_dropped_region() -> None:
+    cfg = edgekv.default_config().replace(
+        link_lag={(US, UK): "exp:100ms"}, partitions=[WINDOW(US, JP, 1.0, 2.0)]
+    )
+    without_uk = tuple(r for r in cfg.regions if r.name != UK)
+    with pytest.raises(ConfigError, match=r"^regions: the config's link_lag .*'UK South'"):
+        cfg.replace(regions=without_uk)
+    kept = cfg.replace(regions=without_uk, link_lag={})
+    assert kept.partitions == cfg.partitions and UK not in kept.names
+    without_jp = tuple(r for r in cfg.regions if r.name != JP)
+    with pytest.raises(ConfigError, match=r"^regions: the config's partitions .*'Japan East'"):
+        cfg.replace(regions=without_jp, link_lag={})
+
+
+def test_replace_accepts_the_python_and_the_yaml_spellings() -> None:
+    cfg = edgekv.default_config()
+    out = cfg.replace(
+        link_lag={(US, UK): 0.5, (UK, US): "exp:100ms"},
+        partitions=[WINDOW(US, UK, 1.0, 2.0), {"between": [US, JP], "start": "1s", "end": 3}],
+        prices={"transfer_per_gb": 0.05},
+        source="test",
+    )
+    assert out.link_lag_for(US, UK) == edgekv.lowlevel.Constant(0.5)
+    assert out.link_lag_for(UK, US) == edgekv.lowlevel.Exponential(0.1)
+    assert out.partitions == (WINDOW(US, UK, 1.0, 2.0), WINDOW(US, JP, 1.0, 3.0))
+    assert out.prices == edgekv.lowlevel.Prices(transfer_per_gb=0.05)
+    assert out.replace(prices=out.prices).prices == out.prices
+    assert out.source == "test"
+    assert cfg.replace(rtt=cfg.rtt) == cfg
+
+
+def test_an_accepted_replace_shares_no_mutable_container_with_its_arguments() -> None:
+    cfg = edgekv.default_config()
+    hosts = [US]
+    options = {"single-home": {"hosts": hosts}}
+    links = {(US, UK): 0.5}
+    rtt = dict(cfg.rtt)
+    regions = list(cfg.regions)
+    out = cfg.replace(systems=options, link_lag=links, rtt=rtt, regions=regions)
+    hosts.append(UK)
+    options["replicated"] = {}
+    links[(UK, US)] = 0.5
+    rtt[(US, UK)] = 1.0
+    regions.pop()
+    assert out.systems == {"single-home": {"hosts": (US,)}}
+    assert dict(out.link_lag) == {(US, UK): edgekv.lowlevel.Constant(0.5)}
+    assert out.rtt == cfg.rtt and out.regions == cfg.regions
+    with pytest.raises(TypeError):
+        out.link_lag[(UK, US)] = edgekv.lowlevel.Constant(0.5)  # type: ignore[index]
 
 
 def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path) -> None:

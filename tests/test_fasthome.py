@@ -360,7 +360,7 @@ def test_an_answer_at_the_instant_of_an_acknowledgement_is_ordered_as_the_kernel
     acknowledged (service time = flush): both answers were scheduled when the ops reached
     the home, so the purchase's runs first, on both paths."""
     cfg = scenario_config().replace(service_time=SERVICE)
-    cfg = cfg.replace(systems={COLUMN: {"write_flush": f"{SERVICE!r}s"}})
+    cfg = cfg.replace(systems={COLUMN: {"write_flush": SERVICE}})
     work = _tiny([PURCHASE, LOGIN], [5.0, 5.0 + 2.0**-8], [0, 0])
     fast = single_home(work, cfg, 1, ["user-0"], EVALUATOR, COLUMN)
     event = run_system(work, cfg, 1, ["user-0"], EVALUATOR, COLUMN, [(COLUMN, "strong")], None)
@@ -406,7 +406,7 @@ def test_time_ties_are_left_to_the_kernel(
     kinds: list[int], times: list[float], regions: list[int]
 ) -> None:
     cfg = scenario_config().replace(service_time=SERVICE)
-    cfg = cfg.replace(systems={COLUMN: {"write_flush": f"{FLUSH!r}s"}})
+    cfg = cfg.replace(systems={COLUMN: {"write_flush": FLUSH}})
     work = _tiny(kinds, times, regions)
     keys = ["user-0"]
     assert single_home(work, cfg, 1, keys, EVALUATOR, COLUMN) is None

@@ -125,7 +125,7 @@ def test_session_level_matches_event_path(case: str, seed: int, period: float | 
 def test_session_level_matches_with_more_moves_and_any_session_wait(wait: float | None) -> None:
     cfg = scenario_config()
     if wait is not None:
-        cfg = cfg.replace(systems={"replicated": {"session_wait": f"{wait * 1000:g}ms"}})
+        cfg = cfg.replace(systems={"replicated": {"session_wait": wait}})
     scenario = EdgeFlags(users=3000, duration=30.0, seed=5, mobility=0.6)
     fast, event = both(scenario, cfg, SESSION)
     local, waited, forwarded = np.bincount(event.outcome, minlength=3)

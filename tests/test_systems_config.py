@@ -4,11 +4,12 @@ the system it configures, errors naming the field."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from edgekv import ConfigError, load_config
+from edgekv import Config, ConfigError, load_config
 from edgekv.lowlevel import Kernel, make_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,3 +54,44 @@ def test_bad_options_name_the_field(tmp_path: Path, systems: object, message: st
         cfg = load_config(_with_systems(tmp_path, systems))
         name = next(iter(systems))  # type: ignore[call-overload]
         make_store(name, cfg, 1, Kernel())
+
+
+def _option(cfg: Config, system: str, name: str) -> Any:
+    return getattr(make_store(system, cfg, 1, Kernel()), name)
+
+
+@pytest.mark.parametrize(
+    ("system", "option", "given", "seconds"),
+    [
+        ("single-home", "write_flush", 0.3, 0.3),
+        ("single-home", "write_flush", 2.0**-7, 2.0**-7),
+        ("single-home", "write_flush", "5ms", 0.005),
+        ("replicated", "session_wait", 0.05, 0.05),
+        ("workers-kv", "cache_ttl", 45, 45.0),
+    ],
+)
+def test_options_given_to_replace_take_numbers_as_seconds(
+    system: str, option: str, given: Any, seconds: float
+) -> None:
+    cfg = load_config(ROOT / "regions.yaml")
+    replaced = cfg.replace(systems={**cfg.systems, system: {option: given}})
+    assert (system, option) not in replaced.systems_need_units
+    assert _option(replaced, system, option) == seconds
+
+
+def test_a_bad_number_given_to_replace_names_the_option() -> None:
+    cfg = load_config(ROOT / "regions.yaml").replace(systems={"single-home": {"write_flush": -1}})
+    with pytest.raises(ConfigError, match="systems.single-home.write_flush: .*non-negative"):
+        make_store("single-home", cfg, 1, Kernel())
+
+
+def test_a_bare_number_read_from_yaml_still_needs_its_unit_after_replace(tmp_path: Path) -> None:
+    cfg = load_config(_with_systems(tmp_path, {"single-home": {"write_flush": 30}}))
+    other = cfg.replace(systems={**cfg.systems, "replicated": {"max_staleness": 1.0}})
+    assert ("single-home", "write_flush") in other.systems_need_units
+    with pytest.raises(ConfigError, match="systems.single-home.write_flush: .* needs a unit"):
+        make_store("single-home", other, 1, Kernel())
+    kept = other.replace(systems={**other.systems})
+    assert kept.systems_need_units == cfg.systems_need_units
+    fixed = other.replace(systems={**other.systems, "single-home": {"write_flush": 0.03}})
+    assert _option(fixed, "single-home", "write_flush") == 0.03

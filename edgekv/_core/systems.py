@@ -11,7 +11,7 @@ from typing import Any
 from .config import Config
 from .consistency import ReplicatedStore
 from .d1 import D1Replicas
-from .distributions import parse_duration
+from .distributions import Bare, parse_duration
 from .dynamodb import GlobalTableMREC, GlobalTableMRSC
 from .errors import ConfigError
 from .singlehome import SingleHome
@@ -33,8 +33,11 @@ SYSTEMS: dict[str, Callable[..., Store]] = {
 
 def make_store(system: str, cfg: Config, seed: int, scheduler: Scheduler, **options: Any) -> Store:
     """A new store of ``system`` with the config's ``systems.<system>`` options, overridden
-    by ``options`` (seconds for durations). ``ConfigError`` naming the system or the option
-    for an unknown name, an option the system does not take or a bad value."""
+    by ``options`` (seconds for durations). A duration option of the config is a string with
+    its unit, or a number of seconds unless it was read from a file (listed in
+    :attr:`Config.systems_need_units <edgekv.Config.systems_need_units>`: YAML durations
+    state their unit). ``ConfigError`` naming the system or the option for an unknown name,
+    an option the system does not take or a bad value."""
     factory = SYSTEMS.get(system)
     if factory is None:
         raise ConfigError("system", f"unknown system {system!r}; known: {', '.join(SYSTEMS)}")
@@ -45,7 +48,10 @@ def make_store(system: str, cfg: Config, seed: int, scheduler: Scheduler, **opti
         path = f"systems.{system}.{name}"
         if name not in accepted:
             raise ConfigError(path, f"unknown option; allowed: {', '.join(sorted(accepted))}")
-        merged[name] = parse_duration(value, path, bare="error") if name in durations else value
+        if name in durations:
+            bare: Bare = "error" if (system, name) in cfg.systems_need_units else "seconds"
+            value = parse_duration(value, path, bare=bare)
+        merged[name] = value
     for name in options:
         if name not in accepted:
             allowed = ", ".join(sorted(accepted))
