@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from edgekv import Config, ConfigError, load_config
-from edgekv.lowlevel import Kernel, make_store
+from edgekv.lowlevel import Constant, Exponential, Kernel, make_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +47,8 @@ def test_options_from_yaml_take_units_and_python_overrides_win(tmp_path: Path) -
         ({"single-home": {"jurisdiction": "mars"}}, "systems.single-home: jurisdiction must be"),
         ({"single-home": [1]}, "systems.single-home: expected a mapping"),
         ({"single-home": {"hosts": [{"a": 1}]}}, "systems.single-home.hosts: expected a scalar"),
+        ({"dynamodb-mrec": {"lag": 2}}, "systems.dynamodb-mrec.lag: .* needs a unit"),
+        ({"dynamodb-mrec": {"lag": "lognormal:-1s,0.5"}}, "systems.dynamodb-mrec.lag.median: "),
     ],
 )  # fmt: skip
 def test_bad_options_name_the_field(tmp_path: Path, systems: object, message: str) -> None:
@@ -61,22 +63,30 @@ def _option(cfg: Config, system: str, name: str) -> Any:
 
 
 @pytest.mark.parametrize(
-    ("system", "option", "given", "seconds"),
+    ("system", "option", "given", "expected"),
     [
         ("single-home", "write_flush", 0.3, 0.3),
         ("single-home", "write_flush", 2.0**-7, 2.0**-7),
         ("single-home", "write_flush", "5ms", 0.005),
         ("replicated", "session_wait", 0.05, 0.05),
         ("workers-kv", "cache_ttl", 45, 45.0),
+        ("dynamodb-mrec", "lag", 0.5, Constant(0.5)),
+        ("dynamodb-mrec", "lag", "exp:100ms", Exponential(0.1)),
     ],
 )
 def test_options_given_to_replace_take_numbers_as_seconds(
-    system: str, option: str, given: Any, seconds: float
+    system: str, option: str, given: Any, expected: Any
 ) -> None:
     cfg = load_config(ROOT / "regions.yaml")
     replaced = cfg.replace(systems={**cfg.systems, system: {option: given}})
     assert (system, option) not in replaced.systems_need_units
-    assert _option(replaced, system, option) == seconds
+    assert _option(replaced, system, option) == expected
+
+
+def test_a_misspelt_system_section_is_an_error_not_ignored(tmp_path: Path) -> None:
+    cfg = load_config(_with_systems(tmp_path, {"singel-home": {"write_flush": "30ms"}}))
+    with pytest.raises(ConfigError, match="systems.singel-home: unknown system; known: replic"):
+        make_store("replicated", cfg, 1, Kernel())
 
 
 def test_a_bad_number_given_to_replace_names_the_option() -> None:

@@ -267,16 +267,6 @@ class _GlobalTable(StoreBase):
         counts[name] = counts.get(name, 0) + 1
 
 
-def _lag(value: Any) -> Distribution:
-    """``lag`` as a distribution: a number of seconds or any distribution spec."""
-    path = "systems.dynamodb-mrec.lag"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if not 0 <= value < float("inf"):
-            raise ConfigError(path, f"expected seconds >= 0 or a distribution, got {value!r}")
-        return parse_distribution(f"{float(value)}s", path)
-    return parse_distribution(value, path)
-
-
 class GlobalTableMREC(_GlobalTable):
     """DynamoDB global table in multi-Region eventual consistency: local writes, per-item
     asynchronous replication after ``lag``, item-level last writer wins. An operation costs
@@ -284,6 +274,8 @@ class GlobalTableMREC(_GlobalTable):
 
     system = "dynamodb-mrec"
     levels: tuple[Level, ...] = (Level.EVENTUAL, Level.STRONG)
+    distribution_options = ("lag",)
+    """Options that YAML spells as a distribution, durations with their unit."""
 
     def __init__(
         self,
@@ -294,7 +286,7 @@ class GlobalTableMREC(_GlobalTable):
         lag: Any = DEFAULT_LAG,
         stream: int = STREAM_MREC,
     ) -> None:
-        self.lag = _lag(lag)
+        self.lag = parse_distribution(lag, "systems.dynamodb-mrec.lag")
         """Replication delay added to the one-way network delay, per item and destination
         (seconds, or a distribution spec such as ``"lognormal:500ms,0.5"``)."""
         super().__init__(cfg, seed, scheduler, stream=stream)

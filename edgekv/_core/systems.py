@@ -11,7 +11,7 @@ from typing import Any
 from .config import Config
 from .consistency import ReplicatedStore
 from .d1 import D1Replicas
-from .distributions import Bare, parse_duration
+from .distributions import Bare, parse_distribution, parse_duration
 from .dynamodb import GlobalTableMREC, GlobalTableMRSC
 from .errors import ConfigError
 from .singlehome import SingleHome
@@ -41,16 +41,22 @@ def make_store(system: str, cfg: Config, seed: int, scheduler: Scheduler, **opti
     factory = SYSTEMS.get(system)
     if factory is None:
         raise ConfigError("system", f"unknown system {system!r}; known: {', '.join(SYSTEMS)}")
+    for named in cfg.systems:  # a misspelt section would otherwise be ignored for good
+        if named not in SYSTEMS:
+            raise ConfigError(f"systems.{named}", f"unknown system; known: {', '.join(SYSTEMS)}")
     accepted = set(inspect.signature(factory).parameters) - {"cfg", "seed", "scheduler"}
     durations = set(getattr(factory, "duration_options", ()))
+    distributions = set(getattr(factory, "distribution_options", ()))
     merged: dict[str, Any] = {}
     for name, value in cfg.systems.get(system, {}).items():
         path = f"systems.{system}.{name}"
         if name not in accepted:
             raise ConfigError(path, f"unknown option; allowed: {', '.join(sorted(accepted))}")
+        bare: Bare = "error" if (system, name) in cfg.systems_need_units else "seconds"
         if name in durations:
-            bare: Bare = "error" if (system, name) in cfg.systems_need_units else "seconds"
             value = parse_duration(value, path, bare=bare)
+        elif name in distributions:
+            value = parse_distribution(value, path, bare=bare)
         merged[name] = value
     for name in options:
         if name not in accepted:
