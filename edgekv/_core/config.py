@@ -355,6 +355,13 @@ def _known(name: Any, path: str, names: set[str]) -> str:
     return name
 
 
+def _distinct(pair: tuple[str, str], path: str) -> tuple[str, str]:
+    """A link or partition's two regions, which must differ (a region has no link to itself)."""
+    if pair[0] == pair[1]:
+        raise ConfigError(path, f"expected two different regions, got {pair[0]!r} twice")
+    return pair
+
+
 def _pair(key: Any, path: str, names: set[str]) -> tuple[str, str]:
     """A ``(from, to)`` key of ``rtt`` or ``link_lag`` given to :meth:`Config.replace`."""
     if not isinstance(key, tuple) or len(key) != 2:
@@ -525,6 +532,7 @@ def _partitions(
             raise ConfigError(f"{ipath}.between", "expected a list of two region names")
         for j, name in enumerate(pair):
             _known(name, f"{ipath}.between[{j}]", names)
+        _distinct((pair[0], pair[1]), f"{ipath}.between")
         start = _seconds(spec.get("start", 0), f"{ipath}.start", bare)
         end = _seconds(spec.get("end"), f"{ipath}.end", bare)
         if end <= start:
@@ -563,6 +571,7 @@ def _build_unchecked(raw: Any, source: str) -> Config:
         spec = mapping_field(item, path, ("from", "to", "lag"))
         src = _known(spec.get("from"), f"{path}.from", names)
         dst = _known(spec.get("to"), f"{path}.to", names)
+        _distinct((src, dst), f"{path}.to")
         links[(src, dst)] = _distribution(spec.get("lag"), f"{path}.lag", "error")
     store = mapping_field(
         top.get("store"), "store", ("granularity", "clock", "tombstone_grace", "compact")
@@ -715,7 +724,7 @@ def _link_lag(value: Any, names: set[str]) -> Mapping[tuple[str, str], Distribut
     out: dict[tuple[str, str], Distribution] = {}
     for key, lag in value.items():
         path = f"link_lag[{key!r}]"
-        out[_pair(key, path, names)] = _distribution(lag, path, "seconds")
+        out[_distinct(_pair(key, path, names), path)] = _distribution(lag, path, "seconds")
     return MappingProxyType(out)
 
 
