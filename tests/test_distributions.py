@@ -144,3 +144,10 @@ def test_numpy_parameters_are_stored_as_floats() -> None:
     dist = dists.LogNormal(np.float64(0.3), np.int64(1))  # type: ignore[arg-type]
     assert type(dist.median) is float and type(dist.sigma) is float
     assert dist == dists.LogNormal(0.3, 1.0)
+
+
+def test_the_path_is_optional_in_python() -> None:
+    assert parse_distribution(0.3) == dists.Constant(0.3)
+    assert parse_duration("5ms") == 0.005
+    with pytest.raises(ConfigError, match=r"^distribution\.median: expected a positive"):
+        parse_distribution("lognormal:-1s,0.5")

@@ -333,10 +333,19 @@ def mapping_field(value: Any, path: str, allowed: Sequence[str]) -> Mapping[str,
         return {}
     if not isinstance(value, Mapping):
         raise ConfigError(path, f"expected a mapping, got {type(value).__name__}")
+    before: Any = None
     for key in value:
         if key not in allowed:
             where = f"{path}.{key}" if path else str(key)
-            raise ConfigError(where, f"unknown field; allowed: {', '.join(allowed)}")
+            hint = ""
+            if value[key] is None and isinstance(value.get(before), str):
+                # {lag: lognormal:5s,0.5} in flow-style YAML: the comma split the value
+                hint = (
+                    f"; in flow-style YAML ({{...}}) quote a value that has a comma: "
+                    f'{before}: "{value[before]},{key}"'
+                )
+            raise ConfigError(where, f"unknown field; allowed: {', '.join(allowed)}{hint}")
+        before = key
     return value
 
 

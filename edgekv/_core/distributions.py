@@ -360,7 +360,7 @@ files and the command line, where every duration states its unit)."""
 
 
 def parse_duration(
-    value: Any, path: str, *, allow_zero: bool = True, bare: Bare = "seconds"
+    value: Any, path: str = "duration", *, allow_zero: bool = True, bare: Bare = "seconds"
 ) -> float:
     """Parse ``300ms``, ``0.3s``, ``2m`` into seconds (at most :data:`MAX_DURATION`); a bare
     number is seconds, or with ``bare="error"`` a :class:`ConfigError` asking for a unit (0
@@ -511,11 +511,14 @@ def _from_fields(kind: str, spec: Mapping[str, Any], path: str, bare: Bare) -> D
     return Mixture(tuple(dists), tuple(w / total for w in weights))
 
 
-def parse_distribution(spec: Any, path: str, *, bare: Bare = "seconds") -> Distribution:
+def parse_distribution(
+    spec: Any, path: str = "distribution", *, bare: Bare = "seconds"
+) -> Distribution:
     """Build a distribution from a mapping (``{dist: lognormal, median: 300ms, sigma: 0.5}``),
     a compact string (``lognormal:300ms,0.5``, ``exp:100ms``, ``300ms`` for a constant) or a
     number of seconds (with ``bare="error"``, as in YAML and on the command line, a number
-    without a unit is an error). Errors name ``path`` and the allowed values."""
+    without a unit is an error). Errors name ``path`` (``distribution`` unless given) and
+    the allowed values."""
     if isinstance(spec, Distribution):
         return spec
     if isinstance(spec, int | float) and not isinstance(spec, bool):

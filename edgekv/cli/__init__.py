@@ -123,6 +123,8 @@ def _run(argv: Sequence[str] | None) -> int:
         except EdgekvError as exc:
             print(f"edgekv {args.command}: error: {exc}", file=sys.stderr)
             return 2
+        except BrokenPipeError:  # stdout's reader went away: main() ends quietly
+            raise
         except OSError as exc:  # an output that failed mid-run (disk full, removed folder)
             where = f"{exc.filename}: " if exc.filename else ""
             print(f"edgekv {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
