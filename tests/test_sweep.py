@@ -28,8 +28,13 @@ SMALL = ["--users", "200", "--duration", "4s", "--mobility", "0.5", "--seed", "5
         ("store.granularity", "field,item", ["field", "item"], ["field", "item"]),
         ("systems.workers-kv.cache_ttl", "30s..90s/3", ["30s", "60s", "90s"], None),
         ("lag.sigma", "0.25,1", ["0.25", "1"], [0.25, 1.0]),
+        # a compact distribution spelling keeps its own commas
+        ("replication.lag", "exp:100ms,lognormal:300ms,0.5", ["exp:100ms", "lognormal:300ms,0.5"],
+         ["exp:100ms", "lognormal:300ms,0.5"]),
+        ("replication.lag", "lognorm:1s,1,uniform:1ms,2ms", ["lognorm:1s,1", "uniform:1ms,2ms"],
+         None),
     ],
-)
+)  # fmt: skip
 def test_values_lists_and_ranges(
     param: str, text: str, labels: list[str], values: list[object] | None
 ) -> None:

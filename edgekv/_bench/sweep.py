@@ -32,6 +32,7 @@ from .._core.distributions import (
     median,
     parse_distribution,
     parse_duration,
+    split_values,
 )
 from .._core.errors import ConfigError
 from .._core.kernel import Kernel
@@ -202,7 +203,7 @@ def parse_values(param: str, text: str | None) -> list[tuple[Any, str]]:
         if path not in PARAMS:
             raise ConfigError(path, "give its values: --param PATH=VALUES")
         text = PARAMS[path][1]
-    items = [s.strip() for s in text.split(",")]
+    items = split_values(text)
     if not all(items):
         raise ConfigError(path, f"expected a comma-separated list, got {text!r}")
     out: list[tuple[Any, str]] = []

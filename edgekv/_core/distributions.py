@@ -34,6 +34,7 @@ __all__ = [
     "parse_duration",
     "parse_duration_list",
     "median",
+    "split_values",
 ]
 
 
@@ -553,6 +554,22 @@ def parse_distribution(
             f"{path}.dist", f"unknown distribution {raw_kind!r}; allowed: {', '.join(_KINDS)}"
         )
     return _from_fields(kind, spec, path, bare)
+
+
+def split_values(text: str) -> list[str]:
+    """A comma-separated list of values (stripped) in which a compact distribution spelling
+    keeps its own commas: ``"exp:100ms,lognormal:300ms,0.5"`` -> ``["exp:100ms",
+    "lognormal:300ms,0.5"]``. O(len(text))."""
+    pieces = [piece.strip() for piece in text.split(",")]
+    out: list[str] = []
+    i = 0
+    while i < len(pieces):
+        kind, sep, _ = pieces[i].partition(":")
+        kind = _ALIASES.get(kind.strip().lower(), kind.strip().lower())
+        width = len(_POSITIONAL[kind]) if sep and kind in _POSITIONAL else 1
+        out.append(",".join(pieces[i : i + width]))
+        i += width
+    return out
 
 
 def _compact_field(text: str, spec: Mapping[str, Any], path: str) -> Distribution:
