@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
@@ -327,6 +328,42 @@ async def test_size_field_and_user_limits_answer_413_and_429() -> None:
         assert sorted(api.cluster["Japan East"].keys()) == ["acme-shop:a", "acme-shop:b"]
 
 
+@pytest.mark.asyncio
+async def test_metrics_count_unknown_methods_under_one_label() -> None:
+    """aiohttp's pure-Python parser (no C extension, or AIOHTTP_NO_EXTENSIONS=1) takes any
+    token of up to 8 KB as a method: each new one added a series to /metrics, without bound."""
+    async with live(example_keys()) as api:
+        metrics = api.server.metrics["East US"]
+        for i in range(1000):
+            metrics.record("unmatched", f"M{i:04}" * 1000, 405, 0.001)
+        url = api.server.urls["East US"] + "/metrics"
+        async with api.session.get(url) as resp:
+            text = await resp.text()
+        assert "M0001" not in text
+        assert 'route="unmatched",method="other",status="405"} 1000' in text
+        assert len(metrics.requests) == 2  # and the GET /metrics
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("system", ["replicated", "single-home"])
+async def test_rewriting_one_user_for_ever_keeps_memory_bounded(system: str) -> None:
+    """The cluster's write history (``cluster.history``) kept a copy of every write's document
+    for the life of the process: PATCHes rewriting existing users (no quota applies) grew a
+    server without bound, about 2 KB a write."""
+    async with (
+        Cluster(seed=5, lag="20ms", system=system) as cluster,
+        EdgeServer(cluster, example_keys(), port_base=0, limits=Limits(max_history=20)) as srv,
+        aiohttp.ClientSession() as session,
+    ):
+        api = Live(cluster, srv, session)
+        for i in range(100):
+            user = {"user_id": "ana", "customData": {"stars": i, f"k{i % 7}": "x" * 100}}
+            assert (await api.call("PATCH", "/v1/edgedb/ana", user))[0] == 200
+        await cluster.settle()
+        assert len(cluster.history) <= 40
+        assert cluster.history.last("acme-shop:ana").doc["customData"]["stars"] == 99
+
+
 async def _partial_header(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     host, port = url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
@@ -384,6 +421,75 @@ async def test_a_slow_body_times_out_with_408() -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         writer.close()
         assert head.startswith(b"HTTP/1.1 408")
+
+
+@pytest.mark.asyncio
+async def test_100_continue_is_sent_only_for_a_body_that_will_be_read() -> None:
+    async with live(example_keys()) as api:
+        host, port = api.server.urls["East US"].removeprefix("http://").split(":")
+        body = json.dumps({"user_id": "ana", "name": "Ana"}).encode()
+        head = (
+            b"PATCH /v1/edgedb/ana HTTP/1.1\r\nHost: x\r\nAuthorization: "
+            + SHOP.encode()
+            + b"\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n"
+        )
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(head % len(body))
+        assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(body)
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        writer.close()
+        # too big to take, or no key: the answer comes at once, without inviting the body
+        for request, status in [
+            (head % (1 << 20), b"413"),
+            (head.replace(SHOP.encode(), b"nope") % len(body), b"401"),
+        ]:
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(request)
+            assert (await reader.readuntil(b"\r\n")).split(b" ")[1] == status
+            writer.close()
+        stored = await api.cluster["East US"].get("acme-shop:ana")
+        assert stored == {"user_id": "ana", "name": "Ana"}
+
+
+async def _unread_pipeline(url: str) -> socket.socket:
+    """A connection that pipelines 400 requests for the 40 KB OpenAPI document (16 MB of
+    answers) through a small receive buffer and never reads a byte of them."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (host, int(port)))
+    await loop.sock_sendall(sock, b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * 400)
+    return sock
+
+
+@pytest.mark.asyncio
+async def test_clients_that_never_read_their_answers_are_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each stalled connection once held its slot under the cap for ever (aiohttp waits on
+    the flush without a timeout), so two of them shut the region out."""
+    caplog.set_level(logging.INFO)
+    limits = Limits(max_connections=2, send_timeout=0.3)
+    async with live(example_keys(), limits) as api:
+        stalled = [await _unread_pipeline(api.server.urls["UK South"]) for _ in range(2)]
+        try:
+            status = 503
+            for _ in range(600):  # a hang guard of about a minute, not a deadline
+                status, _ = await api.call(
+                    "POST", "/v1/variables", {"user_id": "a"}, region="UK South"
+                )
+                if status == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert status == 200
+        finally:
+            for sock in stalled:
+                sock.close()
+    assert "answers unread" in caplog.text
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 # -- logs -------------------------------------------------------------------------------

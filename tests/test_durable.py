@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import urllib.request
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import msgpack
 import pytest
 
-from edgekv.lowlevel import DurableStore
+from edgekv import Cluster, load_config
+from edgekv.lowlevel import DurableStore, EdgeServer, load_keys
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SHOP = "dvc_server_acme_shop_1"
@@ -114,11 +119,69 @@ def test_without_data_dir_the_banner_says_in_memory(tmp_path: Path) -> None:
 
 def test_the_newest_field_wins_over_regions(tmp_path: Path) -> None:
     store = DurableStore(tmp_path, ["East US", "UK South"])
-    store.record("East US", "p:a", {"name": "old", "country": "US"}, at=1.0)
-    store.record("UK South", "p:a", {"name": "new"}, at=2.0)
-    store.record("East US", "p:a", {"name": "stale"}, at=1.5)
-    assert store.newest() == {"p:a": ("UK South", {"name": "new", "country": "US"})}
+    store.record("East US", "p:a", {"name": "old", "country": "US"}, at=1.0, version=10)
+    store.record("UK South", "p:a", {"name": "new"}, at=2.0, version=30)
+    store.record("East US", "p:a", {"name": "stale"}, at=1.5, version=20)
+    # acknowledged later by a wall clock that stepped back: the version still orders it
+    store.record("East US", "p:a", {"country": "GB"}, at=0.5, version=40)
+    assert store.newest() == {"p:a": ("East US", {"name": "new", "country": "GB"})}
     store.close()
     reopened = DurableStore(tmp_path, ["East US", "UK South"])
-    assert reopened.newest()["p:a"][1]["name"] == "new"
+    assert reopened.newest()["p:a"][1] == {"name": "new", "country": "GB"}
+    # versions start again after a restart: a later run's writes win whatever their version
+    reopened.record("UK South", "p:a", {"country": "FR"}, at=0.1, version=1)
+    assert reopened.newest()["p:a"] == ("UK South", {"name": "new", "country": "FR"})
     reopened.close()
+
+
+def test_a_database_from_before_versions_opens_and_its_rows_come_first(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "east-us.sqlite3") as db:
+        db.execute(
+            "CREATE TABLE fields (key TEXT NOT NULL, field TEXT NOT NULL, at REAL NOT NULL,"
+            " value BLOB NOT NULL, PRIMARY KEY (key, field))"
+        )
+        db.execute("INSERT INTO fields VALUES ('p:a', 'name', 5e9, ?)", (msgpack.packb("old"),))
+    db.close()
+    store = DurableStore(tmp_path, ["East US"])
+    assert store.run == 1 and store.newest() == {"p:a": ("East US", {"name": "old"})}
+    store.record("East US", "p:a", {"name": "new"}, at=1.0, version=1)
+    assert store.newest() == {"p:a": ("East US", {"name": "new"})}
+    store.close()
+
+
+SKEWED = "lon: -0.13, weight: 0.1}"
+
+
+@pytest.mark.asyncio
+async def test_a_restart_keeps_the_values_every_region_served(tmp_path: Path) -> None:
+    """UK South's clock runs 5 s behind, so its write made before East US's reached it loses
+    last-writer-wins everywhere; the store ordered writes by wall time instead, and after a
+    restart every region served UK South's value."""
+    text = (resources.files("edgekv") / "data" / "regions.yaml").read_text()
+    assert SKEWED in text
+    (tmp_path / "regions.yaml").write_text(text.replace(SKEWED, SKEWED[:-1] + ", clock_skew: -5s}"))
+    cfg = load_config(tmp_path / "regions.yaml")
+    keys = load_keys(EXAMPLES / "keys.yaml")
+
+    async def serve(*writes: tuple[str, str]) -> set[Any]:
+        store = DurableStore(tmp_path / "data", list(cfg.names))
+        try:
+            async with (
+                Cluster(cfg, seed=1, lag="50ms") as cluster,
+                EdgeServer(cluster, keys, port_base=0, durable=store) as server,
+                aiohttp.ClientSession() as session,
+            ):
+                cluster.isolate("UK South")
+                for region, name in writes:
+                    url = server.urls[region] + "/v1/edgedb/ana"
+                    body = {"user_id": "ana", "name": name}
+                    async with session.patch(url, json=body, headers={"Authorization": SHOP}) as r:
+                        assert r.status == 200
+                cluster.heal()
+                await cluster.settle()
+                return {(await region.get("acme-shop:ana") or {}).get("name") for region in cluster}
+        finally:
+            store.close()
+
+    assert await serve(("East US", "first"), ("UK South", "second")) == {"first"}
+    assert await serve() == {"first"}

@@ -287,6 +287,23 @@ BAD_INPUTS: list[tuple[str, str, str, Any, dict[str, Any], int]] = [
     ),
     ("unknown route", "POST", "/v1/nothing", {"user_id": "ana"}, {}, 404),
     ("wrong method", "GET", "/v1/variables", None, {}, 405),
+    ("wrong method, no body", "DELETE", "/v1/edgedb/ana", None, {}, 405),
+    (
+        "unknown expectation",
+        "PATCH",
+        "/v1/edgedb/ana",
+        {"user_id": "ana", "name": "Ana"},
+        {"headers": {"Expect": "200-ok"}},
+        417,
+    ),
+    (
+        "unknown expectation, unknown route",
+        "GET",
+        "/nothing",
+        None,
+        {"headers": {"Expect": "x"}},
+        417,
+    ),
 ]
 
 

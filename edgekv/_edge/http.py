@@ -25,9 +25,10 @@ from importlib import resources
 from typing import Any
 
 import msgpack
-from aiohttp import http_exceptions, web
+from aiohttp import HttpVersion11, hdrs, http_exceptions, web
 
 from .._core.mesh import Mesh
+from .._core.singlehome import SingleHome
 from .._core.store import Outcome
 from .._drivers.cluster import Cluster, Unavailable
 from ..flags import User, UserError
@@ -47,6 +48,11 @@ _BAD_KEY = "Invalid SDK key, or not allowed to do this"
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 _JSON_HEADERS = {"Content-Type": "application/json"}
+_UNMATCHED = "unmatched"
+"""The route (its name, and its label in /metrics) of requests no endpoint takes."""
+_METHODS = frozenset(hdrs.METH_ALL)
+"""Methods counted under their own name in /metrics; any other is counted as ``other`` (the
+pure-Python HTTP parser takes any token as a method, so names would add series without bound)."""
 
 log = logging.getLogger("edgekv.http")
 
@@ -102,8 +108,9 @@ class RegionMetrics:
         self.events = 0
 
     def record(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one answered request. O(1) amortised."""
-        key = (route, method, status)
+        """Count one answered request (a method outside :data:`_METHODS` as ``other``).
+        O(1) amortised."""
+        key = (route, method if method in _METHODS else "other", status)
         self.requests[key] = self.requests.get(key, 0) + 1
         hist = self.latency.get(route)
         if hist is None:
@@ -238,6 +245,9 @@ class _RegionApi:
         start = time.perf_counter()
         aborted = False
         try:
+            expect = request.headers.get(hdrs.EXPECT)
+            if expect is not None and expect.lower() != "100-continue":
+                raise ApiError(417, f"Expect {expect!r} cannot be met: only 100-continue can")
             response = await handler(request)
         except ApiError as exc:
             response = _error(exc.status, exc.message, exc.data)
@@ -277,7 +287,8 @@ class _RegionApi:
                 _one_line(_message(response)),
             )
         resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
+        known = resource is not None and resource.name != _UNMATCHED
+        route = resource.canonical if known and resource is not None else _UNMATCHED
         self.metrics.record(route, request.method, response.status, time.perf_counter() - start)
         return response
 
@@ -318,6 +329,11 @@ class _RegionApi:
         length = request.content_length
         if length is not None and length > limit:
             raise ApiError(413, f"request body of {length} bytes exceeds {limit} bytes", close=True)
+        expect = request.headers.get(hdrs.EXPECT, "").lower() == "100-continue"
+        if expect and request.version >= HttpVersion11:
+            # invited only now, past the key and size checks (see _expect_in_handler)
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0  # the interim answer is not the response's
         try:
             async with asyncio.timeout(self.limits.body_timeout):
                 raw = await request.read()
@@ -468,6 +484,17 @@ class _RegionApi:
         except UserError as exc:
             raise ApiError(400, str(exc)) from None
 
+    async def unmatched(self, request: web.Request) -> web.Response:
+        """Any request no other route takes: 405 where another route has its path, else 404,
+        as aiohttp answers, but after this application's handling of ``Expect``."""
+        allowed: set[str] = set()
+        for resource in request.app.router.resources():
+            if resource.name != _UNMATCHED:
+                allowed |= (await resource.resolve(request))[1]
+        if allowed:
+            raise web.HTTPMethodNotAllowed(request.method, allowed)
+        raise web.HTTPNotFound()
+
     async def openapi(self, request: web.Request) -> web.Response:
         """``GET /openapi.json``: the OpenAPI 3.1 description of this API."""
         return web.Response(body=openapi_document(), content_type="application/json")
@@ -565,29 +592,36 @@ def make_app(
         live,
     )
     app = web.Application(middlewares=[api.middleware], client_max_size=limits.max_body)
-    app.add_routes(
-        [
-            web.patch("/v1/edgedb/{user_id}", api.edgedb_patch),
-            web.post("/v1/variables", api.variables),
-            web.post("/v1/variables/{key}", api.variable),
-            web.post("/v1/features", api.features),
-            web.post("/v1/track", api.track),
-            web.get("/config/v2/server/{sdk_key}.json", api.config),
-            web.get("/healthz", api.healthz),
-            web.get("/metrics", api.metrics_text),
-            web.get("/openapi.json", api.openapi),
-        ]
-    )
+    routes = [
+        web.patch("/v1/edgedb/{user_id}", api.edgedb_patch),
+        web.post("/v1/variables", api.variables),
+        web.post("/v1/variables/{key}", api.variable),
+        web.post("/v1/features", api.features),
+        web.post("/v1/track", api.track),
+        web.get("/config/v2/server/{sdk_key}.json", api.config),
+        web.get("/healthz", api.healthz),
+        web.get("/metrics", api.metrics_text),
+        web.get("/openapi.json", api.openapi),
+    ]
     if live is not None:
         live.writers[name] = api.save
-        app.add_routes(
-            [
-                web.get("/", api.live_page),
-                web.get("/live/state", api.live_state),
-                web.post("/live/write", api.live_write),
-            ]
-        )
+        routes += [
+            web.get("/", api.live_page),
+            web.get("/live/state", api.live_state),
+            web.post("/live/write", api.live_write),
+        ]
+    # last, so that every request reaches a route of this app (and its Expect handling)
+    routes.append(web.route("*", "/{path:.*}", api.unmatched, name=_UNMATCHED))
+    expect = {"expect_handler": _expect_in_handler}
+    app.add_routes(web.RouteDef(r.method, r.path, r.handler, r.kwargs | expect) for r in routes)
     return app
+
+
+async def _expect_in_handler(request: web.Request) -> None:
+    """``Expect`` is left to the handlers (aiohttp would answer an unknown expectation with
+    plain text before any middleware, and invite every body with ``100 Continue``): the
+    middleware refuses an unknown one as JSON (417), and a body is invited once the request's
+    key and size are accepted, just before it is read."""
 
 
 _BUSY = json.dumps({"statusCode": 503, "message": "too many connections, retry later"}).encode()
@@ -631,17 +665,32 @@ class _Busy(asyncio.Protocol):
 
 class _Counted(asyncio.Protocol):
     """aiohttp's protocol for one connection, counted in ``open`` from its creation until the
-    connection is lost (``server.connections`` misses connections accepted in one batch)."""
+    connection is lost (``server.connections`` misses connections accepted in one batch).
 
-    __slots__ = ("inner", "open", "region")
+    It is also closed once it has left the server unable to send for ``send_timeout``
+    seconds: its write buffer limit is 0, so writing pauses as soon as the kernel takes no
+    more bytes (the client does not read) and resumes only once everything is sent. aiohttp
+    itself waits on that without a timeout, so a client pipelining requests without reading
+    the answers, or leaving an answer unread when the connection is closed, would hold its
+    connection and its place under the cap for ever."""
 
-    def __init__(self, inner: asyncio.Protocol, open_: dict[str, int], region: str) -> None:
+    __slots__ = ("inner", "open", "region", "send_timeout", "_transport", "_stalled")
+
+    def __init__(
+        self, inner: asyncio.Protocol, open_: dict[str, int], region: str, send_timeout: float
+    ) -> None:
         self.inner = inner
         self.open = open_
         self.region = region
+        self.send_timeout = send_timeout
+        self._transport: asyncio.WriteTransport | None = None
+        self._stalled: asyncio.TimerHandle | None = None
         open_[region] += 1
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.set_write_buffer_limits(high=0)
+        self._transport = transport
         self.inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -651,12 +700,34 @@ class _Counted(asyncio.Protocol):
         return self.inner.eof_received()
 
     def pause_writing(self) -> None:
+        if self._stalled is None:
+            loop = asyncio.get_running_loop()
+            self._stalled = loop.call_later(self.send_timeout, self._abort)
         self.inner.pause_writing()
 
     def resume_writing(self) -> None:
+        self._unstall()
         self.inner.resume_writing()
 
+    def _unstall(self) -> None:
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
+
+    def _abort(self) -> None:
+        self._stalled = None
+        if self._transport is not None:
+            log.info(
+                "closed connection from %s to %s: answers unread for %g s",
+                self._transport.get_extra_info("peername"),
+                self.region,
+                self.send_timeout,
+            )
+            self._transport.abort()
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self._unstall()
+        self._transport = None
         self.open[self.region] -= 1
         self.inner.connection_lost(exc)
 
@@ -702,6 +773,7 @@ class EdgeServer:
     async def start(self) -> dict[str, str]:
         """Bind every region's port; returns region name -> base URL."""
         self._watch_replication()
+        self._bound_history()
         loop = asyncio.get_running_loop()
         if self.durable is not None:
             for key in await restore(self.cluster, self.durable):
@@ -756,7 +828,7 @@ class EdgeServer:
         assert server is not None
         if self._open[region] >= self.limits.max_connections:
             return _Busy(region, linger=0.2)
-        return _Counted(server(), self._open, region)
+        return _Counted(server(), self._open, region, self.limits.send_timeout)
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish, close every connection."""
@@ -777,6 +849,24 @@ class EdgeServer:
     def _node_counters(self, region: str) -> Mapping[str, Any]:
         regions = self.cluster.stats().get("regions", {})
         return regions.get(region, {}) if isinstance(regions, Mapping) else {}
+
+    def _bound_history(self) -> None:
+        """A server runs for days: the cluster's write history (``cluster.history``, a copy
+        of every write's document) keeps only the newest ``limits.max_history`` writes,
+        trimmed when it holds twice as many (amortised O(1) a write)."""
+        store = self.cluster.store
+        mesh = getattr(store, "mesh", None)
+        source = mesh if isinstance(mesh, Mesh) else store
+        if not isinstance(source, Mesh | SingleHome):
+            return  # a system without a write history (see Cluster.history)
+        writes = self.cluster.history.writes
+        keep = self.limits.max_history
+
+        def trim(*_: object) -> None:
+            if len(writes) > 2 * keep:
+                del writes[: len(writes) - keep]
+
+        source.on_write(trim)
 
     def _watch_replication(self) -> None:
         """Feed each region's lag histogram from the mesh's apply events, when it has one."""

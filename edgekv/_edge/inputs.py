@@ -70,6 +70,8 @@ class Limits:
     """Longest appVersion or platformVersion; their digit runs stay under 16 digits."""
     max_users: int = 10_000
     """Most users stored per project, over all regions (429 beyond)."""
+    max_history: int = 10_000
+    """Newest writes the served cluster's write history (``cluster.history``) keeps."""
     max_connections: int = 256
     """Most open connections per region (503 beyond)."""
     idle_timeout: float = 15.0
@@ -77,6 +79,9 @@ class Limits:
     alive after a response (then it is closed); trickling bytes does not extend it."""
     body_timeout: float = 10.0
     """Seconds a request has to send its whole body (408 beyond)."""
+    send_timeout: float = 10.0
+    """Seconds a connection may leave the server unable to send (answers it does not read,
+    as a client pipelining requests without reading does) before it is closed."""
 
 
 class InputError(EdgekvError, ValueError):
