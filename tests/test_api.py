@@ -134,6 +134,9 @@ def test_to_pandas_without_pandas_names_the_extra(
         ({"duration": "soon"}, "duration"),
         ({"lag": "gauss:3ms"}, "lag"),
         ({"config": "/nonexistent/regions.yaml"}, "regions.yaml"),
+        ({"duration": 1e300}, "duration: expected a duration of at most"),  # was numpy's error
+        ({"systems": [1]}, "systems: expected a system name"),  # was AttributeError
+        ({"systems": None}, "systems: expected a list of system names"),  # was TypeError
     ],
 )
 def test_bad_arguments_raise_config_errors_naming_the_field(
@@ -141,6 +144,21 @@ def test_bad_arguments_raise_config_errors_naming_the_field(
 ) -> None:
     with pytest.raises(edgekv.ConfigError, match=field):
         edgekv.bench(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "field"),
+    [
+        ((5,), {}, "param: expected 'PATH=VALUES'"),  # was AttributeError
+        (("users=300",), {"jobs": "2"}, "jobs: expected an integer >= 1, got '2'"),  # TypeError
+        (("users=300",), {"jobs": 0}, "jobs: expected an integer >= 1, got 0"),
+    ],
+)
+def test_bad_sweep_arguments_raise_config_errors_naming_the_field(
+    args: tuple[object, ...], kwargs: dict[str, object], field: str
+) -> None:
+    with pytest.raises(edgekv.ConfigError, match=field):
+        edgekv.sweep(*args, **kwargs)  # type: ignore[arg-type]
 
 
 def test_bad_repeat_flag_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -329,7 +330,57 @@ def test_staleness_bounds() -> None:
         check_staleness(ops)
 
 
+@pytest.mark.parametrize(
+    ("bounds", "match"),
+    [
+        ({"max_versions": 1.5}, "max_versions: expected an integer >= 0, got 1.5"),
+        ({"max_versions": "1"}, "max_versions: expected an integer >= 0, got '1'"),
+        ({"max_versions": True}, "max_versions: expected an integer >= 0, got True"),
+        ({"max_seconds": "1s"}, "max_seconds: expected a number of seconds >= 0, got '1s'"),
+        ({"max_seconds": True}, "max_seconds: expected a number of seconds >= 0, got True"),
+        ({"max_seconds": float("nan")}, "max_seconds: expected a number of seconds >= 0"),
+    ],
+)
+def test_staleness_bounds_of_the_wrong_type_are_refused(bounds: dict[str, Any], match: str) -> None:
+    """A float bound used to be taken as is, a string one failed comparing inside."""
+    with pytest.raises(ConfigError, match=match):
+        check_staleness([W1, W2, op("c", "read", 1, 1, 4.0, 5.0)], **bounds)
+
+
 # ---- convergence ----
+
+
+@pytest.mark.parametrize(
+    ("states", "where", "match"),
+    [
+        (None, "states", "expected a mapping of regions, got NoneType"),
+        ({"East US": [("x", (1, 1))]}, "states['East US']", "expected a mapping of keys"),
+        ({"East US": {"x": 1}}, "states['East US']['x']", "expected a (value, version) pair"),
+        ({"East US": {"x": (1,)}}, "states['East US']['x']", "expected a (value, version) pair"),
+        ({"East US": {"x": (1, "1")}}, "states['East US']['x']", "expected an integer version"),
+        ({"East US": {"x": (1, -1)}}, "states['East US']['x']", "expected an integer version"),
+        ({1: {"x": (1, 1)}}, "states[1]", "expected a region name"),
+    ],
+)
+def test_malformed_states_are_named(states: Any, where: str, match: str) -> None:
+    """Used to fail inside the checker with AttributeError, TypeError or ValueError."""
+    with pytest.raises(ConfigError, match=re.escape(match)) as info:
+        check_convergence(states, [W1])
+    assert info.value.path == where
+
+
+def test_explanations_show_values_json_cannot_spell() -> None:
+    """A recorded document may hold bytes: explaining a violation with one used to raise
+    TypeError from json.dumps (linearizability and convergence)."""
+    wrote = op("a", "write", {"blob": b"\x00"}, 1, 0.0, 1.0)
+    read = op("b", "read", None, 0, 2.0, 3.0)
+    shown = json.dumps({"blob": repr(b"\x00")})
+    text = check_linearizable([wrote, read]).describe()
+    assert f"a's write of {shown} had" in text.replace("\n  ", " ")
+    held = {"East US": {"x": ({"blob": b"\x00"}, 1)}, "UK South": {"x": (None, 0)}}
+    assert f"East US holds {shown} (v1)" in check_convergence(held, [wrote]).describe()
+    with pytest.raises(ConfigError, match="limit: expected an integer >= 0 or None"):
+        check_linearizable([wrote, read]).describe(limit="1")  # type: ignore[arg-type]
 
 
 def test_convergence() -> None:
@@ -456,6 +507,22 @@ def test_bad_edn_names_the_place(text: str, where: str) -> None:
     with pytest.raises(ConfigError) as info:
         loads_edn(text)
     assert info.value.path == where
+
+
+@pytest.mark.parametrize("load", [loads_edn, loads_json])
+def test_a_history_nested_too_deeply_is_a_config_error(load: Any) -> None:
+    """Used to raise RecursionError (so `edgekv check` showed a traceback)."""
+    with pytest.raises(ConfigError, match="^history: nested too deeply$"):
+        load("[" * 100_000 + "]" * 100_000)
+
+
+def test_history_files_may_start_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """As regions.yaml, keys and flag files may; a BOM used to be an EDN/JSON error."""
+    for suffix in (".edn", ".json"):
+        path = tmp_path / f"h{suffix}"
+        save_history([W1, W2], path)
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+        assert list(load_history(path)) == [W1, W2]
 
 
 def test_bad_json() -> None:

@@ -174,6 +174,13 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         load_config(bad)
 
 
+@pytest.mark.parametrize("source", [5, None, b"regions.yaml", ["regions.yaml"]])
+def test_a_config_of_the_wrong_type_says_what_a_config_is(source: Any) -> None:
+    """Used to be os.fspath's "expected str, bytes or os.PathLike object, not int"."""
+    with pytest.raises(TypeError, match="^config must be a regions.yaml path, a mapping or a"):
+        load_config(source)
+
+
 def test_replace_validates_overrides() -> None:
     cfg = edgekv.default_config()
     assert cfg.replace(lag="exp:100ms").lag == edgekv.lowlevel.Exponential(0.1)

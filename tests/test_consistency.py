@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -240,6 +241,31 @@ def test_bad_levels_and_sessions_are_clear_errors() -> None:
                 Session({"u": [None, -1]})
 
     edgekv.run(main())
+
+
+@pytest.mark.parametrize(
+    ("token", "error", "match"),
+    [
+        (
+            [["u", [None, 1]]],
+            TypeError,
+            "a session token is a mapping of keys to records, got list",
+        ),
+        ("u", TypeError, "a session token is a mapping of keys to records, got str"),
+        ({"u": ["stars", 1]}, ValueError, "session token entry of 'u' must be a record"),
+        ({"u": [{"a": 1}, 5, "x"]}, ValueError, "must be a record"),  # floor not a version
+        ({"u": [{"a": 1}, 5, 9]}, ValueError, "must be a record"),  # floor above the version
+        ({"u": [{"a": 1}, 5, 0, {"b": 1}]}, ValueError, "must be a record"),  # other fields
+        ({"u": [{"a": 1}, 5, 0, {"a": "z"}]}, ValueError, "must be a record"),
+    ],
+)
+def test_a_forged_session_token_is_refused_when_restored(
+    token: Any, error: type[Exception], match: str
+) -> None:
+    """A token comes back from a cookie: a malformed one used to be taken and then fail
+    inside a later session read (TypeError or AttributeError from the CRDT)."""
+    with pytest.raises(error, match=match):
+        Session(token)
 
 
 def test_session_token_round_trips_and_checks_dominance() -> None:

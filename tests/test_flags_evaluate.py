@@ -104,6 +104,44 @@ def test_api_shapes(shop: Evaluator) -> None:
     assert defaulted is not None and "value" not in defaulted.to_dict()
 
 
+def test_values_and_value_take_a_user_mapping_as_the_other_entry_points_do(
+    shop: Evaluator,
+) -> None:
+    """values() and value() used to fail with AttributeError on a mapping."""
+    body = {"user_id": "u1", "customData": {"stars": 150}}
+    user = User.from_dict(body)
+    assert shop.values(body, NOW) == shop.values(user, NOW)
+    assert shop.value(body, "platinum-status-feature", NOW) is True
+    with pytest.raises(UserError, match="user_id"):
+        shop.values({"customData": {}}, NOW)
+
+
+@pytest.mark.parametrize(
+    ("now_ms", "error", "match"),
+    [
+        ("1", TypeError, "now_ms must be a number of epoch milliseconds, got '1'"),
+        (True, TypeError, "now_ms must be a number of epoch milliseconds, got True"),
+        (float("nan"), ValueError, "now_ms must be a finite number of epoch milliseconds"),
+        (float("inf"), ValueError, "now_ms must be a finite number of epoch milliseconds"),
+    ],
+)
+def test_evaluation_time_must_be_a_finite_number(
+    shop: Evaluator, now_ms: Any, error: type[Exception], match: str
+) -> None:
+    """A string used to fail comparing inside a rollout (and pass where none was
+    reached); NaN silently decided every rollout stage."""
+    body = {"user_id": "u1"}
+    for evaluate in (
+        lambda: shop.values(body, now_ms),
+        lambda: shop.value(body, "dark-mode", now_ms),
+        lambda: shop.evaluate(body, now_ms=now_ms),
+        lambda: shop.features(body, now_ms=now_ms),
+        lambda: shop.variable(body, "dark-mode", now_ms=now_ms),
+    ):
+        with pytest.raises(error, match=match):
+            evaluate()
+
+
 def test_dark_mode_rollout_follows_time(shop: Evaluator) -> None:
     """The example rolls dark-mode out from 10% (2026-01-05) to 100% (2026-02-05)."""
     start = json.loads(files("edgekv").joinpath("data/flags-example.json").read_text())

@@ -203,7 +203,11 @@ def test_failure_report_draws_the_run_with_edgekv_trace(
         ("regions=[]", "regions must be a non-empty list*"),
         ('lag="fast"', "*lag*"),
         ("colour=1", "unknown argument colour; allowed: regions, config, seed,*"),
-        ("seed=-2", "seed must be an integer >= 0, got -2"),
+        ("seed=-2", "seed must be an int >= 0, got -2"),
+        ('options={"colour": 1}', "replicated.colour: unknown option; allowed:*"),
+        ('system="single-home", options={"migrate_after": -1}', "*migrate_after must be None*"),
+        ('options="fast"', "options must be a mapping of option names to values, got str"),
+        ("config=5", "config must be a regions.yaml path, a mapping or a Config, got int"),
         ('"East US"', "takes keyword arguments only"),
     ],
 )
@@ -223,6 +227,22 @@ def test_marker_mistakes_fail_with_one_line(
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([f"*@pytest.mark.edgekv: {message}"])
     result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_marker_seed_takes_what_a_cluster_takes(pytester: pytest.Pytester) -> None:
+    """The marker checked seeds itself, refusing numpy's integers that Cluster takes."""
+    pytester.makepyfile(
+        """
+        import numpy as np
+        import pytest
+
+        @pytest.mark.edgekv(regions=["East US"], seed=np.int64(5))
+        def test_x(edgekv_cluster):
+            assert edgekv_cluster.seed == 5 and type(edgekv_cluster.seed) is int
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
 
 
 def test_region_subset_keeps_links_and_partitions_of_those_regions() -> None:

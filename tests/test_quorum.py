@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -212,6 +214,38 @@ def test_bad_run_arguments_are_config_errors() -> None:
         model.run(10, 1, [0.0], k=[0])
     with pytest.raises(ConfigError, match="method"):
         model.run(10, 1, [0.0], method="magic")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("call", "fragment"),
+    [
+        (lambda m: m.run(10, -1, [0.0]), "seed: must be at least 0, got -1"),
+        (lambda m: m.run(10, 1.5, [0.0]), "seed: expected an integer, got 1.5"),
+        (lambda m: m.run(10, "1", [0.0]), "seed: expected an integer, got '1'"),
+        (lambda m: m.run(10, True, [0.0]), "seed: expected an integer, got True"),
+        (lambda m: m.outcomes(10, None, [0.0]), "seed: expected an integer, got None"),
+        (lambda m: m.draw(10, -3), "seed: must be at least 0, got -3"),
+        (lambda m: m.run(10, 1, 0.0), "t: expected a list, got 0.0"),
+        (lambda m: m.run(10, 1, "0"), "t: expected a list, got '0'"),
+        (lambda m: m.run(10, 1, [0.0], k=1), "k: expected a list, got 1"),
+        (lambda m: QuorumModel.from_profile(None, 3, 1, 1), "profile: expected a profile name"),
+        (lambda m: k_staleness_closed_form(3, 4, 1, 1), "r: must be between 1 and 3, got 4"),
+        (lambda m: k_staleness_closed_form(-3, 1, 1, 1), "n: must be at least 1, got -3"),
+        (lambda m: k_staleness_closed_form("3", 1, 1, 1), "n: expected an integer, got '3'"),
+    ],
+)
+def test_seeds_and_arguments_are_checked_before_numpy_sees_them(call: Any, fragment: str) -> None:
+    """Seeds used to reach numpy unchecked ('1' and True were taken, -1 and 1.5 failed
+    inside numpy); the closed form divided by zero for R > N."""
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        call(QuorumModel.from_profile("lnkd-ssd", 3, 1, 1))
+
+
+def test_a_numpy_seed_is_reported_as_an_int() -> None:
+    """A numpy seed used to be kept in the result, which json.dumps then refused."""
+    result = QuorumModel.from_profile("lnkd-ssd", 3, 1, 1).run(100, np.int64(4), [0.0])
+    assert type(result.seed) is int
+    assert json.loads(json.dumps(result.as_dict()))["seed"] == 4
 
 
 # -- CLI --------------------------------------------------------------------------------------

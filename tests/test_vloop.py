@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import numpy as np
 import pytest
 
 import edgekv
@@ -65,3 +66,32 @@ def test_cluster_replicates_in_real_time_on_an_ordinary_loop() -> None:
     before, after, elapsed = asyncio.run(main())
     assert before is None and after == {"v": 1}
     assert elapsed >= 0.08
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"seed": -1}, "seed must be an int >= 0, got -1"),
+        ({"seed": "1"}, "seed must be an int >= 0, got '1'"),
+        ({"idle_timeout": float("nan")}, "idle_timeout must be a positive number of seconds"),
+        ({"idle_timeout": -1}, "idle_timeout must be a positive number of seconds"),
+    ],
+)
+def test_run_checks_its_arguments_before_running(kwargs: dict[str, object], match: str) -> None:
+    """A bad seed used to pass run() and fail only if a Cluster took it; a NaN
+    idle_timeout failed inside the selector at the first deadlock."""
+    ran = []
+
+    async def main() -> None:
+        ran.append(True)
+
+    with pytest.raises(ValueError, match=match):
+        edgekv.run(main(), **kwargs)  # type: ignore[arg-type]
+    assert not ran
+
+
+def test_run_takes_numpy_seeds() -> None:
+    async def main() -> int:
+        return edgekv.Cluster().seed
+
+    assert edgekv.run(main(), seed=np.uint64(7)) == 7

@@ -48,7 +48,7 @@ import itertools
 import math
 import os
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import resources
@@ -60,6 +60,7 @@ import numpy as np
 from .._core.config import Config, great_circle_km
 from .._core.consistency import SESSION
 from .._core.distributions import (
+    MAX_DURATION,
     Constant,
     Distribution,
     Empirical,
@@ -181,6 +182,13 @@ class EdgeFlags:
                 or value < 0
             ):
                 raise ConfigError(name, f"expected a finite number >= 0, got {value!r}")
+        for name in ("duration", "warmup"):
+            if getattr(self, name) > MAX_DURATION:
+                raise ConfigError(
+                    name,
+                    f"expected a duration of at most {MAX_DURATION:g}s (a year), "
+                    f"got {getattr(self, name)!r}",
+                )
         if self.duration <= 0:
             raise ConfigError("duration", f"expected a positive duration, got {self.duration!r}")
         m = self.mobility
@@ -1218,7 +1226,13 @@ def parse_columns(specs: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
     spec for an unknown system or level, or a column given twice."""
     out: dict[str, list[tuple[str, str]]] = {}
     seen: set[str] = set()
+    if isinstance(specs, str) or not isinstance(specs, Iterable):
+        raise ConfigError("systems", f"expected a list of system names, got {specs!r}")
     for spec in specs:
+        if not isinstance(spec, str):
+            raise ConfigError(
+                "systems", f"expected a system name such as 'replicated:session', got {spec!r}"
+            )
         name, level = parse_system(spec)
         label = spec.strip()
         if label in seen:

@@ -229,6 +229,10 @@ class Param:
 
 def parse_param(text: str, values: str | None = None) -> Param:
     """``"PATH=VALUES"`` (or ``PATH`` with ``values``, or the defaults) as a :class:`Param`."""
+    if not isinstance(text, str):
+        raise ConfigError(
+            "param", f"expected 'PATH=VALUES' such as 'lag.median=100ms,1s', got {text!r}"
+        )
     path, sep, rest = text.partition("=")
     if sep and values is not None:
         raise ConfigError(canonical(path), "give values either after = or with --values")
@@ -421,6 +425,8 @@ def run_sweep(
     way a point gives the same result as in this process: it depends only on its inputs.
     ``progress(done, index, seconds)`` after each point. Inputs are validated in this
     process first, so a bad value fails before any worker starts."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError("jobs", f"expected an integer >= 1, got {jobs!r}")
     check_points(points)
     if client is not None:
         return _on_cluster(client, points, progress)

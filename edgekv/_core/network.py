@@ -70,9 +70,25 @@ class Network:
         except KeyError:
             raise KeyError(f"unknown region {region!r}; known: {', '.join(self.names)}") from None
 
+    def _link(self, a: str, b: str, what: str) -> tuple[int, int]:
+        """The indices of two distinct regions; ``ValueError`` for a region's link to itself."""
+        i, j = self.index(a), self.index(b)
+        if i == j:
+            raise ValueError(f"cannot {what} a region's link to itself ({a!r})")
+        return i, j
+
+    def _some(self, a: str | None, b: str | None, what: str) -> tuple[int, int] | None:
+        """The link named by two regions, or None for every link when called bare;
+        ``TypeError`` for one region alone (which would otherwise act on every link)."""
+        if a is None and b is None:
+            return None
+        if a is None or b is None:
+            raise TypeError(f"{what}() takes two region names, or none to {what} every link")
+        return self._link(a, b, what)
+
     def partition(self, a: str, b: str) -> None:
         """Cut the link between ``a`` and ``b`` both ways until :meth:`heal`."""
-        i, j = self.index(a), self.index(b)
+        i, j = self._link(a, b, "partition")
         self._cut |= {(i, j), (j, i)}
 
     def isolate(self, region: str) -> None:
@@ -84,10 +100,11 @@ class Network:
 
     def heal(self, a: str | None = None, b: str | None = None) -> None:
         """Restore the link between ``a`` and ``b``, or every manual cut when called bare."""
-        if a is None or b is None:
+        link = self._some(a, b, "heal")
+        if link is None:
             self._cut.clear()
         else:
-            i, j = self.index(a), self.index(b)
+            i, j = link
             self._cut -= {(i, j), (j, i)}
 
     def partitioned(self, src: int, dst: int, now: float) -> bool:
@@ -116,17 +133,16 @@ class Network:
     def pause(self, a: str, b: str) -> None:
         """Hold back every delivery between ``a`` and ``b`` (both ways) until :meth:`resume`.
         Unlike a partition nothing is lost: messages wait and arrive on resume."""
-        i, j = self.index(a), self.index(b)
-        if i == j:
-            raise ValueError(f"cannot pause a region's link to itself ({a!r})")
+        i, j = self._link(a, b, "pause")
         self.paused |= {(i, j), (j, i)}
 
     def resume(self, a: str | None = None, b: str | None = None) -> None:
         """Release the link between ``a`` and ``b``, or every paused link when called bare."""
-        if a is None or b is None:
+        link = self._some(a, b, "resume")
+        if link is None:
             self.paused.clear()
         else:
-            i, j = self.index(a), self.index(b)
+            i, j = link
             self.paused -= {(i, j), (j, i)}
 
     def drop_next(self, count: int) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from .crdt import CRDT, Record, record_of
+from .crdt import CRDT, FieldLWW, ItemLWW, Record
 
 if TYPE_CHECKING:
     from .config import Config
@@ -227,22 +227,24 @@ class Session:
         self._need: dict[str, Record] = {}
         self.bookmark = 0
         """The newest version this session wrote or read, of any key."""
+        if token is not None and not isinstance(token, Mapping):
+            raise TypeError(
+                f"a session token is a mapping of keys to records, got {type(token).__name__}"
+            )
         for key, rec in (token or {}).items():
             if not isinstance(key, str):
                 raise TypeError(f"session token keys are strings, got {type(key).__name__}")
-            if (
-                isinstance(rec, str | bytes)
-                or not isinstance(rec, Sequence)
-                or not 2 <= len(rec) <= 4
-                or isinstance(rec[1], bool)
-                or not isinstance(rec[1], int)
-                or rec[1] < 0
-            ):
+            # Checked as a replica checks records from the wire (a token may come back from
+            # a cookie): a malformed one would otherwise fail inside a later session read.
+            data = list(rec) if isinstance(rec, list | tuple) else []
+            try:
+                record = (_FIELD if len(data) > 2 else _ITEM).from_wire(data)
+            except ValueError:
                 raise ValueError(
                     f"session token entry of {key!r} must be a record [doc, version, ...]"
-                )
-            self._need[key] = record_of(rec)
-            self.bookmark = max(self.bookmark, rec[1])
+                ) from None
+            self._need[key] = record
+            self.bookmark = max(self.bookmark, record.version)
 
     def __repr__(self) -> str:
         return f"<Session {len(self._need)} keys>"
@@ -280,6 +282,10 @@ class Session:
         """The token as plain data (lists of msgpack/JSON-able values)."""
         return {key: list(rec) for key, rec in self._need.items()}
 
+
+_ITEM, _FIELD = ItemLWW(), FieldLWW()
+"""What a session token's records are checked with: two items, either granularity's form;
+more, the field form's invariants."""
 
 _new = tuple.__new__
 """Builds a NamedTuple from a tuple of all its fields at half the cost of calling its class

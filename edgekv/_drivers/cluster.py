@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import operator
 import os
 from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import numpy as np
-
 from .._core.config import Config
+from .._core.distributions import parse_duration
 from .._core.errors import EdgekvError
+from .._core.kernel import Kernel
 from .._core.mesh import Mesh
 from .._core.singlehome import SingleHome, _check_migrate_after
 from .._core.store import LOCATION_HINTS, Op, OpKind, OpRecord, OpResult, Session, Store
@@ -26,7 +27,7 @@ from .files import default_config, load_config
 from .history import Message, WriteHistory, messages_in_flight
 from .recorder import DEFAULT_LIMIT, Recorder, check_recorded
 from .sync import SyncCluster
-from .vloop import current_seed
+from .vloop import check_seed, current_seed
 
 __all__ = ["Cluster", "Diverged", "Region", "SingleHomeCluster", "Unavailable"]
 
@@ -55,13 +56,6 @@ class Diverged(EdgekvError):
         shown = ", ".join(repr(k) for k in keys[:5]) + (" ..." if len(keys) > 5 else "")
         super().__init__("", f"settled but diverged on {len(keys)} keys (seed={seed}): {shown}")
         self.keys = keys
-
-
-def _check_seed(seed: Any) -> int:
-    """``seed`` as an int, or ``ValueError`` before numpy sees a negative or non-int one."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    return int(seed)
 
 
 def _resolve_config(config: ConfigSource, overrides: Mapping[str, Any]) -> Config:
@@ -176,17 +170,18 @@ class Region:
         if location_hint is not None and location_hint not in LOCATION_HINTS:
             hint = cluster.config.region(location_hint).index
         read_level = store.levels[0] if level is None else level
-        return Op(kind, self.index, _key(key), value, read_level, session, max_staleness, hint)
+        key = _key(key, stored=kind is not OpKind.GET)
+        return Op(kind, self.index, key, value, read_level, session, max_staleness, hint)
 
     def peek(self, key: str) -> Mapping[str, Any] | None:
         """Synchronous read of the local replica without counters; the returned dict must
         not be mutated. ``TypeError`` for a system without local replicas (single-home)."""
-        return self._cluster.mesh.nodes[self.index].peek(key)
+        return self._cluster.mesh.nodes[self.index].peek(_key(key))
 
     def version(self, key: str) -> int:
         """The newest version of ``key`` this region's replica holds (0 if none); replicated
         clusters only."""
-        return self._cluster.mesh.nodes[self.index].version_of(key)
+        return self._cluster.mesh.nodes[self.index].version_of(_key(key))
 
     def keys(self) -> list[str]:
         """Keys with a live document here, sorted."""
@@ -195,25 +190,135 @@ class Region:
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Every live document here, copied."""
         docs = self._cluster._started().documents(self.index)
-        return {k: dict(docs[k]) for k in sorted(docs)}
+        return {k: _clone(dict(docs[k])) for k in sorted(docs)}
 
 
-def _key(key: Any) -> str:
+def _key(key: Any, *, stored: bool = False) -> str:
+    """``key`` if it is a string; one to be ``stored`` must also be valid Unicode (a lone
+    surrogate cannot be replicated, and would fail after the write was applied)."""
     if not isinstance(key, str):
         raise TypeError(f"keys are strings, got {type(key).__name__}")
+    if stored and not key.isascii() and (why := _not_unicode(key)):
+        raise ValueError(f"key {key!r}: {why}")
     return key
 
 
-def _document(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+def _not_unicode(text: str) -> str | None:
+    """Why ``text`` cannot be encoded for replication (a lone surrogate), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"not valid Unicode: a lone surrogate at position {exc.start}"
+    return None
+
+
+_MAX_DEPTH = 100
+"""Deepest nesting of containers in a document (the HTTP API allows 8)."""
+
+
+class _Refused(Exception):
+    """A value a document cannot hold: ``where`` collects the path on the way out."""
+
+    def __init__(self, error: type[Exception], reason: str) -> None:
+        super().__init__(reason)
+        self.error = error
+        self.reason = reason
+        self.where: list[str] = []
+
+
+def _document(value: Any, what: str) -> dict[str, Any]:
+    """A private copy of a put's document or a patch's fields (``what`` names the argument
+    in errors), as every region will hold it once replicated: mappings with string keys,
+    lists (tuples become lists), strings (valid Unicode), ints of 64 bits, floats (not NaN,
+    which never equals itself, so replicas holding it would never agree), bools, None and
+    bytes. ``TypeError``/``ValueError`` naming the bad field otherwise, before anything is
+    written; later changes to ``value`` do not reach the store. O(size of the document)."""
+    if not isinstance(value, Mapping):
         raise TypeError(f"{what} must be a mapping with string keys, got {type(value).__name__}")
+    try:
+        copy: dict[str, Any] = _copy(value, 0)
+    except _Refused as exc:
+        raise exc.error(f"{what}{''.join(reversed(exc.where))}: {exc.reason}") from None
+    return copy
+
+
+def _copy(value: Any, depth: int) -> Any:
+    kind = type(value)
+    if kind is str:
+        if not value.isascii() and (why := _not_unicode(value)):
+            raise _Refused(ValueError, why)
+        return value
+    if kind is int:
+        if not -(2**63) <= value < 2**64:
+            raise _Refused(ValueError, f"{value} does not fit in 64 bits")
+        return value
+    if kind is float:
+        if value != value:
+            raise _Refused(ValueError, "NaN cannot be stored: it never equals itself")
+        return value
+    if value is None or kind is bool or kind is bytes:
+        return value
+    if isinstance(value, Mapping | list | tuple):
+        if depth >= _MAX_DEPTH:
+            raise _Refused(ValueError, f"nested more than {_MAX_DEPTH} levels deep")
+        if isinstance(value, Mapping):
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                if type(k) is not str:
+                    if not isinstance(k, str):
+                        raise _Refused(TypeError, f"keys must be strings, got {k!r}")
+                    k = str.__str__(k)
+                try:
+                    if not k.isascii():
+                        _copy(k, depth)
+                    out[k] = _copy(v, depth + 1)
+                except _Refused as exc:
+                    exc.where.append(f"[{k!r}]")
+                    raise
+            return out
+        items = []
+        for i, v in enumerate(value):
+            try:
+                items.append(_copy(v, depth + 1))
+            except _Refused as exc:
+                exc.where.append(f"[{i}]")
+                raise
+        return items
+    # subclasses (enums, numpy's float64...): the plain value, as replication carries it
+    if isinstance(value, int):
+        return _copy(int.__int__(value), depth)
+    if isinstance(value, float):
+        return _copy(float.__float__(value), depth)
+    if isinstance(value, str):
+        return _copy(str.__str__(value), depth)
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    raise _Refused(
+        TypeError,
+        f"cannot store a value of type {kind.__name__}; documents hold mappings with "
+        "string keys, lists, strings, ints, floats, bools, None and bytes",
+    )
+
+
+def _clone(value: Any) -> Any:
+    """A deep copy of a stored document's containers (its other values are immutable), so
+    a caller changing what it read changes no replica."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _clone(v) for k, v in value.items()}
+    if kind is list:
+        return [_clone(v) for v in value]
     return value
 
 
 def _count(count: Any) -> int:
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+    try:
+        value = operator.index(count)
+    except TypeError:
+        value = -1
+    if isinstance(count, bool) or value < 0:
         raise ValueError(f"expected a message count >= 0, got {count!r}")
-    return count
+    return value
 
 
 class Cluster:
@@ -236,10 +341,20 @@ class Cluster:
         options: Mapping[str, Any] | None = None,
         **overrides: Any,
     ):
-        self.seed = _check_seed(current_seed() if seed is None else seed)
+        self.seed = check_seed(current_seed() if seed is None else seed)
         self.config = _resolve_config(config, overrides)
+        if system not in SYSTEMS:
+            raise ValueError(f"unknown system {system!r}; known: {', '.join(SYSTEMS)}")
+        if options is not None and not isinstance(options, Mapping):
+            raise TypeError(
+                f"options must be a mapping of option names to values, got {type(options).__name__}"
+            )
         self.system = system
         self.options = dict(options or {})
+        # Every option checked now, by the store itself (built on a throwaway kernel), rather
+        # than at the first operation.
+        make_store(system, self.config, self.seed, Kernel(), **self.options).close()
+        self._closed = False
         self._store: Store | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         """The loop the cluster runs on, once started."""
@@ -248,8 +363,6 @@ class Cluster:
         """The newest operations' records, every outcome included."""
         self.recorder: Recorder | None = None
         """Every operation with its value once :meth:`record` is called (None: off)."""
-        if system not in SYSTEMS:
-            raise ValueError(f"unknown system {system!r}; known: {', '.join(SYSTEMS)}")
 
     def __repr__(self) -> str:
         return f"<Cluster {self.system} {len(self.config.regions)} regions seed={self.seed}>"
@@ -275,18 +388,35 @@ class Cluster:
         """The system under test (started on first use inside a loop)."""
         return self._store_or_start()
 
+    def _running(self) -> Store:
+        """The store, for something that runs on the current event loop: ``RuntimeError``
+        once the cluster is closed, or when it started on another loop (its timers would
+        never fire here, and a write would be applied before failing)."""
+        if self._closed:
+            raise RuntimeError(
+                f"{self!r} is closed: it keeps its state for inspection but runs nothing more"
+            )
+        store = self._store_or_start()
+        if asyncio.get_running_loop() is not self.loop:
+            raise RuntimeError(
+                f"{self!r} runs on the event loop it started on, not this one; "
+                "make a Cluster per loop (per edgekv.run)"
+            )
+        return store
+
     @property
     def mesh(self) -> Mesh:
         """The replicated store's regions and network; ``TypeError`` for other systems."""
-        mesh = getattr(self._store_or_start(), "mesh", None)
+        mesh = getattr(self._started(), "mesh", None)
         if not isinstance(mesh, Mesh):
             raise TypeError(f"a {self.system} cluster has no replication mesh")
         return mesh
 
     async def submit(self, op: Op) -> OpResult:
         """Run ``op`` on the store and return its result; :class:`Unavailable` when it
-        failed. Every operation is kept in :attr:`records`."""
-        store = self._store_or_start()
+        failed. Every operation is kept in :attr:`records`; a read's document is the
+        caller's own copy. ``RuntimeError`` after :meth:`close`, or on another loop."""
+        store = self._running()
         future: asyncio.Future[OpResult] = asyncio.get_running_loop().create_future()
         records, recorder = self.records, self.recorder
 
@@ -301,17 +431,21 @@ class Cluster:
         result = await future
         if not result.record.ok:
             raise Unavailable(result.record)
+        if result.doc is not None:
+            return result._replace(doc=_clone(result.doc))
         return result
 
     async def __aenter__(self) -> Cluster:
-        self._store_or_start()
+        self._running()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """Stop background timers; the cluster keeps its state for inspection."""
+        """Stop background timers; the cluster keeps its state for inspection, and refuses
+        operations, :meth:`advance` and :meth:`settle` from now on."""
+        self._closed = True
         if self._store is not None:
             self._store.close()
         if self.recorder is not None:
@@ -373,21 +507,28 @@ class Cluster:
         return self._started().now()
 
     async def advance(self, seconds: float) -> None:
-        """Let ``seconds`` of (virtual) time pass."""
+        """Let ``seconds`` of (virtual) time pass: a number of seconds up to a year (or a
+        string with its unit, ``"200ms"``); ``ConfigError`` naming ``seconds`` otherwise."""
+        seconds = parse_duration(seconds, "seconds")
+        self._running()
         await asyncio.sleep(seconds)
 
     async def settle(self, timeout: float = 600.0, poll: float = 0.005) -> None:
         """Wait until no operation or replication is in flight and every region has applied
         the same writes (anti-entropy repairs loss); ``TimeoutError`` after ``timeout``. A
         replicated cluster that then holds different documents in different regions (with
-        anti-entropy on and no cut link) raises :class:`Diverged` naming the keys."""
-        store = self._store_or_start()
+        anti-entropy on and no cut link) raises :class:`Diverged` naming the keys.
+        ``timeout`` and ``poll`` are seconds (up to a year), ``poll`` positive."""
+        timeout = parse_duration(timeout, "timeout")
+        poll = parse_duration(poll, "poll", allow_zero=False)
+        store = self._running()
         deadline = store.now() + timeout
         while not store.quiet():
             if store.now() >= deadline:
                 raise TimeoutError(
                     f"{self.system} cluster did not settle within {timeout:g}s "
-                    f"(seed={self.seed}); {store.in_flight} operations in flight"
+                    f"(seed={self.seed}); {store.in_flight} operations and "
+                    f"{len(self.in_flight())} replication messages in flight"
                 )
             await asyncio.sleep(poll)
         mesh = getattr(store, "mesh", None)
@@ -490,8 +631,6 @@ class Cluster:
     def resume(self, a: str | None = None, b: str | None = None) -> int:
         """Release one paused link, or all of them when called bare; held messages arrive
         now, in order. Returns how many were released."""
-        if (a is None) != (b is None):
-            raise TypeError("resume() takes two region names, or none to resume every link")
         store = self._started()
         store.network.resume(a, b)
         mesh = getattr(store, "mesh", None)
@@ -541,5 +680,5 @@ class SingleHomeCluster(Cluster):
         """Name of ``key``'s home region (None before its first write)."""
         store = self._started()
         assert isinstance(store, SingleHome)
-        home = store.home_of(key)
+        home = store.home_of(_key(key))
         return None if home is None else self.config.names[home]

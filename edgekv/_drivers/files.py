@@ -93,6 +93,9 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
         return source
     if isinstance(source, Mapping):
         return build_config(source, "<mapping>")
+    if not isinstance(source, str | os.PathLike):
+        kind = type(source).__name__
+        raise TypeError(f"config must be a regions.yaml path, a mapping or a Config, got {kind}")
     path = os.fspath(source)
     raw = read_yaml(path, "config file")
     if raw is None:

@@ -38,9 +38,11 @@ class SyncCluster:
 
     def start(self) -> asyncio.AbstractEventLoop:
         """The loop the cluster runs on, starting the cluster on a private virtual-time loop
-        if it has not started yet."""
+        if it has not started yet (``RuntimeError`` inside a running event loop, where that
+        loop could not run)."""
         cluster = self._cluster
         if cluster.loop is None:
+            _not_in_a_running_loop()
             loop = VirtualTimeLoop()
             weakref.finalize(self, loop.close)
             cluster.bind(loop)
@@ -49,16 +51,8 @@ class SyncCluster:
 
     def call(self, fn: Callable[..., Coroutine[Any, Any, T]], /, *args: Any, **kwargs: Any) -> T:
         """Run ``await fn(*args, **kwargs)`` on the cluster's loop until it completes."""
+        _not_in_a_running_loop()
         loop = self.start()
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise RuntimeError(
-                "cluster.sync cannot block inside a running event loop; "
-                "in async code await the Region methods instead"
-            )
         if loop.is_closed():
             raise RuntimeError(f"the event loop of {self._cluster!r} is closed")
         return loop.run_until_complete(fn(*args, **kwargs))
@@ -81,6 +75,19 @@ class SyncCluster:
     def settle(self, timeout: float = 600.0) -> None:
         """Run until no replication is in flight (see :meth:`Cluster.settle`)."""
         self.call(self._cluster.settle, timeout)
+
+
+def _not_in_a_running_loop() -> None:
+    """``RuntimeError`` when called from inside a running event loop, which a blocking call
+    cannot run another loop in (nor block)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        "cluster.sync cannot block inside a running event loop; "
+        "in async code await the Region methods instead"
+    )
 
 
 class SyncRegion(MutableMapping[str, dict[str, Any]]):

@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import heapq
+import math
+import operator
 import selectors
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar, TypeVarTuple, Unpack
 
-__all__ = ["VirtualTimeLoop", "current_seed", "run"]
+__all__ = ["VirtualTimeLoop", "check_seed", "current_seed", "run"]
 
 T = TypeVar("T")
 _Ts = TypeVarTuple("_Ts")
@@ -22,6 +24,30 @@ _SEED: contextvars.ContextVar[int] = contextvars.ContextVar("edgekv_seed", defau
 def current_seed() -> int:
     """The seed given to the innermost :func:`run` (0 outside one)."""
     return _SEED.get()
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int (numpy's integers too), or ``ValueError`` before numpy sees a
+    negative or non-integer one."""
+    try:
+        value = operator.index(seed)
+    except TypeError:
+        value = -1
+    if isinstance(seed, bool) or value < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    return value
+
+
+def _check_idle_timeout(idle_timeout: Any) -> float:
+    """``idle_timeout`` as a float, or ``ValueError`` for anything but a positive finite
+    number of seconds."""
+    if (
+        isinstance(idle_timeout, bool)
+        or not isinstance(idle_timeout, int | float)
+        or not 0 < idle_timeout < math.inf
+    ):
+        raise ValueError(f"idle_timeout must be a positive number of seconds, got {idle_timeout!r}")
+    return float(idle_timeout)
 
 
 class _JumpingSelector(selectors.DefaultSelector):
@@ -53,6 +79,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """A selector event loop whose clock is virtual and jumps to the next timer."""
 
     def __init__(self, idle_timeout: float = 10.0) -> None:
+        idle_timeout = _check_idle_timeout(idle_timeout)
         selector = _JumpingSelector()
         super().__init__(selector)
         selector.loop = self
@@ -95,6 +122,13 @@ def run(coro: Coroutine[Any, Any, T], *, seed: int = 0, idle_timeout: float = 10
     function of the coroutine and the seed. ``idle_timeout`` is how many real seconds to wait
     for I/O when nothing is scheduled before raising a deadlock error.
     """
+    try:
+        seed = check_seed(seed)
+        idle_timeout = _check_idle_timeout(idle_timeout)
+    except ValueError:
+        if asyncio.iscoroutine(coro):
+            coro.close()  # never started: no "was never awaited" warning
+        raise
     token = _SEED.set(seed)
     try:
         with asyncio.Runner(loop_factory=lambda: VirtualTimeLoop(idle_timeout)) as runner:

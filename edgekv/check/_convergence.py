@@ -4,11 +4,11 @@ ok may have been applied, so its version may win too)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ._history import History, Operation, freeze
+from .._core.errors import ConfigError
+from ._history import History, Operation, freeze, shown
 from ._result import CheckResult, Violation
 
 __all__ = ["check_convergence"]
@@ -21,8 +21,37 @@ State = tuple[Any, int]
 
 def _show(state: State) -> str:
     value, version = state
-    shown = json.dumps(value, sort_keys=True)
-    return "nothing" if value is None and not version else f"{shown} (v{version})"
+    if value is None and not version:
+        return "nothing"
+    return f"{'null' if value is None else shown(value)} (v{version})"
+
+
+def _states(states: Any) -> dict[str, dict[str, State]]:
+    """``states`` checked: {region: {key: (value, version)}} with string names and integer
+    versions >= 0; ConfigError naming the entry otherwise."""
+    if not isinstance(states, Mapping):
+        raise ConfigError("states", f"expected a mapping of regions, got {type(states).__name__}")
+    out: dict[str, dict[str, State]] = {}
+    for region, held in states.items():
+        path = f"states[{region!r}]"
+        if not isinstance(region, str):
+            raise ConfigError(path, "expected a region name (a string)")
+        if not isinstance(held, Mapping):
+            raise ConfigError(path, f"expected a mapping of keys, got {type(held).__name__}")
+        out[region] = {}
+        for key, state in held.items():
+            where = f"{path}[{key!r}]"
+            if not isinstance(key, str):
+                raise ConfigError(where, "expected a key (a string)")
+            if isinstance(state, str | bytes) or not (
+                isinstance(state, Sequence) and len(state) == 2
+            ):
+                raise ConfigError(where, f"expected a (value, version) pair, got {state!r}")
+            version = state[1]
+            if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+                raise ConfigError(where, f"expected an integer version >= 0, got {version!r}")
+            out[region][key] = (state[0], version)
+    return out
 
 
 def check_convergence(
@@ -31,6 +60,7 @@ def check_convergence(
     """Check that all regions of ``states`` ({region: {key: (value, version)}}) agree on every
     key and, given the ``history`` that led there, that each key holds its highest-version
     write (a missing key counts as (None, 0), which a delete may leave)."""
+    states = _states(states)
     ops = History(history) if history is not None else History()
     writes: dict[str, list[Operation]] = {}
     for op in ops:

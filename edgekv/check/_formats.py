@@ -13,10 +13,11 @@ invocation without completion is ``:info``; ``:f :txn`` with one micro-op (Elle)
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -359,6 +360,21 @@ def _operation(
         raise ConfigError(f"{cpath}.{exc.path}", exc.reason) from None
 
 
+def _bounded_nesting(load: Callable[[str], History]) -> Callable[[str], History]:
+    """``load`` with a history nested deeper than Python can recurse (a hostile file of
+    ``[[[[...``) refused as a ConfigError rather than a RecursionError."""
+
+    @functools.wraps(load)
+    def checked(text: str) -> History:
+        try:
+            return load(text)
+        except RecursionError:
+            raise ConfigError("history", "nested too deeply") from None
+
+    return checked
+
+
+@_bounded_nesting
 def loads_edn(text: str) -> History:
     """A history from EDN: op maps one after another, or one vector of them."""
     forms = parse_edn(text)
@@ -367,6 +383,7 @@ def loads_edn(text: str) -> History:
     return from_jepsen(forms)
 
 
+@_bounded_nesting
 def loads_json(text: str) -> History:
     """A history from JSON: a list of op maps (strings where EDN has keywords)."""
     try:
@@ -378,6 +395,7 @@ def loads_json(text: str) -> History:
     return from_jepsen(data)
 
 
+@_bounded_nesting
 def loads_jsonl(text: str) -> History:
     """A history from JSON lines as a cluster's recorder writes them: one object per
     operation with the fields of :class:`Operation`."""
@@ -409,7 +427,7 @@ def load_history(path: str | Path) -> History:
     if suffix not in _LOADERS:
         raise ConfigError(str(path), "expected a .edn, .json or .jsonl history file")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), f"cannot read: {exc}") from None
     try:

@@ -15,7 +15,7 @@ from typing import Any, Literal, overload
 
 from .._core.errors import ConfigError
 
-__all__ = ["KINDS", "OUTCOMES", "History", "Operation", "freeze", "precedes"]
+__all__ = ["KINDS", "OUTCOMES", "History", "Operation", "freeze", "precedes", "shown"]
 
 KINDS = ("read", "write")
 """Operation kinds of a read/write register."""
@@ -74,14 +74,11 @@ class Operation:
         what = "wrote" if self.kind == "write" else "read"
         if self.kind == "write" and not self.ok:
             what = "tried to write"
-        shown = (
-            "absent" if self.value is None else json.dumps(self.value, sort_keys=True, default=repr)
-        )
         version = f" (v{self.version})" if self.version else ""
         ending = "" if self.ok else f" -> {self.outcome}"
         return (
             f"[{self.invoke:.3f}s, {self.complete:.3f}s] {self.process} @ {self.region}: "
-            f"{what} {self.key} = {shown}{version}{ending}"
+            f"{what} {self.key} = {shown(self.value)}{version}{ending}"
         )
 
 
@@ -91,6 +88,12 @@ def precedes(a: Operation, b: Operation) -> bool:
     instant ``b`` is invoked counts, unless ``a`` took no time at all: two operations that
     both begin and end at one instant are concurrent."""
     return a.complete < b.invoke or (a.complete == b.invoke and a.invoke < a.complete)
+
+
+def shown(value: Any) -> str:
+    """A value as the checkers' explanations print it: JSON (what JSON cannot spell, such
+    as bytes, by its ``repr``), or ``absent`` for None."""
+    return "absent" if value is None else json.dumps(value, sort_keys=True, default=repr)
 
 
 def freeze(value: Any) -> Any:

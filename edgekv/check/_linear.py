@@ -11,11 +11,10 @@ may take effect at any point after their invocation or never (Jepsen's ``:info``
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 
-from ._history import History, Operation, freeze, precedes
+from ._history import History, Operation, freeze, precedes, shown
 from ._result import CheckResult, Violation
 
 __all__ = ["check_linearizable", "is_linearizable", "minimal_counterexample"]
@@ -202,10 +201,6 @@ def _minimize(
         chunk = max(1, chunk // 2)
 
 
-def _show(value: object) -> str:
-    return "absent" if value is None else json.dumps(value, sort_keys=True)
-
-
 def explain(key: str, ops: Sequence[Operation]) -> str:
     """One paragraph on why these operations of ``key`` have no linearization."""
     head = (
@@ -218,7 +213,7 @@ def explain(key: str, ops: Sequence[Operation]) -> str:
         sources = [w for w in writes if _could_source(w, r)]
         if r.value is not None and not sources:
             return (
-                f"{r.process} read {_show(r.value)} from {key!r} (completed at "
+                f"{r.process} read {shown(r.value)} from {key!r} (completed at "
                 f"{r.complete:.3f}s), a value no write of this key had begun writing by then."
             )
         newer = [
@@ -235,14 +230,14 @@ def explain(key: str, ops: Sequence[Operation]) -> str:
         if r.value is None and not sources:
             detail = (
                 f"{r.process} read {key!r} as absent at {r.invoke:.3f}s, although "
-                f"{w2.process}'s write of {_show(w2.value)} had completed at "
+                f"{w2.process}'s write of {shown(w2.value)} had completed at "
                 f"{w2.complete:.3f}s, before that read began."
             )
         else:
             detail = (
-                f"{r.process} read {_show(r.value)} (begun at {r.invoke:.3f}s), a value "
-                f"already overwritten: {w2.process}'s write of {_show(w2.value)} began after "
-                f"every write of {_show(r.value)} had completed and itself completed at "
+                f"{r.process} read {shown(r.value)} (begun at {r.invoke:.3f}s), a value "
+                f"already overwritten: {w2.process}'s write of {shown(w2.value)} began after "
+                f"every write of {shown(r.value)} had completed and itself completed at "
                 f"{w2.complete:.3f}s, before the read began: a stale read."
             )
         return f"{head} {detail}"
@@ -253,10 +248,10 @@ def explain(key: str, ops: Sequence[Operation]) -> str:
             new = [w for w in writes if _could_source(w, r1)]
             if precedes(r1, r2) and old and new and all(precedes(o, n) for o in old for n in new):
                 return (
-                    f"{head} {r2.process} read {_show(r2.value)} (begun at {r2.invoke:.3f}s) "
+                    f"{head} {r2.process} read {shown(r2.value)} (begun at {r2.invoke:.3f}s) "
                     f"after {r1.process}'s read had already returned the newer "
-                    f"{_show(r1.value)} (completed at {r1.complete:.3f}s), written after "
-                    f"{_show(r2.value)}: a later read went back in time."
+                    f"{shown(r1.value)} (completed at {r1.complete:.3f}s), written after "
+                    f"{shown(r2.value)}: a later read went back in time."
                 )
     return (
         f"{head} Each order that gives one read its value gives another read a different "

@@ -6,6 +6,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._core.errors import ConfigError
 from ._history import Operation
 
 __all__ = ["CheckResult", "Violation"]
@@ -60,6 +61,10 @@ class CheckResult:
 
     def describe(self, limit: int | None = None) -> str:
         """A summary line, then each violation (the first ``limit`` of them if given)."""
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise ConfigError("limit", f"expected an integer >= 0 or None, got {limit!r}")
         if self.ok:
             return f"{self.model}: ok ({self.checked} operations checked)"
         n = len(self.violations)

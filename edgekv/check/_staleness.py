@@ -5,6 +5,8 @@ et al., VLDB 2012), judged with the LWW versions of one key."""
 from __future__ import annotations
 
 import bisect
+import numbers
+import operator
 from collections.abc import Iterable
 
 from sortedcontainers import SortedList
@@ -30,10 +32,20 @@ def check_staleness(
     newest write it should have seen."""
     if max_versions is None and max_seconds is None:
         raise ConfigError("max_versions", "give max_versions, max_seconds or both")
-    if max_versions is not None and (isinstance(max_versions, bool) or max_versions < 0):
-        raise ConfigError("max_versions", f"expected an integer >= 0, got {max_versions!r}")
-    if max_seconds is not None and not max_seconds >= 0:
-        raise ConfigError("max_seconds", f"expected a number of seconds >= 0, got {max_seconds}")
+    if max_versions is not None:
+        try:
+            bound = operator.index(max_versions)
+        except TypeError:
+            bound = -1
+        if isinstance(max_versions, bool) or bound < 0:
+            raise ConfigError("max_versions", f"expected an integer >= 0, got {max_versions!r}")
+        max_versions = bound
+    if max_seconds is not None and (
+        isinstance(max_seconds, bool)
+        or not isinstance(max_seconds, numbers.Real)
+        or not max_seconds >= 0
+    ):
+        raise ConfigError("max_seconds", f"expected a number of seconds >= 0, got {max_seconds!r}")
     history = history if isinstance(history, History) else History(history)
     history.require_versions(MODEL)
     violations: list[Violation] = []

@@ -12,6 +12,8 @@ variable the user does not get is DEFAULT ("User Not Targeted"). Time is a param
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -239,10 +241,8 @@ class Evaluator:
         When two features set one variable, the later feature in the config wins, as in
         DevCycle's bucketed config.
         """
-        if not isinstance(user, User):
-            user = User.from_dict(user)
-        if now_ms is None:
-            now_ms = time.time() * 1000.0
+        user = _user(user)
+        now_ms = _now(now_ms)
         bucket = self._bucket
         variables = self.config.variables_by_id
         out: dict[str, EvaluatedVariable] = {}
@@ -276,10 +276,12 @@ class Evaluator:
         edge serving that document answers). O(features x targets x filters)."""
         return self.values(User.from_dict(merge_user(stored, request)), now_ms)
 
-    def values(self, user: User, now_ms: float) -> dict[str, Any]:
+    def values(self, user: User | Mapping[str, Any], now_ms: float) -> dict[str, Any]:
         """Every variable's value the user gets, by key, in :meth:`evaluate`'s order: its
         values without the records around them (a benchmark's logins need only these).
         O(features x targets x filters)."""
+        user = _user(user)
+        now_ms = _now(now_ms)
         bucket = self._bucket
         variables = self.config.variables_by_id
         out: dict[str, Any] = {}
@@ -290,10 +292,12 @@ class Evaluator:
                     out[variables[var_id].key] = value
         return out
 
-    def value(self, user: User, key: str, now_ms: float) -> Any:
+    def value(self, user: User | Mapping[str, Any], key: str, now_ms: float) -> Any:
         """``values(user, now_ms).get(key)``, evaluating only the features that may set the
         variable (the later one wins, as in :meth:`evaluate`): what a caller that needs one
         variable of many users pays. O(those features x targets x filters)."""
+        user = _user(user)
+        now_ms = _now(now_ms)
         bucket = self._bucket
         variables = self.config.variables_by_id
         out = None
@@ -419,10 +423,8 @@ class Evaluator:
         self, user: User | Mapping[str, Any], *, now_ms: float | None = None
     ) -> dict[str, EvaluatedFeature]:
         """Every feature the user is bucketed into, by feature key."""
-        if not isinstance(user, User):
-            user = User.from_dict(user)
-        if now_ms is None:
-            now_ms = time.time() * 1000.0
+        user = _user(user)
+        now_ms = _now(now_ms)
         out: dict[str, EvaluatedFeature] = {}
         for compiled in self._features:
             hit = self._bucket(compiled, user, now_ms)
@@ -454,16 +456,13 @@ class Evaluator:
         var = self.config.variables_by_key.get(key)
         if var is None:
             return None
-        if not isinstance(user, User):
-            user = User.from_dict(user)
+        user = _user(user)
         feature = self.config.feature_by_variable_id.get(var.id)
         if feature is None:
             return EvaluatedVariable(
                 key, var.type, None, None, None, DISABLED, _MISSING_FEATURE, variable_id=var.id
             )
-        if now_ms is None:
-            now_ms = time.time() * 1000.0
-        hit = self._bucket(self._by_feature_id[feature.id], user, now_ms)
+        hit = self._bucket(self._by_feature_id[feature.id], user, _now(now_ms))
         if hit is not None:
             ct, variation, details = hit
             for var_id, value in variation.variables:
@@ -482,3 +481,20 @@ class Evaluator:
         return EvaluatedVariable(
             key, var.type, None, feature.id, None, DEFAULT, _NOT_TARGETED, variable_id=var.id
         )
+
+
+def _user(user: User | Mapping[str, Any]) -> User:
+    """``user`` as a :class:`User` (a mapping is validated: :class:`UserError`)."""
+    return user if isinstance(user, User) else User.from_dict(user)
+
+
+def _now(now_ms: float | None) -> float:
+    """The evaluation time in epoch milliseconds: ``now_ms``, or the wall clock for None;
+    ``TypeError``/``ValueError`` naming ``now_ms`` for anything but a finite number."""
+    if now_ms is None:
+        return time.time() * 1000.0
+    if isinstance(now_ms, bool) or not isinstance(now_ms, numbers.Real):
+        raise TypeError(f"now_ms must be a number of epoch milliseconds, got {now_ms!r}")
+    if not math.isfinite(now_ms):
+        raise ValueError(f"now_ms must be a finite number of epoch milliseconds, got {now_ms!r}")
+    return now_ms

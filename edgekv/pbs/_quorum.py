@@ -16,7 +16,7 @@ bit for bit. Delays are in seconds, reported figures in milliseconds.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -138,7 +138,12 @@ is 3.5 as in the authors' released simulator (the paper's table prints 3.35; see
 
 def k_staleness_closed_form(n: int, r: int, w: int, k: int) -> float:
     """P(a read returns one of the last ``k`` versions) when each version sits on a uniformly
-    random W-set of replicas and the read asks a random R-set: ``1 - (C(N-W,R)/C(N,R))^k``."""
+    random W-set of replicas and the read asks a random R-set: ``1 - (C(N-W,R)/C(N,R))^k``.
+    ConfigError naming the argument unless 1 <= R, W <= N and K >= 1."""
+    n = _positive_int(n, "n")
+    r = _positive_int(r, "r", high=n)
+    w = _positive_int(w, "w", high=n)
+    k = _positive_int(k, "k")
     return 1.0 - (math.comb(n - w, r) / math.comb(n, r)) ** k
 
 
@@ -287,6 +292,10 @@ class QuorumModel:
         """A model with a named (see :data:`PROFILES`) or given profile's delays; keyword
         ``overrides`` (``write=``, ``ack=``, ``read=``, ``response=``, ``remote_delay=``)
         replace single entries and accept any :func:`parse_distribution` spelling."""
+        if not isinstance(profile, str | LatencyProfile):
+            raise ConfigError(
+                "profile", f"expected a profile name or a LatencyProfile, got {profile!r}"
+            )
         if isinstance(profile, str):
             if profile not in PROFILES:
                 raise ConfigError(
@@ -360,6 +369,7 @@ class QuorumModel:
     def draw(self, trials: int, seed: int, versions: int = 1) -> QuorumDraws:
         """Delays for ``trials`` trials: the concatenation of whole blocks, truncated."""
         _positive_int(trials, "trials")
+        seed = _positive_int(seed, "seed", low=0)
         blocks = [self.draw_block(seed, b, versions) for b in range(-(-trials // CHUNK))]
         return QuorumDraws(
             np.concatenate([b.write for b in blocks], axis=1)[:, :trials],
@@ -447,6 +457,7 @@ class QuorumModel:
         """Per-trial outcomes, computed block by block (``progress(trials_done)`` after
         each); the same seed gives the same outcomes whichever ``method``."""
         _positive_int(trials, "trials")
+        seed = _positive_int(seed, "seed", low=0)
         _positive_int(versions, "k", high=MAX_K)
         ts = _check_times(t)
         if method == "vectorized":
@@ -489,7 +500,8 @@ class QuorumModel:
     ) -> QuorumResult:
         """t-visibility at each ``t`` (seconds after commit), k-staleness for each ``k`` and
         latency percentiles over ``trials`` trials seeded by ``seed``."""
-        ks = tuple(_positive_int(x, "k", high=MAX_K) for x in k)
+        seed = _positive_int(seed, "seed", low=0)
+        ks = tuple(_positive_int(x, "k", high=MAX_K) for x in _listed(k, "k"))
         if not ks:
             raise ConfigError("k", "expected at least one k")
         ts = _check_times(t)
@@ -525,9 +537,16 @@ class QuorumModel:
         )
 
 
+def _listed(values: Any, path: str) -> Iterable[Any]:
+    """``values`` if it is a list of values (not a single one, nor a string)."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise ConfigError(path, f"expected a list, got {values!r}")
+    return values
+
+
 def _check_times(t: Sequence[float]) -> tuple[float, ...]:
     out = []
-    for i, x in enumerate(t):
+    for i, x in enumerate(_listed(t, "t")):
         if isinstance(x, bool) or not isinstance(x, int | float) or not (0 <= x < math.inf):
             raise ConfigError(f"t[{i}]", f"expected a non-negative finite time, got {x!r}")
         out.append(float(x))
