@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import operator
 import os
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -27,7 +26,7 @@ from .files import default_config, load_config
 from .history import Message, WriteHistory, messages_in_flight
 from .recorder import DEFAULT_LIMIT, Recorder, check_recorded
 from .sync import SyncCluster
-from .vloop import check_seed, current_seed
+from .vloop import check_natural, check_seed, current_seed
 
 __all__ = ["Cluster", "Diverged", "Region", "SingleHomeCluster", "Unavailable"]
 
@@ -312,13 +311,7 @@ def _clone(value: Any) -> Any:
 
 
 def _count(count: Any) -> int:
-    try:
-        value = operator.index(count)
-    except TypeError:
-        value = -1
-    if isinstance(count, bool) or value < 0:
-        raise ValueError(f"expected a message count >= 0, got {count!r}")
-    return value
+    return check_natural(count, f"expected a message count >= 0, got {count!r}")
 
 
 class Cluster:

@@ -26,16 +26,21 @@ def current_seed() -> int:
     return _SEED.get()
 
 
-def check_seed(seed: Any) -> int:
-    """``seed`` as an int (numpy's integers too), or ``ValueError`` before numpy sees a
-    negative or non-integer one."""
+def check_natural(value: Any, message: str) -> int:
+    """``value`` as an int >= 0 (numpy's integers too), or ``ValueError(message)`` for a
+    negative, non-integer or bool one."""
     try:
-        value = operator.index(seed)
+        number = operator.index(value)
     except TypeError:
-        value = -1
-    if isinstance(seed, bool) or value < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    return value
+        number = -1
+    if isinstance(value, bool) or number < 0:
+        raise ValueError(message)
+    return number
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int, or ``ValueError`` before numpy sees a negative or non-integer one."""
+    return check_natural(seed, f"seed must be an int >= 0, got {seed!r}")
 
 
 def _check_idle_timeout(idle_timeout: Any) -> float:
