@@ -204,7 +204,7 @@ def test_failure_report_draws_the_run_with_edgekv_trace(
         ('lag="fast"', "*lag*"),
         ("colour=1", "unknown argument colour; allowed: regions, config, seed,*"),
         ("seed=-2", "seed must be an int >= 0, got -2"),
-        ('options={"colour": 1}', "replicated.colour: unknown option; allowed:*"),
+        ('options={"colour": 1}', "systems.replicated.colour: unknown option; allowed:*"),
         ('system="single-home", options={"migrate_after": -1}', "*migrate_after must be None*"),
         ('options="fast"', "options must be a mapping of option names to values, got str"),
         ("config=5", "config must be a regions.yaml path, a mapping or a Config, got int"),

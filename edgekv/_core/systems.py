@@ -61,7 +61,7 @@ def make_store(system: str, cfg: Config, seed: int, scheduler: Scheduler, **opti
     for name in options:
         if name not in accepted:
             allowed = ", ".join(sorted(accepted))
-            raise ConfigError(f"{system}.{name}", f"unknown option; allowed: {allowed}")
+            raise ConfigError(f"systems.{system}.{name}", f"unknown option; allowed: {allowed}")
     merged.update(options)
     try:
         return factory(cfg, seed, scheduler, **merged)
@@ -77,6 +77,8 @@ def parse_system(spec: str) -> tuple[str, str]:
     """``"replicated:session"`` -> ``("replicated", "session")``; ``"single-home"`` ->
     ``("single-home", "strong")`` (the system's first level). ``ConfigError`` naming the spec
     for an unknown system or a level it does not serve."""
+    if not isinstance(spec, str):
+        raise ConfigError("systems", f"expected a system name such as 'replicated', got {spec!r}")
     name, _, level = spec.strip().partition(":")
     factory = SYSTEMS.get(name)
     if factory is None:
